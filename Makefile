@@ -1,0 +1,30 @@
+# Two commands for a new user: `make demo` and `make test`. Both create .venv on first use
+# and install the exact tested versions from constraints.txt; afterwards they reuse it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DATA ?= demo_data
+DEMO_OUT ?= demo_output
+
+.PHONY: demo test venv benchmark clean
+
+venv: $(STAMP)
+
+$(STAMP): constraints.txt setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py --data_dir $(DEMO_DATA) --output_dir $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --durations=15 tests
+
+benchmark: $(STAMP)
+	$(PY) scripts/benchmark.py --output benchmark.json
+
+clean:
+	rm -rf $(DEMO_DATA) $(DEMO_OUT) .pytest_cache

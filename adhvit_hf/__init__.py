@@ -1,0 +1,1 @@
+"""ADH-ViT as a native Hugging Face Transformers package."""
