@@ -1,0 +1,148 @@
+"""Reading and checking clip list files (`path label` or `path start_frame end_frame label` per line)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+
+logger = logging.getLogger(__name__)
+
+HANDS = ("lh", "rh")
+LABEL_NAMES_FILE = "labels.txt"
+# How many missing videos a message lists before it only gives the count.
+MAX_LISTED_MISSING = 5
+
+
+class ClipListError(ValueError):
+    """A clip list (or label-name file) is malformed; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One list line: `video` is an absolute path, `start`/`end` an inclusive frame range or None (whole video)."""
+
+    video: str
+    start: int | None
+    end: int | None
+    label: int
+    hand: str
+    source: str
+
+
+class ClipList(list):
+    """A list of `ClipRecord`s that also says how many lines `skip_missing` dropped (`num_skipped_missing`)."""
+
+    def __init__(self, records=(), num_skipped_missing: int = 0):
+        super().__init__(records)
+        self.num_skipped_missing = num_skipped_missing
+
+
+def resolve_video_path(relative: str, data_root: str, data_path: str) -> str:
+    """Absolute path of a list entry: tried against `data_root`, then `<data_path>/videos`; the first if neither exists."""
+    if os.path.isabs(relative):
+        return relative
+    primary = os.path.abspath(os.path.join(data_root, relative))
+    if os.path.exists(primary):
+        return primary
+    fallback = os.path.abspath(os.path.join(data_path, "videos", relative))
+    return fallback if os.path.exists(fallback) else primary
+
+
+def _parse_int(token: str, what: str, where: str) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        raise ClipListError(f"{where}: {what} must be an integer, got {token!r}") from None
+
+
+def parse_clip_line(line: str, where: str) -> tuple[str, int | None, int | None, int]:
+    """Split one non-empty list line into (path, start, end, label), columns taken from the right."""
+    tokens = line.split()
+    if len(tokens) < 2:
+        raise ClipListError(f"{where}: expected 'path label' or 'path start_frame end_frame label', got {line!r}")
+    label = _parse_int(tokens[-1], "label", where)
+    # Four or more columns whose 2nd and 3rd from the right are integers form a frame range; otherwise every
+    # column but the label belongs to the path (paths may contain spaces).
+    if len(tokens) >= 4 and all(t.lstrip("-").isdigit() for t in tokens[-3:-1]):
+        start = _parse_int(tokens[-3], "start_frame", where)
+        end = _parse_int(tokens[-2], "end_frame", where)
+        path = line.rsplit(None, 3)[0]
+        if start < 0:
+            raise ClipListError(f"{where}: start_frame must be >= 0, got {start}")
+        if start > end:
+            raise ClipListError(f"{where}: start_frame {start} > end_frame {end}")
+        return path, start, end, label
+    return line.rsplit(None, 1)[0], None, None, label
+
+
+def read_clip_list(
+    list_path: str,
+    data_root: str | None,
+    num_classes: int,
+    hand: str,
+    skip_missing: bool = False,
+) -> ClipList:
+    """Read and check a clip list; returns `ClipRecord`s (a `ClipList` with `num_skipped_missing`).
+
+    Relative paths resolve against `data_root` (default: the list's folder), failing that `<list folder>/videos`.
+    Raises `ClipListError` naming the file and line for malformed lines, non-integer or out-of-range labels,
+    start > end, an empty list, and missing videos (unless `skip_missing`, which drops them and logs the count).
+    """
+    if hand not in HANDS:
+        raise ValueError(f"hand must be one of {HANDS}, got {hand!r}")
+    if not os.path.isfile(list_path):
+        raise ClipListError(f"{list_path}: clip list not found")
+    data_path = os.path.dirname(os.path.abspath(list_path))
+    data_root = data_root or data_path
+    records, missing = [], []
+    with open(list_path, encoding="utf-8") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            where = f"{list_path}:{line_number}"
+            path, start, end, label = parse_clip_line(line, where)
+            if not 0 <= label < num_classes:
+                raise ClipListError(f"{where}: label {label} is out of range for {num_classes} classes")
+            video = resolve_video_path(path, data_root, data_path)
+            record = ClipRecord(video=video, start=start, end=end, label=label, hand=hand, source=where)
+            if os.path.isfile(video):
+                records.append(record)
+            else:
+                missing.append(record)
+    if missing and not skip_missing:
+        listed = ", ".join(f"{r.video} ({r.source})" for r in missing[:MAX_LISTED_MISSING])
+        more = f" and {len(missing) - MAX_LISTED_MISSING} more" if len(missing) > MAX_LISTED_MISSING else ""
+        raise ClipListError(
+            f"{list_path}: {len(missing)} video(s) not found: {listed}{more}. "
+            "Check --*_data_root or pass --skip_missing to drop them."
+        )
+    if missing:
+        logger.warning("%s: skipped %d missing video(s) (--skip_missing)", list_path, len(missing))
+    if not records:
+        raise ClipListError(f"{list_path}: the clip list has no usable clips")
+    return ClipList(records, num_skipped_missing=len(missing))
+
+
+def read_label_names(data_path: str) -> dict[int, str] | None:
+    """`{id: name}` from `<data_path>/labels.txt` (`id name` per line), or None when there is no such file."""
+    path = os.path.join(data_path, LABEL_NAMES_FILE)
+    if not os.path.isfile(path):
+        return None
+    names = {}
+    with open(path, encoding="utf-8") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            where = f"{path}:{line_number}"
+            parts = line.split(None, 1)
+            if len(parts) != 2:
+                raise ClipListError(f"{where}: expected 'id name', got {line!r}")
+            label_id = _parse_int(parts[0], "label id", where)
+            if label_id in names:
+                raise ClipListError(f"{where}: label id {label_id} appears twice")
+            names[label_id] = parts[1].strip()
+    return names

@@ -1,0 +1,240 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
+"""Untrimmed videos to the per-frame features and per-hand timelines polyphony's later stages read.
+
+For each video `<name>` (the file name without its extension) this writes, under an output folder:
+
+    shared_features/<name>.npy   float32 [hidden_size, T]    pooled (fc_norm-ed) backbone feature
+    lh_features/<name>.npy       float32 [lh_num_labels, T]  left-hand head logits
+    rh_features/<name>.npy       float32 [rh_num_labels, T]  right-hand head logits
+    timelines/<name>.json        per-hand segments (start_frame, end_frame, label, mean_confidence)
+    timelines/<name>.png         both hands' timelines against time
+
+T is the video's frame count, so row t lines up with line t of a frame-wise `groundTruth/<name>.txt`; the window to
+frame rule is in `adhvit_hf.inference.windows`. Every file is written atomically.
+"""
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from ..data.decoding import VideoDecodeError, open_video
+from .outputs import save_json, save_npy
+from .pipeline_adhvit import processor_with_views
+from .timeline import plot_timelines, save_figure, timeline_segments
+from .windows import window_centres, window_frame_indices, windows_to_frames
+
+
+logger = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
+FEATURE_FOLDERS = {"shared": "shared_features", "lh": "lh_features", "rh": "rh_features"}
+TIMELINE_FOLDER = "timelines"
+
+
+@dataclass
+class VideoFeatures:
+    """Per-frame outputs of one video: arrays [D, num_video_frames], float32."""
+
+    shared: np.ndarray
+    lh: np.ndarray
+    rh: np.ndarray
+    fps: float
+
+    @property
+    def num_video_frames(self) -> int:
+        return self.shared.shape[1]
+
+
+class WindowBatches(Dataset):
+    """Batches of windows from one video; item i is pixel_values (B, num_frames, 3, crop, crop) for windows
+    `window_indices[i * batch_size : (i + 1) * batch_size]`, preprocessed like evaluation with one centre crop.
+
+    Neighbouring windows share most frames, so each item decodes and preprocesses the distinct frames of its windows
+    once and builds the windows by indexing. Each DataLoader worker opens its own reader on first use.
+    """
+
+    def __init__(self, video_path: str, window_indices: torch.Tensor, processor, batch_size: int, backend: str = "auto"):
+        self.video_path = video_path
+        self.batches = window_indices.split(batch_size)
+        self.processor = processor
+        self.backend = backend
+        self._reader = None
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        if self._reader is None:
+            self._reader = open_video(self.video_path, backend=self.backend)
+        distinct, inverse = torch.unique(self.batches[index], return_inverse=True)
+        size = self.processor.decode_size(self._reader.height, self._reader.width)
+        pixel_values = self.processor.preprocess_clip(self._reader.get_frames(distinct, size=size))[0]
+        return pixel_values[inverse]
+
+
+def extract_video_features(
+    model,
+    processor,
+    video_path: str | os.PathLike,
+    stride: int | None = None,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    backend: str = "auto",
+    progress: bool = True,
+) -> VideoFeatures:
+    """Runs `model` on sliding windows over a whole video, one forward per window with both hands.
+
+    Args:
+        model: an `AdhVitForDualHandClassification` (eval mode is set here), on the device to run on.
+        processor: the model's `AdhVitVideoProcessor`: window length (`num_frames`, `sampling_rate`) and the
+            evaluation resize/centre crop/normalisation.
+        video_path: the video file.
+        stride: frames between window starts; defaults to `processor.sampling_rate`.
+        batch_size: windows per forward pass.
+        num_workers: DataLoader workers decoding the next batches while the model runs.
+        backend: decoder, "auto", "decord" or "pyav".
+        progress: show a tqdm bar for the video.
+
+    Returns:
+        `VideoFeatures` with per-frame pooled features and per-hand logits.
+    """
+    if processor.num_frames != model.config.num_frames:
+        raise ValueError(
+            f"The processor samples {processor.num_frames} frames per window but the model expects "
+            f"{model.config.num_frames} (config.num_frames)."
+        )
+    video_path = str(video_path)
+    reader = open_video(video_path, backend=backend)
+    num_video_frames, fps = reader.num_frames, reader.fps
+    del reader
+    windows = window_frame_indices(
+        num_video_frames, processor.num_frames, processor.sampling_rate, stride or processor.sampling_rate
+    )
+    device = model.device
+    loader = DataLoader(
+        WindowBatches(video_path, windows, processor_with_views(processor, test_num_crop=1), batch_size, backend),
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    model.eval()
+    results = {hand: [] for hand in FEATURE_FOLDERS}
+    with tqdm(total=len(windows), desc=Path(video_path).name, unit="window", disable=not progress) as bar:
+        for pixel_values in loader:
+            pixel_values = pixel_values.to(device, model.dtype, non_blocking=True)
+            with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+                outputs = model(pixel_values=pixel_values, hand=None)
+            results["shared"].append(outputs.pooled_output.float().cpu())
+            results["lh"].append(outputs.lh_logits.float().cpu())
+            results["rh"].append(outputs.rh_logits.float().cpu())
+            bar.update(len(pixel_values))
+    centres = window_centres(windows)
+    per_frame = {
+        hand: windows_to_frames(torch.cat(values), centres, num_video_frames).numpy() for hand, values in results.items()
+    }
+    return VideoFeatures(fps=fps, **per_frame)
+
+
+def output_paths(output_dir: str | os.PathLike, name: str) -> dict[str, Path]:
+    """Where the outputs of the video called `name` go: keys "shared", "lh", "rh", "timeline_json", "timeline_png"."""
+    output_dir = Path(output_dir)
+    paths = {hand: output_dir / folder / f"{name}.npy" for hand, folder in FEATURE_FOLDERS.items()}
+    paths["timeline_json"] = output_dir / TIMELINE_FOLDER / f"{name}.json"
+    paths["timeline_png"] = output_dir / TIMELINE_FOLDER / f"{name}.png"
+    return paths
+
+
+def write_video_outputs(output_dir: str | os.PathLike, name: str, features: VideoFeatures, config) -> None:
+    """Writes the three feature arrays, the timeline JSON and the timeline PNG of one video (each atomically).
+
+    The timeline PNG is written last, so its presence means the video is complete.
+    """
+    paths = output_paths(output_dir, name)
+    for hand in FEATURE_FOLDERS:
+        save_npy(paths[hand], getattr(features, hand).astype(np.float32, copy=False))
+    id2label = {"lh": config.lh_id2label, "rh": config.rh_id2label}
+    segments = {hand: timeline_segments(torch.from_numpy(getattr(features, hand)), id2label[hand]) for hand in id2label}
+    save_json(
+        paths["timeline_json"],
+        {
+            "video": name,
+            "num_frames": features.num_video_frames,
+            "fps": features.fps,
+            "left_hand": segments["lh"],
+            "right_hand": segments["rh"],
+        },
+    )
+    label_order = {hand: [labels[i] for i in sorted(labels)] for hand, labels in id2label.items()}
+    figure = plot_timelines(segments, label_order, features.num_video_frames, features.fps, title=name)
+    save_figure(paths["timeline_png"], figure)
+
+
+def list_videos(source: str | os.PathLike) -> list[Path]:
+    """Videos to process: the video files directly inside a folder (sorted), or the paths listed in a text file, one
+    per line (relative paths are relative to the list file; blank lines and lines starting with # are skipped).
+
+    Output files are named after the video's file name without extension, so two videos with the same name are an
+    error.
+    """
+    source = Path(source)
+    if source.is_dir():
+        videos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+        if not videos:
+            raise ValueError(f"{source}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder.")
+    elif source.is_file():
+        videos = []
+        for line in source.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                videos.append(source.parent / line)
+        if not videos:
+            raise ValueError(f"{source}: the video list is empty.")
+    else:
+        raise ValueError(f"{source}: no such folder or video list file.")
+    names = {}
+    for video in videos:
+        if video.stem in names:
+            raise ValueError(
+                f"{names[video.stem]} and {video} would both write outputs named {video.stem!r}; rename one of them."
+            )
+        names[video.stem] = video
+    return videos
+
+
+def extract_features(
+    model,
+    processor,
+    videos: list[Path],
+    output_dir: str | os.PathLike,
+    stride: int | None = None,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    overwrite: bool = False,
+    backend: str = "auto",
+    progress: bool = True,
+) -> dict[str, list[str]]:
+    """Extracts features and timelines for every video into `output_dir`.
+
+    A video whose outputs all exist is skipped unless `overwrite`; a video that cannot be decoded is logged and left
+    out. Returns the video paths per outcome: {"done": [...], "skipped": [...], "failed": [...]}.
+    """
+    summary = {"done": [], "skipped": [], "failed": []}
+    for video in videos:
+        if not overwrite and all(path.exists() for path in output_paths(output_dir, video.stem).values()):
+            summary["skipped"].append(str(video))
+            continue
+        try:
+            features = extract_video_features(model, processor, video, stride, batch_size, num_workers, backend, progress)
+        except VideoDecodeError as error:
+            logger.error("Skipping %s: %s", video, error)
+            summary["failed"].append(str(video))
+            continue
+        write_video_outputs(output_dir, video.stem, features, model.config)
+        summary["done"].append(str(video))
+    return summary

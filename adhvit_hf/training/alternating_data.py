@@ -1,0 +1,182 @@
+"""The data side of alternation: a batch sampler that follows the schedule, and the clip collator.
+
+Every training sample is addressed by a key `(hand, index, seed)`. The key is a pure function of
+(epoch, micro-batch, rank), so a resumed run skips batches by index without decoding them, and the
+seed makes a clip's augmentation identical whatever the number of workers or where the run resumed.
+"""
+
+import hashlib
+import logging
+import math
+
+import torch
+from torch.utils.data import Dataset, DistributedSampler
+
+from ..data.decoding import VideoDecodeError
+from .schedule import HANDS, AlternationSchedule, build_schedule
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+MAX_REPLACEMENTS = 10
+
+
+def sample_seed(seed: int, *position: int | str) -> int:
+    """A 63-bit seed for one sample, stable across processes and Python versions."""
+    digest = hashlib.blake2b("/".join(map(str, (seed, *position))).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class AlternatingBatchSampler:
+    """Yields micro-batches of `(hand, index, seed)` keys in the phases of an `AlternationSchedule`.
+
+    Each hand has its own `DistributedSampler` (one replica without DDP), restarted with a new
+    `set_epoch` each time that hand's data is exhausted. One epoch is `schedule.updates_per_epoch`
+    optimizer steps of `gradient_accumulation_steps` micro-batches, so accumulation never mixes hands.
+    """
+
+    def __init__(
+        self,
+        lh_size: int,
+        rh_size: int,
+        batch_size: int,
+        strategy: str = "fixed",
+        alternation_steps: int = 50,
+        gradient_accumulation_steps: int = 1,
+        num_replicas: int = 1,
+        rank: int = 0,
+        seed: int = 0,
+        drop_last: bool = False,
+    ):
+        self.batch_size = batch_size
+        self.accumulation = gradient_accumulation_steps
+        self.rank = rank
+        self.seed = seed
+        self.drop_last = drop_last
+        self.epoch = 0
+        self.samplers = {
+            hand: DistributedSampler(range(size), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed + i)
+            for i, (hand, size) in enumerate(zip(HANDS, (lh_size, rh_size)))
+        }
+        rounding = math.floor if drop_last else math.ceil
+        self.batches_per_pass = {hand: rounding(s.num_samples / batch_size) for hand, s in self.samplers.items()}
+        updates = {hand: math.ceil(n / self.accumulation) for hand, n in self.batches_per_pass.items()}
+        self.schedule: AlternationSchedule = build_schedule(strategy, alternation_steps, updates["lh"], updates["rh"])
+        self._pass_cache: dict[str, tuple[int, list[int]]] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.schedule.updates_per_epoch * self.accumulation
+
+    def _pass_indices(self, hand: str, data_pass: int) -> list[int]:
+        cached = self._pass_cache.get(hand)
+        if cached is None or cached[0] != data_pass:
+            self.samplers[hand].set_epoch(data_pass)
+            cached = (data_pass, list(self.samplers[hand]))
+            self._pass_cache[hand] = cached
+        return cached[1]
+
+    def hand_batch(self, hand: str, step: int, micro: int) -> list[tuple[str, int, int]]:
+        """The keys of `hand`'s micro-batch `micro` of optimizer step `step`."""
+        position = self.schedule.steps_of_hand_before(hand, step) * self.accumulation + micro
+        data_pass, offset = divmod(position, self.batches_per_pass[hand])
+        indices = self._pass_indices(hand, data_pass)[offset * self.batch_size : (offset + 1) * self.batch_size]
+        return [(hand, index, sample_seed(self.seed, hand, step, micro, self.rank, i)) for i, index in enumerate(indices)]
+
+    def __iter__(self):
+        first_step = self.epoch * self.schedule.updates_per_epoch
+        for micro_batch in range(len(self)):
+            step, micro = first_step + micro_batch // self.accumulation, micro_batch % self.accumulation
+            hand = self.schedule.hand_at(step)
+            hands = HANDS if hand is None else (hand,)
+            yield [key for h in hands for key in self.hand_batch(h, step, micro)]
+
+
+class AlternatingClipDataset(Dataset):
+    """Map-style dataset over both hands' raw clip datasets, addressed by `(hand, index, seed)` keys.
+
+    `transform` is the data package's `VideoTransform` (the callable set with `set_transform`
+    elsewhere); the key's seed is handed to it so all randomness of a clip comes from that seed.
+    An unreadable video is logged, replaced by another clip of the same hand and reported in the
+    sample's `replaced_videos`, so training goes on and DDP ranks keep equal batch counts.
+    """
+
+    def __init__(self, hand_datasets: dict, transform):
+        self.hand_datasets = hand_datasets
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return sum(len(ds) for ds in self.hand_datasets.values())
+
+    def __getitem__(self, key: tuple[str, int, int]) -> dict:
+        hand, index, seed = key
+        dataset = self.hand_datasets[hand]
+        replaced = []
+        for attempt in range(MAX_REPLACEMENTS + 1):
+            row = dataset[index]
+            try:
+                out = self.transform({**{k: [v] for k, v in row.items()}, "seed": [seed]})
+            except VideoDecodeError as err:
+                logger.warning("unreadable video replaced by another clip: %s", err)
+                replaced.append(row["video"])
+                generator = torch.Generator().manual_seed(seed + attempt + 1)
+                index = int(torch.randint(len(dataset), (1,), generator=generator))
+                continue
+            return {
+                "pixel_values": out["pixel_values"][0],
+                "labels": out["labels"][0],
+                "hand": out["hand"][0],
+                "stream": hand,
+                "seed": seed,
+                "replaced_videos": replaced,
+            }
+        raise RuntimeError(f"{MAX_REPLACEMENTS + 1} videos in a row could not be read, last: {replaced[-1]}")
+
+
+class ClipCollator:
+    """Stacks clips into a model batch with per-hand labels.
+
+    Training items (from `AlternatingClipDataset`, they name their `stream`) hold `num_sample`
+    augmented views `(k, T, C, H, W)` that become k batch rows; evaluation items hold all views
+    `(V, T, C, H, W)` of one video, kept together as `(B, V, ...)`.
+    Labels go to `lh_labels`/`rh_labels` by each row's hand (-100 elsewhere). With `mixup`, each
+    hand's rows are mixed among themselves and the labels become soft targets (all-zero rows for
+    the other hand's rows). `hand` is the stream the batch was drawn from (None when both are).
+    """
+
+    def __init__(self, num_labels: dict[str, int], mixup: dict | None = None):
+        self.num_labels = num_labels
+        self.mixup = mixup
+
+    def __call__(self, features: list[dict]) -> dict:
+        train = "stream" in features[0]
+        if not train:
+            pixel_values = torch.stack([f["pixel_values"] for f in features])
+            repeats = 1
+        else:
+            pixel_values = torch.cat([f["pixel_values"] for f in features])
+            repeats = pixel_values.shape[0] // len(features)
+        labels = torch.tensor([f["labels"] for f in features]).repeat_interleave(repeats)
+        row_hands = [f["hand"] for f in features for _ in range(repeats)]
+        batch = {"pixel_values": pixel_values}
+        mixup = self.mixup if train else None
+        generator = torch.Generator().manual_seed(features[0]["seed"]) if mixup else None
+        for hand in HANDS:
+            rows = torch.tensor([h == hand for h in row_hands])
+            if not rows.any():
+                continue
+            if mixup is None:
+                batch[f"{hand}_labels"] = torch.where(rows, labels, IGNORE_INDEX)
+                continue
+            mixed, targets = mixup[hand](pixel_values[rows], labels[rows], generator)
+            pixel_values[rows] = mixed
+            soft = torch.zeros(len(row_hands), self.num_labels[hand])
+            soft[rows] = targets
+            batch[f"{hand}_labels"] = soft
+        streams = {f.get("stream", f["hand"]) for f in features}
+        batch["hand"] = streams.pop() if len(streams) == 1 else None
+        if train:
+            batch["replaced_videos"] = [path for f in features for path in f.get("replaced_videos", [])]
+        return batch

@@ -1,0 +1,210 @@
+"""Command-line arguments of `run_havid.py`: HF dataclasses plus the seed's flag names.
+
+The seed's command line (ADH-ViT `main.py`/`train.sh`) runs unchanged: `translate_seed_args` maps
+its flags onto the dataclass fields before `HfArgumentParser` sees them, keeping the seed's meaning
+(`--lr` is per 256 clips of global batch, `--epochs` counts epochs, `--clip_grad` off by default).
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from transformers import TrainingArguments
+
+from .schedule import STRATEGIES
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelArguments:
+    """Which model to build or load, and its regularisation."""
+
+    model: str = field(
+        default="vit_base_patch16_224_alternating",
+        metadata={"help": "The seed's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."},
+    )
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A saved AdhVit folder or Hub repo to start from (overrides --model)."}
+    )
+    finetune: str | None = field(
+        default=None, metadata={"help": "VideoMAE V2 .pth checkpoint or HF VideoMAE folder for the backbone."}
+    )
+    model_key: str = field(default="model|module", metadata={"help": "Keys that may wrap the --finetune state dict."})
+    model_prefix: str = field(default="", metadata={"help": "Prefix to strip from --finetune tensor names."})
+    lh_num_labels: int = field(default=75, metadata={"help": "Left-hand classes (seed: --lh_num_classes)."})
+    rh_num_labels: int = field(default=75, metadata={"help": "Right-hand classes (seed: --rh_num_classes)."})
+    drop_path_rate: float = field(default=0.3, metadata={"help": "Stochastic depth of the last block (seed: --drop_path)."})
+    head_dropout: float = field(default=0.0, metadata={"help": "Dropout before each head (seed: --head_drop_rate)."})
+    hidden_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout in the blocks (seed: --drop)."})
+    attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Seed: --attn_drop_rate."})
+    tubelet_size: int = 2
+    image_size: int = field(default=224, metadata={"help": "Crop size fed to the model (seed: --input_size)."})
+    attn_implementation: str = field(default="sdpa", metadata={"help": "sdpa, eager or flex_attention."})
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Config changes for a model trained from scratch, e.g. 'hidden_size=192,num_hidden_layers=4'."},
+    )
+
+
+@dataclass
+class DataArguments:
+    """Where the clip lists are, and how clips are sampled and augmented (VideoMAE V2's options)."""
+
+    lh_data_path: str = field(default=None, metadata={"help": "Folder with the LH train/val[/test]_list_video.txt."})
+    rh_data_path: str | None = field(default=None, metadata={"help": "Folder with the RH lists (not with --one_stream)."})
+    lh_data_root: str | None = field(default=None, metadata={"help": "Root for relative LH video paths."})
+    rh_data_root: str | None = field(default=None, metadata={"help": "Root for relative RH video paths."})
+    one_stream: bool = field(default=False, metadata={"help": "Train both heads on the LH data alone (the seed's mode)."})
+    skip_missing: bool = field(default=False, metadata={"help": "Drop list lines whose video is missing (counted)."})
+    num_frames: int = 16
+    sampling_rate: int = 4
+    sparse_sample: bool = field(default=False, metadata={"help": "TSN-style segment sampling for training clips."})
+    short_side_size: int = 224
+    test_num_segment: int = 10
+    test_num_crop: int = 3
+    num_sample: int = field(default=2, metadata={"help": "Augmented copies of each decoded clip (repeated aug)."})
+    aa: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "RandAugment spec; 'none' disables."})
+    train_interpolation: str = "bicubic"
+    reprob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
+    remode: str = "pixel"
+    recount: int = 1
+    mixup: float = 0.8
+    cutmix: float = 1.0
+    cutmix_minmax: list[float] | None = None
+    mixup_prob: float = 1.0
+    mixup_switch_prob: float = 0.5
+    mixup_mode: str = "batch"
+    smoothing: float = 0.1
+    flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
+    decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
+
+    def __post_init__(self):
+        if self.lh_data_path is None:
+            raise ValueError("--lh_data_path is required: the folder holding train_list_video.txt for the left hand")
+        if self.rh_data_path is None and not self.one_stream:
+            raise ValueError("--rh_data_path is required unless --one_stream trains both heads on the LH data")
+        if self.flip not in ("none", "plain", "swap_hands"):
+            raise ValueError(f"--flip must be none, plain or swap_hands, got {self.flip!r}")
+        if self.flip == "plain" and not self.one_stream:
+            raise ValueError("--flip plain mirrors a left hand into a right one; with dual-hand data use swap_hands")
+
+
+@dataclass
+class AlternatingTrainingArguments(TrainingArguments):
+    """`TrainingArguments` plus alternation and the seed's optimisation options."""
+
+    alternation_steps: int = field(default=50, metadata={"help": "Optimizer steps per hand before switching."})
+    alternation_strategy: str = field(default="fixed", metadata={"help": f"One of {STRATEGIES}."})
+    base_lr: float | None = field(
+        default=None, metadata={"help": "The seed's --lr: learning rate per 256 clips of global batch."}
+    )
+    layer_decay: float = 0.9
+    warmup_lr: float = 1e-8
+    min_lr: float = 1e-6
+    warmup_epochs: float = field(default=5, metadata={"help": "Warmup length in epochs when --warmup_steps is 0."})
+    weight_decay: float = 0.1
+    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 = off (seed: --clip_grad)."})
+    model_ema: bool = False
+    model_ema_decay: float = 0.9999
+    save_ckpt_freq: int | None = field(default=None, metadata={"help": "Save a checkpoint every N epochs."})
+    log_dir: str | None = field(default=None, metadata={"help": "TensorBoard folder (default: output_dir/runs)."})
+    auto_resume: bool = field(default=True, metadata={"help": "Resume from the newest complete checkpoint."})
+    remove_unused_columns: bool = False
+    label_names: list[str] = field(default_factory=lambda: ["lh_labels", "rh_labels"])
+    ddp_find_unused_parameters: bool = field(
+        default=True, metadata={"help": "The idle head gets no gradient, so DDP must allow unused parameters."}
+    )
+    do_train: bool = True
+    do_eval: bool = True
+    eval_strategy: str = "epoch"
+    save_strategy: str = "epoch"
+    logging_steps: float = 10
+    metric_for_best_model: str = "mean_top1"
+    report_to: None | str | list[str] = field(default="tensorboard", metadata={"help": "Logging integrations."})
+    auto_bf16: bool = field(default=True, metadata={"help": "Use bf16 autocast on GPUs that support it."})
+
+    def __post_init__(self):
+        if self.auto_bf16 and not (self.fp16 or self.use_cpu) and torch.cuda.is_available():
+            self.bf16 = self.bf16 or torch.cuda.is_bf16_supported()
+        if self.alternation_steps <= 0:
+            raise ValueError(f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}")
+        if self.alternation_strategy not in STRATEGIES:
+            raise ValueError(f"--alternation_strategy must be one of {STRATEGIES}, got {self.alternation_strategy!r}")
+        super().__post_init__()
+
+
+# The seed's flags onto ours. A flag taking values keeps them; `None` marks a flag that is accepted
+# for the seed's command line but has nothing to do here (torchrun and accelerate set up DDP, every
+# evaluation is distributed, lists hold videos, not frame folders).
+SEED_FLAGS = {
+    "--lr": "--base_lr",
+    "--epochs": "--num_train_epochs",
+    "--batch_size": "--per_device_train_batch_size",
+    "--update_freq": "--gradient_accumulation_steps",
+    "--clip_grad": "--max_grad_norm",
+    "--opt_eps": "--adam_epsilon",
+    "--num_workers": "--dataloader_num_workers",
+    "--resume": "--resume_from_checkpoint",
+    "--with_checkpoint": "--gradient_checkpointing",
+    "--input_size": "--image_size",
+    "--drop_path": "--drop_path_rate",
+    "--head_drop_rate": "--head_dropout",
+    "--drop": "--hidden_dropout_prob",
+    "--attn_drop_rate": "--attention_probs_dropout_prob",
+    "--lh_num_classes": "--lh_num_labels",
+    "--rh_num_classes": "--rh_num_labels",
+}
+SEED_SWITCHES = {
+    "--eval": ["--do_eval", "--do_train", "False"],
+    "--pin_mem": ["--dataloader_pin_memory", "True"],
+    "--no_pin_mem": ["--dataloader_pin_memory", "False"],
+    "--disable_eval_during_finetuning": ["--eval_strategy", "no"],
+    "--no_save_ckpt": ["--save_strategy", "no"],
+    "--no_auto_resume": ["--auto_resume", "False"],
+}
+SEED_IGNORED_WITH_VALUE = {
+    "--data_set", "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
+    "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter", "--weight_decay_end",
+    "--model_ema_force_cpu", "--init_scale",
+}
+SEED_IGNORED_SWITCHES = {
+    "--dist_eval", "--dist_on_itp", "--save_ckpt", "--imagenet_default_mean_and_std", "--use_mean_pooling",
+    "--validation", "--resplit",
+}
+
+
+def translate_seed_args(argv: list[str]) -> list[str]:
+    """Rewrite the seed's flags into this package's; HF's own flag names pass through untouched."""
+    out, i = [], 0
+    while i < len(argv):
+        flag, value = (argv[i].split("=", 1) + [None])[:2] if argv[i].startswith("--") else (argv[i], None)
+        inline = [value] if value is not None else []
+        if flag in SEED_FLAGS:
+            out += [SEED_FLAGS[flag], *inline]
+        elif flag in SEED_SWITCHES:
+            out += SEED_SWITCHES[flag]
+        elif flag == "--device":
+            device = value if value is not None else argv[i + 1]
+            i += 0 if value is not None else 1
+            if device == "cpu":
+                out += ["--use_cpu", "True"]
+        elif flag == "--opt_betas":
+            betas = inline
+            while len(betas) < 2 and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                i += 1
+                betas.append(argv[i])
+            out += [arg for name, beta in zip(("--adam_beta1", "--adam_beta2"), betas) for arg in (name, beta)]
+        elif flag == "--opt" and (value or argv[i + 1]) != "adamw":
+            raise ValueError(f"--opt {(value or argv[i + 1])}: only adamw is supported (the seed's recipe)")
+        elif flag in SEED_IGNORED_WITH_VALUE:
+            logger.info("seed flag %s has no effect here", flag)
+            i += 0 if value is not None else 1
+        elif flag in SEED_IGNORED_SWITCHES:
+            logger.info("seed flag %s has no effect here", flag)
+        elif flag == "--use_cls":
+            raise ValueError("--use_cls: VideoMAE V2 fine-tuning and ADH-ViT use mean pooling; a CLS token is not supported")
+        else:
+            out.append(argv[i])
+        i += 1
+    return out

@@ -1,0 +1,287 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
+"""Sharing trained models on the Hub: remote-code files, the model card, and the Trainer hooks that push both.
+
+A repo pushed from an `output_dir` prepared here loads with `AutoModel.from_pretrained(repo, trust_remote_code=True)`
+(and the processor and the `dual-hand-video-classification` pipeline likewise) in a process that has only
+`transformers` installed, and its README.md states the labels, the per-hand results and the training recipe.
+"""
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers.dynamic_module_utils import custom_object_save
+from transformers.utils import CONFIG_NAME
+
+from ..configuration_adhvit import HANDS, AdhVitConfig
+from ..inference.outputs import atomic_output
+
+logger = logging.getLogger(__name__)
+
+MODEL_CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "model_card.md"
+MODEL_CARD_NAME = "README.md"
+PROCESSOR_CONFIG_NAMES = ("preprocessor_config.json", "video_preprocessor_config.json")
+
+HAND_NAMES = {"lh": "left hand", "rh": "right hand"}
+METRIC_SPLITS = {"eval": "validation", "test": "test"}  # Trainer metric prefix -> dataset split
+HAND_METRICS = {  # metric key suffix -> (model-index metric type, readable name)
+    "top1": ("accuracy", "top-1 accuracy"),
+    "top5": ("top_5_accuracy", "top-5 accuracy"),
+    "mean_class_acc": ("mean_class_accuracy", "mean class accuracy"),
+}
+RECIPE_NAMES = {
+    "alternation_strategy": "alternation strategy",
+    "alternation_steps": "optimizer steps per hand before switching",
+    "num_train_epochs": "epochs",
+    "max_steps": "optimizer steps",
+    "learning_rate": "learning rate (peak)",
+    "total_train_batch_size": "batch size (all devices, with accumulation)",
+    "weight_decay": "weight decay",
+    "layer_decay": "layer-wise LR decay",
+    "warmup_epochs": "warmup epochs",
+    "drop_path_rate": "drop path",
+    "num_frames": "frames per clip",
+    "sampling_rate": "frame sampling rate",
+    "seed": "seed",
+}
+
+
+def _remote_code_classes() -> list[type]:
+    # Imported here: the pipeline pulls in the inference stack, which the rest of training does not need.
+    from ..inference.pipeline_adhvit import DualHandVideoClassificationPipeline
+    from ..modeling_adhvit import AdhVitForDualHandClassification
+    from ..processing_adhvit import AdhVitVideoProcessor
+
+    return [AdhVitConfig, AdhVitForDualHandClassification, AdhVitVideoProcessor, DualHandVideoClassificationPipeline]
+
+
+def copy_remote_code(output_dir: str | os.PathLike) -> list[str]:
+    """Puts every file remote code needs into `output_dir`; returns their names.
+
+    Copies the configuration, modeling, processing and pipeline modules (with the files they import relatively) and,
+    once `output_dir` holds a `config.json`, registers the pipeline in it and checks that each module named by an
+    `auto_map` (config and processor config) or `custom_pipelines` entry is present. The Trainer's intermediate pushes
+    copy only weights and configs into `output_dir`, so call this before every push.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    copied = {Path(path).name for cls in _remote_code_classes() for path in custom_object_save(cls, output_dir)}
+    if (output_dir / CONFIG_NAME).is_file():
+        from ..inference.remote_code import add_pipeline_to_folder
+
+        add_pipeline_to_folder(output_dir)
+        _check_remote_code_references(output_dir)
+    return sorted(copied)
+
+
+def _check_remote_code_references(folder: Path) -> None:
+    config_path = folder / CONFIG_NAME
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if not config.get("auto_map"):
+        raise ValueError(
+            f"{config_path} has no auto_map, so the model cannot load with trust_remote_code: save a model whose class "
+            "was registered with register_for_auto_class (importing adhvit_hf does this)."
+        )
+    references = [(config_path, "auto_map", ref) for ref in config["auto_map"].values()]
+    references += [(config_path, "custom_pipelines", task["impl"]) for task in config.get("custom_pipelines", {}).values()]
+    for name in PROCESSOR_CONFIG_NAMES:
+        if (folder / name).is_file():
+            processor_config = json.loads((folder / name).read_text(encoding="utf-8"))
+            references += [(folder / name, "auto_map", ref) for ref in processor_config.get("auto_map", {}).values()]
+    for path, field, reference in references:
+        module = reference.split("--")[-1].split(".")[0]
+        if not (folder / f"{module}.py").is_file():
+            raise ValueError(f"{path}: {field} entry {reference!r} needs {module}.py, which is not in {folder}")
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _label_rows(id2label: dict) -> list[tuple[int, str]]:
+    return [(int(index), _format_value(name)) for index, name in sorted(id2label.items(), key=lambda item: int(item[0]))]
+
+
+def hand_eval_results(metrics: dict[str, float], dataset_name: str, dataset_type: str) -> list[EvalResult]:
+    """Model-index results from Trainer metrics (`eval_lh_top1`, `test_rh_mean_class_acc`, ...): one per metric."""
+    results = []
+    for prefix, split in METRIC_SPLITS.items():
+        for hand in HANDS:
+            for suffix, (metric_type, metric_name) in HAND_METRICS.items():
+                value = metrics.get(f"{prefix}_{hand}_{suffix}")
+                if value is None:
+                    continue
+                results.append(
+                    EvalResult(
+                        task_type="video-classification",
+                        task_name=f"Video classification ({HAND_NAMES[hand]})",
+                        dataset_type=dataset_type,
+                        dataset_name=dataset_name,
+                        dataset_config=hand,
+                        dataset_split=split,
+                        metric_type=metric_type,
+                        metric_name=f"{HAND_NAMES[hand]} {metric_name}",
+                        metric_value=float(value),
+                    )
+                )
+    return results
+
+
+def _results_rows(metrics: dict[str, float]) -> tuple[list[dict], list[dict]]:
+    rows, mean_top1 = [], []
+    for prefix, split in METRIC_SPLITS.items():
+        for hand in HANDS:
+            values = {suffix: metrics.get(f"{prefix}_{hand}_{suffix}") for suffix in HAND_METRICS}
+            if any(value is not None for value in values.values()):
+                cells = {key: "-" if value is None else f"{value:.2f}" for key, value in values.items()}
+                rows.append({"hand": HAND_NAMES[hand], "split": split, **cells})
+        if metrics.get(f"{prefix}_mean_top1") is not None:
+            mean_top1.append({"split": split, "value": f"{metrics[f'{prefix}_mean_top1']:.2f}"})
+    return rows, mean_top1
+
+
+def training_summary_from_args(args, processor=None, config: AdhVitConfig | None = None) -> dict[str, Any]:
+    """The training recipe for the model card, from (Alternating)TrainingArguments, the processor and the config."""
+    summary = {
+        "alternation_strategy": getattr(args, "alternation_strategy", None),
+        "alternation_steps": getattr(args, "alternation_steps", None),
+        "num_train_epochs": args.num_train_epochs,
+        "max_steps": args.max_steps if args.max_steps > 0 else None,
+        "learning_rate": args.learning_rate,
+        "total_train_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
+        "weight_decay": args.weight_decay,
+        "layer_decay": getattr(args, "layer_decay", None),
+        "warmup_epochs": getattr(args, "warmup_epochs", None),
+        "drop_path_rate": getattr(config, "drop_path_rate", None),
+        "num_frames": getattr(processor, "num_frames", getattr(config, "num_frames", None)),
+        "sampling_rate": getattr(processor, "sampling_rate", None),
+        "seed": args.seed,
+    }
+    return {name: value for name, value in summary.items() if value is not None}
+
+
+def _processor_auto_class(output_dir: Path) -> str:
+    for name in PROCESSOR_CONFIG_NAMES:
+        if (output_dir / name).is_file():
+            auto_map = json.loads((output_dir / name).read_text(encoding="utf-8")).get("auto_map", {})
+            if auto_map:
+                return next(iter(auto_map))
+    return "AutoImageProcessor"
+
+
+def render_model_card(
+    output_dir: str | os.PathLike,
+    config: AdhVitConfig,
+    metrics: dict[str, float],
+    training_summary: dict[str, Any],
+    hub_model_id: str | None = None,
+    *,
+    dataset_name: str = "custom dual-hand video data",
+    dataset_type: str | None = None,
+    base_model: str | None = None,
+    license: str | None = None,  # noqa: A002 - the model card field's name
+) -> Path:
+    """Writes `output_dir/README.md` from the `model_card.md` template; returns its path.
+
+    `metrics` are Trainer metrics (`eval_`/`test_` + `lh_`/`rh_` + `top1`/`top5`/`mean_class_acc`, and
+    `..._mean_top1`; other keys are ignored): they become the card's model-index and results table.
+    `training_summary` maps recipe settings (see `training_summary_from_args`) to values, shown in that order.
+    """
+    if not MODEL_CARD_TEMPLATE.is_file():
+        raise FileNotFoundError(
+            f"Model card template {MODEL_CARD_TEMPLATE} not found: render_model_card reads model_card.md from the root "
+            "of the adhvit-hf source tree, so install adhvit-hf from a checkout (pip install -e .)."
+        )
+    output_dir = Path(output_dir)
+    model_name = (hub_model_id or str(output_dir.resolve())).rstrip("/").split("/")[-1]
+    dataset_type = dataset_type or "-".join(dataset_name.lower().split())
+    eval_results = hand_eval_results(metrics, dataset_name, dataset_type)
+    card_data = ModelCardData(
+        model_name=model_name,
+        library_name="transformers",
+        pipeline_tag="video-classification",
+        tags=["video-classification", "action-recognition", "videomae", "adh-vit", "dual-hand", "custom_code"],
+        license=license,
+        base_model=base_model,
+        metrics=sorted({result.metric_type for result in eval_results}) or None,
+        eval_results=eval_results or None,
+    )
+    results, mean_top1 = _results_rows(metrics)
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(MODEL_CARD_TEMPLATE),
+        model_name=model_name,
+        repo_id=hub_model_id or str(output_dir),
+        processor_class=_processor_auto_class(output_dir),
+        dataset_name=dataset_name,
+        num_layers=config.num_hidden_layers,
+        hidden_size=config.hidden_size,
+        patch_size=config.patch_size,
+        tubelet_size=config.tubelet_size,
+        num_frames=config.num_frames,
+        image_size=config.image_size,
+        lh_labels=_label_rows(config.lh_id2label),
+        rh_labels=_label_rows(config.rh_id2label),
+        results=results,
+        mean_top1=mean_top1,
+        recipe=[
+            {"name": RECIPE_NAMES.get(key, key.replace("_", " ")), "value": _format_value(value)}
+            for key, value in training_summary.items()
+        ],
+    )
+    path = output_dir / MODEL_CARD_NAME
+    with atomic_output(path) as file:
+        file.write(str(card).encode("utf-8"))
+    return path
+
+
+def trainer_metrics(trainer) -> dict[str, float]:
+    """The newest value of every metric a Trainer logged, updated with `output_dir/all_results.json` if saved."""
+    metrics = {}
+    for entry in trainer.state.log_history:
+        metrics.update(entry)
+    results_path = Path(trainer.args.output_dir) / "all_results.json"
+    if results_path.is_file():
+        metrics.update(json.loads(results_path.read_text(encoding="utf-8")))
+    return metrics
+
+
+class HubPushMixin:
+    """Put before `Trainer` in a subclass's bases: its pushes then carry remote code and the ADH-ViT model card.
+
+    Every saved folder (checkpoints and `output_dir`) gets the remote-code files; every push (intermediate and final)
+    first refreshes `output_dir`'s remote code and README.md. Set `model_card_kwargs` (e.g. `dataset_name`,
+    `base_model`, `license`) to fill the card.
+    """
+
+    model_card_kwargs: dict[str, Any] = {}
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        super()._save(output_dir, state_dict=state_dict)
+        if self.args.should_save:
+            copy_remote_code(output_dir or self.args.output_dir)
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        if self.is_world_process_zero():
+            copy_remote_code(self.args.output_dir)
+            self.create_model_card()
+        super()._push_from_checkpoint(checkpoint_folder)
+
+    def create_model_card(self, **kwargs) -> None:
+        """Renders `output_dir/README.md` from `model_card.md` (Trainer's own card arguments are not used)."""
+        if not self.is_world_process_zero():
+            return
+        model = self.accelerator.unwrap_model(self.model)
+        render_model_card(
+            self.args.output_dir,
+            model.config,
+            trainer_metrics(self),
+            training_summary_from_args(self.args, self.processing_class, model.config),
+            hub_model_id=self.hub_model_id or self.args.hub_model_id,
+            **self.model_card_kwargs,
+        )

@@ -1,0 +1,234 @@
+"""`AlternatingTrainer`: the HF `Trainer` with ADH-ViT's alternating dual-hand training.
+
+- Training: `training_step` runs only the head of the hand the schedule picks for the current
+  optimizer step; the other head never enters the graph, so its gradient stays None and AdamW
+  neither moves nor decays it (bit-identical while idle).
+- Data: batches come from `AlternatingBatchSampler`, which follows the same schedule.
+- Optimisation: AdamW over layer-wise LR decay groups and the seed's warmup + cosine schedule.
+- Evaluation: each hand's data through its own head, views averaged (mean of softmax), top-1,
+  top-5 and mean class accuracy per hand and `mean_top1` over the hands.
+"""
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import evaluate
+import torch
+import torch.nn.functional as F
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader
+from transformers import Trainer
+from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
+
+from .alternating_data import AlternatingBatchSampler
+from .hub import HubPushMixin
+from .optim import create_adamw, seed_lr_factor
+from .schedule import HANDS
+
+logger = logging.getLogger(__name__)
+
+METRIC_PATH = str(Path(__file__).with_name("metrics") / "action_accuracy.py")
+
+
+class AlternatingTrainer(HubPushMixin, Trainer):
+    """A `Trainer` over `{"lh": ..., "rh": ...}` datasets that alternates the trained head.
+
+    `train_dataset` is an `AlternatingClipDataset`; `eval_dataset` a dict of per-hand evaluation
+    datasets whose items hold all views of one video. `args` is `AlternatingTrainingArguments`.
+    Saved folders and Hub pushes carry the remote code and the ADH-ViT model card (`HubPushMixin`).
+    """
+
+    def __init__(self, *args, hand_sizes: dict[str, int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hand_sizes = hand_sizes or {h: len(ds) for h, ds in self.train_dataset.hand_datasets.items()}
+        self.batch_sampler = self._build_batch_sampler()
+        self.schedule = self.batch_sampler.schedule
+        self.accuracy_metric = evaluate.load(METRIC_PATH)
+        self.replaced_videos: list[str] = []
+        self._hand_loss = {h: torch.zeros((), device=self.args.device) for h in HANDS}
+        self._hand_steps = dict.fromkeys(HANDS, 0)
+        self._last_hand = None
+
+    # ---- data ----
+
+    def _build_batch_sampler(self) -> AlternatingBatchSampler:
+        args = self.args
+        return AlternatingBatchSampler(
+            self.hand_sizes["lh"],
+            self.hand_sizes["rh"],
+            batch_size=self._train_batch_size,
+            strategy=args.alternation_strategy,
+            alternation_steps=args.alternation_steps,
+            gradient_accumulation_steps=args.gradient_accumulation_steps,
+            num_replicas=max(1, args.world_size),
+            rank=args.process_index,
+            seed=args.data_seed if args.data_seed is not None else args.seed,
+            drop_last=args.dataloader_drop_last,
+        )
+
+    @property
+    def updates_per_epoch(self) -> int:
+        return self.schedule.updates_per_epoch
+
+    def get_train_dataloader(self) -> DataLoader:
+        args = self.args
+        workers = args.dataloader_num_workers
+        dataloader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.batch_sampler,
+            collate_fn=self.data_collator,
+            num_workers=workers,
+            pin_memory=args.dataloader_pin_memory,
+            persistent_workers=args.dataloader_persistent_workers and workers > 0,
+            prefetch_factor=args.dataloader_prefetch_factor if workers > 0 else None,
+        )
+        dataloader = self.accelerator.prepare(dataloader)
+        # The batch sampler is already rank-aware (one DistributedSampler per hand); accelerate's
+        # BatchSamplerShard would shard it a second time, so make that wrapper a passthrough.
+        shard = getattr(dataloader, "batch_sampler", None)
+        if shard is not None and getattr(shard, "batch_sampler", None) is self.batch_sampler:
+            shard.num_processes, shard.process_index = 1, 0
+        return dataloader
+
+    # ---- training ----
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        hand = self.schedule.hand_at(self.state.global_step)
+        batch_hand = inputs.pop("hand")
+        if batch_hand != hand:
+            raise RuntimeError(
+                f"step {self.state.global_step}: the batch comes from the {batch_hand} stream but the schedule "
+                f"trains {hand}; the data and the schedule must agree"
+            )
+        self.replaced_videos.extend(inputs.pop("replaced_videos", []))
+        if hand != self._last_hand:
+            logger.info("step %d: training the %s head", self.state.global_step, hand or "lh and rh")
+            self._last_hand = hand
+        if hand is not None:
+            # A flipped clip (--flip swap_hands) may carry the idle hand's label: it has no head to train now.
+            inputs.pop(f"{'rh' if hand == 'lh' else 'lh'}_labels", None)
+        loss = super().training_step(model, {**inputs, "hand": hand}, num_items_in_batch)
+        for h in HANDS if hand is None else (hand,):
+            self._hand_loss[h] += loss
+            self._hand_steps[h] += 1
+        return loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and "eval_loss" not in logs:
+            for hand in HANDS:
+                if self._hand_steps[hand]:
+                    # Micro-batch losses are already divided by the accumulation steps.
+                    logs[f"{hand}_loss"] = round(
+                        self._hand_loss[hand].item() * self.args.gradient_accumulation_steps / self._hand_steps[hand],
+                        4,
+                    )
+                self._hand_loss[hand].zero_()
+                self._hand_steps[hand] = 0
+            current = self.schedule.hand_at(max(0, self.state.global_step - 1))
+            logs["active_hand"] = -1 if current is None else HANDS.index(current)
+        super().log(logs, start_time)
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            args = self.args
+            self.optimizer = create_adamw(
+                model or self.model,
+                lr=args.learning_rate,
+                weight_decay=args.weight_decay,
+                layer_decay=args.layer_decay,
+                betas=(args.adam_beta1, args.adam_beta2),
+                eps=args.adam_epsilon,
+            )
+        return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None:
+            args = self.args
+            warmup = args.warmup_steps or round(args.warmup_epochs * self.updates_per_epoch)
+            if isinstance(warmup, float) and warmup < 1:  # HF's warmup_steps may be a ratio
+                warmup = round(warmup * num_training_steps)
+
+            def factor(step):
+                return seed_lr_factor(step, args.learning_rate, num_training_steps, int(warmup), args.warmup_lr, args.min_lr)
+
+            self.lr_scheduler = LambdaLR(optimizer or self.optimizer, factor)
+        return self.lr_scheduler
+
+    def load_checkpoint_weights(self, checkpoint: str) -> None:
+        """Model weights of a checkpoint or saved-model folder (the seed's `--eval --resume CKPT`)."""
+        self._load_from_checkpoint(checkpoint)
+
+    # ---- evaluation ----
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """All views of each video through the hand's head; returns the mean of their softmax."""
+        inputs = self._prepare_inputs(inputs)
+        hand = inputs["hand"]
+        labels = inputs[f"{hand}_labels"]
+        pixel_values = inputs["pixel_values"]
+        batch, views = pixel_values.shape[:2]
+        with torch.no_grad(), self.autocast_smart_context_manager():
+            logits = model(pixel_values=pixel_values.flatten(0, 1), hand=hand)[f"{hand}_logits"]
+        probs = logits.float().softmax(-1).view(batch, views, -1).mean(1)
+        loss = F.nll_loss(probs.clamp_min(1e-12).log(), labels)
+        return loss.detach(), probs, labels
+
+    def _hand_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
+        return self.accuracy_metric.compute(predictions=prediction.predictions, references=prediction.label_ids)
+
+    def evaluate_hands(self, datasets: dict, metric_key_prefix: str = "eval") -> tuple[dict, dict[str, PredictionOutput]]:
+        """Per-hand evaluation loops; metrics `{prefix}_{hand}_top1` ... and `{prefix}_mean_top1`."""
+        metrics, outputs = {}, {}
+        compute_metrics, self.compute_metrics = self.compute_metrics, self._hand_metrics
+        try:
+            for hand, dataset in datasets.items():
+                dataloader = self.get_eval_dataloader(hand) if dataset is None else self.get_test_dataloader(dataset)
+                output = self.evaluation_loop(
+                    dataloader,
+                    description=f"Evaluation of the {hand} head",
+                    prediction_loss_only=False,
+                    metric_key_prefix=f"{metric_key_prefix}_{hand}",
+                )
+                metrics.update(output.metrics)
+                outputs[hand] = output
+        finally:
+            self.compute_metrics = compute_metrics
+        hands = list(datasets)
+        for name in ("top1", "loss"):
+            metrics[f"{metric_key_prefix}_mean_{name}" if name == "top1" else f"{metric_key_prefix}_loss"] = sum(
+                metrics[f"{metric_key_prefix}_{h}_{name}"] for h in hands
+            ) / len(hands)
+        return metrics, outputs
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        self._memory_tracker.start()
+        start_time = time.time()
+        datasets = eval_dataset if eval_dataset is not None else dict.fromkeys(self.eval_dataset)
+        metrics, outputs = self.evaluate_hands(datasets, metric_key_prefix)
+        num_samples = sum(o.num_samples for o in outputs.values())
+        metrics.update(
+            speed_metrics(metric_key_prefix, start_time, num_samples=num_samples,
+                          num_steps=math.ceil(num_samples / (self.args.eval_batch_size * self.args.world_size)))
+        )
+        self.log(metrics)
+        if self.is_world_process_zero():
+            logger.info(format_hand_summary(metrics, metric_key_prefix, self.state.global_step))
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        self._memory_tracker.stop_and_update_metrics(metrics)
+        return metrics
+
+
+def format_hand_summary(metrics: dict[str, float], prefix: str, step: int) -> str:
+    """A readable per-hand table of one evaluation."""
+    lines = [f"{prefix} at step {step}:", f"  {'hand':<6}{'top1':>8}{'top5':>8}{'mean cls':>10}"]
+    for hand in HANDS:
+        if f"{prefix}_{hand}_top1" in metrics:
+            lines.append(
+                f"  {hand:<6}{metrics[f'{prefix}_{hand}_top1']:>8.2f}{metrics[f'{prefix}_{hand}_top5']:>8.2f}"
+                f"{metrics[f'{prefix}_{hand}_mean_class_acc']:>10.2f}"
+            )
+    lines.append(f"  mean top1 {metrics[f'{prefix}_mean_top1']:.2f}")
+    return "\n".join(lines)

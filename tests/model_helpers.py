@@ -1,0 +1,123 @@
+"""Tiny AdhVit configs and an independent VideoMAE V2 reference for the model tests."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
+
+
+TINY = dict(
+    image_size=32,
+    patch_size=16,
+    num_frames=4,
+    tubelet_size=2,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    lh_num_labels=3,
+    rh_num_labels=4,
+)
+
+
+def tiny_config(**overrides) -> AdhVitConfig:
+    return AdhVitConfig(**{**TINY, **overrides})
+
+
+def tiny_model(seed: int = 0, **overrides) -> AdhVitForDualHandClassification:
+    """A tiny model in eval mode whose q/v biases and heads are non-zero, so a lost tensor shows in the logits."""
+    torch.manual_seed(seed)
+    model = AdhVitForDualHandClassification(tiny_config(**overrides)).eval()
+    with torch.no_grad():
+        for layer in model.videomae.encoder.layer:
+            layer.attention.attention.query.bias.normal_()
+            layer.attention.attention.value.bias.normal_()
+        for head in (model.lh_classifier, model.rh_classifier):
+            head.weight.normal_()
+            head.bias.normal_()
+    return model
+
+
+def tiny_pixels(batch: int = 2, seed: int = 1, **overrides) -> torch.Tensor:
+    config = {**TINY, **overrides}
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch, config["num_frames"], 3, config["image_size"], config["image_size"])
+    return torch.randn(shape, generator=generator)
+
+
+def videomae_v2_state_dict(
+    hidden=32, depth=2, mlp=64, patch=16, tubelet=2, num_classes=7, seed=0, wrap="model", prefix=""
+) -> dict:
+    """Random tensors in the layout of a VideoMAE V2 fine-tuned checkpoint (fused qkv, separate q/v biases, head)."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape, scale=0.2):
+        return torch.randn(shape, generator=generator) * scale
+
+    state = {"patch_embed.proj.weight": rand(hidden, 3, tubelet, patch, patch), "patch_embed.proj.bias": rand(hidden)}
+    for index in range(depth):
+        block = f"blocks.{index}."
+        state.update(
+            {
+                block + "norm1.weight": 1 + rand(hidden),
+                block + "norm1.bias": rand(hidden),
+                block + "attn.qkv.weight": rand(3 * hidden, hidden),
+                block + "attn.q_bias": rand(hidden, scale=1.0),
+                block + "attn.v_bias": rand(hidden, scale=1.0),
+                block + "attn.proj.weight": rand(hidden, hidden),
+                block + "attn.proj.bias": rand(hidden),
+                block + "norm2.weight": 1 + rand(hidden),
+                block + "norm2.bias": rand(hidden),
+                block + "mlp.fc1.weight": rand(mlp, hidden),
+                block + "mlp.fc1.bias": rand(mlp),
+                block + "mlp.fc2.weight": rand(hidden, mlp),
+                block + "mlp.fc2.bias": rand(hidden),
+            }
+        )
+    state.update(
+        {
+            "fc_norm.weight": 1 + rand(hidden),
+            "fc_norm.bias": rand(hidden),
+            "head.weight": rand(num_classes, hidden),
+            "head.bias": rand(num_classes),
+        }
+    )
+    state = {prefix + name: tensor for name, tensor in state.items()}
+    return {wrap: state, "epoch": 3} if wrap else state
+
+
+def reference_sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
+    """VideoMAE's table written out with math, entry by entry."""
+    table = torch.empty(num_positions, dim, dtype=torch.float64)
+    for position in range(num_positions):
+        for channel in range(dim):
+            angle = position / math.pow(10000, 2 * (channel // 2) / dim)
+            table[position, channel] = math.sin(angle) if channel % 2 == 0 else math.cos(angle)
+    return table.float()
+
+
+def reference_pooled_features(state: dict, video_bcthw: torch.Tensor, num_heads: int, eps: float = 1e-6):
+    """VideoMAE V2 `forward_features` (fc_norm of the token mean) in plain torch ops, on upstream's (B, C, T, H, W)."""
+    weight = state["patch_embed.proj.weight"]
+    tubelet, patch = weight.shape[2], weight.shape[3]
+    tokens = F.conv3d(video_bcthw, weight, state["patch_embed.proj.bias"], stride=(tubelet, patch, patch))
+    tokens = tokens.flatten(2).transpose(1, 2)
+    batch, length, dim = tokens.shape
+    tokens = tokens + reference_sinusoid_table(length, dim)
+    depth = len({name.split(".")[1] for name in state if name.startswith("blocks.")})
+    head_dim = dim // num_heads
+    for index in range(depth):
+        p = {name.removeprefix(f"blocks.{index}."): t for name, t in state.items() if name.startswith(f"blocks.{index}.")}
+        normed = F.layer_norm(tokens, (dim,), p["norm1.weight"], p["norm1.bias"], eps)
+        qkv_bias = torch.cat([p["attn.q_bias"], torch.zeros_like(p["attn.v_bias"]), p["attn.v_bias"]])
+        qkv = F.linear(normed, p["attn.qkv.weight"], qkv_bias).reshape(batch, length, 3, num_heads, head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        attention = ((q * head_dim**-0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
+        mixed = (attention @ v).transpose(1, 2).reshape(batch, length, dim)
+        tokens = tokens + F.linear(mixed, p["attn.proj.weight"], p["attn.proj.bias"])
+        normed = F.layer_norm(tokens, (dim,), p["norm2.weight"], p["norm2.bias"], eps)
+        hidden = F.gelu(F.linear(normed, p["mlp.fc1.weight"], p["mlp.fc1.bias"]))
+        tokens = tokens + F.linear(hidden, p["mlp.fc2.weight"], p["mlp.fc2.bias"])
+    return F.layer_norm(tokens.mean(1), (dim,), state["fc_norm.weight"], state["fc_norm.bias"], eps)

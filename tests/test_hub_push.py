@@ -1,0 +1,212 @@
+"""Pushing to the Hub end to end against the local Hub: remote-code files, upload, Trainer pushes, and loading the
+pushed repo with `trust_remote_code=True` in a process where `import adhvit_hf` fails."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from huggingface_hub import HfApi, ModelCard
+from transformers import Trainer, TrainingArguments
+
+from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
+from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+from adhvit_hf.training.hub import HubPushMixin, copy_remote_code
+from hub_server import local_hub  # noqa: F401 - pytest fixture
+
+
+REMOTE_CODE_FILES = ["configuration_adhvit.py", "modeling_adhvit.py", "pipeline_adhvit.py", "processing_adhvit.py"]
+LH_LABELS = {0: "grab", 1: "screw", 2: "place"}
+RH_LABELS = {0: "hold", 1: "w"}
+
+# Run in a fresh interpreter whose PYTHONPATH puts a fake `adhvit_hf` first: only the pushed files can define AdhVit.
+CLEAN_PROCESS_LOADER = textwrap.dedent(
+    """
+    import json, sys
+    import torch
+    try:
+        import adhvit_hf
+    except ImportError as error:
+        assert "blocked for this test" in str(error), error
+    else:
+        raise AssertionError("adhvit_hf is importable in the clean process")
+    from transformers import AutoImageProcessor, AutoModel
+
+    repo_id, pixel_values_path, out_path = sys.argv[1:]
+    model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()
+    processor = AutoImageProcessor.from_pretrained(repo_id, trust_remote_code=True)
+    with torch.no_grad():
+        output = model(torch.load(pixel_values_path, weights_only=True))
+    torch.save({"lh_logits": output.lh_logits, "rh_logits": output.rh_logits}, out_path)
+    with open(out_path + ".json", "w") as file:
+        json.dump({"model_module": type(model).__module__, "processor_class": type(processor).__name__,
+                   "processor_num_frames": processor.num_frames, "lh_id2label": model.config.lh_id2label}, file)
+    """
+)
+
+
+def tiny_model(seed: int = 0) -> AdhVitForDualHandClassification:
+    torch.manual_seed(seed)
+    config = AdhVitConfig(
+        image_size=32, patch_size=16, num_channels=3, num_frames=4, tubelet_size=2, hidden_size=32,
+        num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, lh_id2label=LH_LABELS, rh_id2label=RH_LABELS,
+    )
+    return AdhVitForDualHandClassification(config).eval()
+
+
+def tiny_processor() -> AdhVitVideoProcessor:
+    return AdhVitVideoProcessor(
+        num_frames=4, sampling_rate=2, test_num_segment=1, test_num_crop=1, short_side_size=32, crop_size=32
+    )
+
+
+def load_in_clean_process(hub, repo_id: str, pixel_values: torch.Tensor, tmp_path) -> tuple[dict, dict]:
+    """Loads `repo_id` from the local hub in a subprocess that cannot import adhvit_hf; returns its logits and facts."""
+    blocker = tmp_path / "blocked" / "adhvit_hf"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("adhvit_hf is blocked for this test")\n')
+    torch.save(pixel_values, tmp_path / "pixel_values.pt")
+    out_path = tmp_path / "remote_logits.pt"
+    env = {**os.environ, **hub.env, "PYTHONPATH": str(blocker.parent), "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    result = subprocess.run(
+        [sys.executable, "-c", CLEAN_PROCESS_LOADER, repo_id, str(tmp_path / "pixel_values.pt"), str(out_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    facts = json.loads((tmp_path / "remote_logits.pt.json").read_text())
+    return torch.load(out_path, weights_only=True), facts
+
+
+def assert_same_logits(model, pixel_values, remote_logits):
+    with torch.no_grad():
+        expected = model(pixel_values)
+    torch.testing.assert_close(remote_logits["lh_logits"], expected.lh_logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(remote_logits["rh_logits"], expected.rh_logits, rtol=0, atol=1e-6)
+
+
+def test_copy_remote_code_fills_a_saved_folder(tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    tiny_processor().save_pretrained(tmp_path)
+
+    copied = copy_remote_code(tmp_path)
+
+    assert copied == REMOTE_CODE_FILES
+    for name in REMOTE_CODE_FILES:
+        assert (tmp_path / name).is_file(), name
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["auto_map"]["AutoModel"] == "modeling_adhvit.AdhVitForDualHandClassification"
+    assert config["custom_pipelines"]["dual-hand-video-classification"]["impl"] == (
+        "pipeline_adhvit.DualHandVideoClassificationPipeline"
+    )
+    processor_config = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    assert processor_config["auto_map"] == {"AutoImageProcessor": "processing_adhvit.AdhVitVideoProcessor"}
+
+
+def test_copy_remote_code_into_an_empty_output_dir_copies_only_the_code(tmp_path):
+    output_dir = tmp_path / "not_yet_saved"
+
+    assert copy_remote_code(output_dir) == REMOTE_CODE_FILES
+    assert sorted(path.name for path in output_dir.iterdir()) == REMOTE_CODE_FILES
+
+
+def test_copy_remote_code_refuses_a_config_without_auto_map(tmp_path):
+    tiny_model().config.to_json_file(tmp_path / "config.json")
+    config = json.loads((tmp_path / "config.json").read_text())
+    config.pop("auto_map", None)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+
+    with pytest.raises(ValueError, match=r"config\.json has no auto_map, so the model cannot load with trust_remote_code"):
+        copy_remote_code(tmp_path)
+
+
+def test_upload_folder_then_load_with_remote_code_in_a_clean_process(local_hub, tmp_path):
+    model, save_dir = tiny_model(), tmp_path / "saved"
+    model.save_pretrained(save_dir)
+    tiny_processor().save_pretrained(save_dir)
+    copy_remote_code(save_dir)
+    api = HfApi()
+    repo_id = api.create_repo("local-user/tiny-adhvit").repo_id
+    api.upload_folder(repo_id=repo_id, folder_path=save_dir, commit_message="Upload tiny ADH-ViT")
+    pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+    remote_logits, facts = load_in_clean_process(local_hub, repo_id, pixel_values, tmp_path)
+
+    assert_same_logits(model, pixel_values, remote_logits)
+    assert facts["model_module"].startswith("transformers_modules.")
+    assert facts["processor_class"] == "AdhVitVideoProcessor"
+    assert facts["processor_num_frames"] == 4
+    assert {int(k): v for k, v in facts["lh_id2label"].items()} == LH_LABELS
+    downloaded = {path.rsplit("/", 1)[-1] for method, path in local_hub.requests if method == "GET" and "/resolve/" in path}
+    assert {"configuration_adhvit.py", "modeling_adhvit.py", "processing_adhvit.py", "model.safetensors"} <= downloaded
+    assert local_hub.unhandled == []
+
+
+class PushingTrainer(HubPushMixin, Trainer):
+    """A plain Trainer with the Hub hooks, so the push path is tested apart from alternation."""
+
+
+def clip_dataset(size: int) -> list[dict]:
+    generator = torch.Generator().manual_seed(2)
+    return [
+        {
+            "pixel_values": torch.randn(4, 3, 32, 32, generator=generator),
+            "lh_labels": i % len(LH_LABELS),
+            "rh_labels": i % len(RH_LABELS),
+        }
+        for i in range(size)
+    ]
+
+
+def test_trainer_pushes_remote_code_and_card_with_every_checkpoint(local_hub, tmp_path):
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "output"),
+        max_steps=2,
+        save_strategy="steps",
+        save_steps=1,
+        per_device_train_batch_size=2,
+        learning_rate=1e-3,
+        logging_steps=1,
+        report_to="none",
+        use_cpu=True,
+        label_names=["lh_labels", "rh_labels"],
+        push_to_hub=True,
+        hub_model_id="local-user/tiny-trainer",
+        hub_strategy="every_save",
+        hub_always_push=True,
+    )
+    trainer = PushingTrainer(
+        model=tiny_model(), args=args, train_dataset=clip_dataset(4), processing_class=tiny_processor()
+    )
+    trainer.model_card_kwargs = {"dataset_name": "demo"}
+
+    trainer.train()
+    # as run_havid.py does after --do_predict; the final card must pick these up from all_results.json
+    trainer.save_metrics("test", {"test_lh_top1": 75.0, "test_rh_top1": 50.0, "test_mean_top1": 62.5})
+    trainer.push_to_hub(commit_message="End of training")
+
+    commits = local_hub.commits("local-user/tiny-trainer")
+    assert [commit.message for commit in commits] == [
+        "initial commit", "Training in progress, step 1", "Training in progress, step 2", "End of training"
+    ]
+    first_push = local_hub.files("local-user/tiny-trainer", revision=commits[1].oid)
+    for name in REMOTE_CODE_FILES + ["config.json", "model.safetensors", "preprocessor_config.json", "README.md"]:
+        assert name in first_push, name
+    assert "custom_pipelines" in json.loads(first_push["config.json"])
+    final = local_hub.files("local-user/tiny-trainer")
+    card = final["README.md"].decode()
+    assert "# tiny-trainer" in card
+    assert "| optimizer steps | 2 |" in card
+    assert "| batch size (all devices, with accumulation) | 2 |" in card
+    assert "| 1 | screw |" in card
+    assert "| left hand | test | 75.00 | - | - |" in card
+    metrics = {(r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in ModelCard(card).data.eval_results}
+    assert metrics == {("lh", "test", "accuracy"): 75.0, ("rh", "test", "accuracy"): 50.0}
+    assert not any(name.startswith("checkpoint-") for name in final)
+
+    pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    remote_logits, _ = load_in_clean_process(local_hub, "local-user/tiny-trainer", pixel_values, tmp_path)
+    assert_same_logits(trainer.model.eval(), pixel_values, remote_logits)
+    assert local_hub.unhandled == []
