@@ -37,7 +37,10 @@ MODEL_SIZES = {
 }
 MODEL_NAME_PATTERN = re.compile(r"vit_(?P<size>small|base|large|huge|giant)_patch(?P<patch>14|16)_224(_alternating)?")
 KNOWN_MODEL_NAMES = [
-    f"vit_{size}_patch{patch}_224{suffix}" for size in MODEL_SIZES for patch in (14, 16) for suffix in ("", "_alternating")
+    f"vit_{size}_patch{patch}_224{suffix}"
+    for size in MODEL_SIZES
+    for patch in (14, 16)
+    for suffix in ("", "_alternating")
 ]
 # pretraining/finetuning tensors that have no counterpart in the AdhVit backbone
 DROPPED_PREFIXES = ("head.", "norm.", "decoder.", "encoder_to_decoder.", "mask_token")
@@ -162,7 +165,9 @@ def _check_fixed_position_table(pos_embed: torch.Tensor, source: str) -> None:
     # VideoMAE V2 uses a fixed sin-cos table, which AdhVit recomputes from its config; a table that differs was learnt
     num_positions, dim = pos_embed.shape[-2:]
     if not torch.allclose(pos_embed.reshape(num_positions, dim).float(), sinusoid_position_table(num_positions, dim)):
-        raise ValueError(f"{source}: pos_embed is not the fixed sin-cos table; learnable position embeddings are not supported.")
+        raise ValueError(
+            f"{source}: pos_embed is not the fixed sin-cos table; learnable position embeddings are not supported."
+        )
 
 
 def infer_config(state_dict: dict, **overrides) -> AdhVitConfig:
@@ -252,7 +257,9 @@ def _copy_backbone(model, state_dict: dict, source: str) -> None:
         raise ValueError(f"{source}: no weights for {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}.")
     model.load_state_dict(state_dict, strict=False)
     new_modules = ["lh_classifier", "rh_classifier"] + ([] if "fc_norm.weight" in state_dict else ["fc_norm"])
-    logger.warning(f"Loaded {len(state_dict)} backbone tensors from {source}; newly initialised: {', '.join(new_modules)}")
+    logger.warning(
+        f"Loaded {len(state_dict)} backbone tensors from {source}; newly initialised: {', '.join(new_modules)}"
+    )
 
 
 def convert_videomae_v2_checkpoint(

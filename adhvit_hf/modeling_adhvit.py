@@ -16,22 +16,17 @@ from transformers.models.videomae.modeling_videomae import (
     VideoMAEPatchEmbeddings,
     VideoMAESelfAttention,
 )
-from transformers.utils import ModelOutput, logging
-from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils import ModelOutput
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_adhvit import HANDS, AdhVitConfig
 
 
-logger = logging.get_logger(__name__)
-
 # transformers stores VideoMAE's query/value biases as `q_bias`/`v_bias` on disk and renames them on load for
 # model_type "videomae" only; without the same mapping the biases of an "adhvit" checkpoint would load as zeros. This
 # file registers it itself so that it also happens when it runs as remote code, without `adhvit_hf` installed.
 if get_checkpoint_conversion_mapping(AdhVitConfig.model_type) is None:
-    register_checkpoint_conversion_mapping(
-        AdhVitConfig.model_type, get_checkpoint_conversion_mapping("videomae")
-    )
+    register_checkpoint_conversion_mapping(AdhVitConfig.model_type, get_checkpoint_conversion_mapping("videomae"))
 
 IGNORE_INDEX = -100
 AUTO_CLASSES = ("AutoModel", "AutoModelForVideoClassification")
@@ -151,7 +146,6 @@ class AdhVitEncoder(nn.Module):
         self.config = config
         rates = drop_path_rates(config.drop_path_rate, config.num_hidden_layers)
         self.layer = nn.ModuleList([AdhVitLayer(config, rate) for rate in rates])
-        self.gradient_checkpointing = False
 
     def forward(self, hidden_states: torch.Tensor, **kwargs) -> BaseModelOutput:
         for layer_module in self.layer:
@@ -215,22 +209,31 @@ class AdhVitPreTrainedModel(PreTrainedModel):
 
 
 class AdhVitModel(AdhVitPreTrainedModel):
-    """The AdhVit backbone: `(B, T, C, H, W)` pixels -> `(B, N, hidden_size)` tokens. Same layout as `VideoMAEModel`."""
+    """The AdhVit backbone, laid out like `VideoMAEModel`: `(B, T, C, H, W)` pixels -> `(B, N, hidden_size)` tokens."""
 
     def __init__(self, config: AdhVitConfig):
         super().__init__(config)
         self.embeddings = AdhVitEmbeddings(config)
         self.encoder = AdhVitEncoder(config)
+        # Trainer's resume and best-model loading call load_state_dict on the saved tensors, bypassing the renaming
+        # of from_pretrained: without this hook the q/v biases would be dropped with nothing but a warning.
+        self.register_load_state_dict_pre_hook(_rename_saved_attention_biases)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.embeddings.patch_embeddings
 
-    @merge_with_config_defaults
     @capture_outputs(tie_last_hidden_states=False)
     def forward(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutput:
         _check_pixel_values(pixel_values, self.config)
         return self.encoder(self.embeddings(pixel_values))
+
+
+def _rename_saved_attention_biases(module, state_dict, prefix, *args) -> None:
+    """`...attention.attention.{q,v}_bias` (the on-disk names) -> `...{query,value}.bias`, in place."""
+    for key in [k for k in state_dict if k.startswith(prefix) and k.endswith(("attention.q_bias", "attention.v_bias"))]:
+        stem, name = key.rsplit(".", 1)
+        state_dict[f"{stem}.{'query' if name == 'q_bias' else 'value'}.bias"] = state_dict.pop(key)
 
 
 class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
@@ -302,7 +305,7 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
 
         logits = {active: self.classifier(active)(head_input) for active in active_hands}
         hand_losses = [
-            soft_cross_entropy(logits[labelled_hand], hand_labels, labelled_hand)
+            hand_cross_entropy(logits[labelled_hand], hand_labels, labelled_hand)
             for labelled_hand, hand_labels in labels.items()
             if hand_labels is not None
         ]
@@ -319,12 +322,12 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
-def soft_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, hand: str = "lh") -> torch.Tensor:
+def hand_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, hand: str = "lh") -> torch.Tensor:
     """
     Mean cross entropy of `logits` `(B, C)` against class ids `(B,)` (`-100` ignored) or soft targets `(B, C)`.
 
-    Ignored samples are left out of the mean; a batch whose ids are all `-100` gives 0 (still attached to the graph)
-    rather than NaN.
+    Ignored samples (id `-100`, or an all-zero soft target row) are left out of the mean; a batch with nothing
+    but ignored samples gives 0 (still attached to the graph) rather than NaN.
     """
     labels = labels.to(logits.device)
     if labels.is_floating_point():
@@ -333,7 +336,9 @@ def soft_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, hand: str = "
                 f"{hand}_labels as soft targets must have shape (batch, {hand}_num_labels) = {tuple(logits.shape)}, "
                 f"got {tuple(labels.shape)}."
             )
-        return -(labels * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1).mean()
+        # A row of zeros carries no target (the collator's way to leave another hand's clip out of a mixed batch).
+        per_row = -(labels * F.log_softmax(logits.float(), dim=-1)).sum(dim=-1)
+        return per_row.sum() / (labels.sum(dim=-1) > 0).sum().clamp(min=1)
     if labels.shape != logits.shape[:1]:
         raise ValueError(
             f"{hand}_labels as class ids must have shape (batch,) = ({logits.shape[0]},), got {tuple(labels.shape)}."

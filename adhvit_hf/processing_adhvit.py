@@ -5,6 +5,8 @@ This file is shipped as remote code, so it imports only torch, torchvision, nump
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import torch
 from torchvision.transforms.v2 import InterpolationMode
@@ -60,6 +62,21 @@ def crop_starts(long_side: int, crop_size: int, num_crops: int) -> list[int]:
     return [int(i * step) for i in range(num_crops)]
 
 
+class AdhVitVideoProcessorKwargs(TypedDict, total=False):
+    """The settings `from_pretrained`/`pipeline()` may pass through to the processor."""
+
+    num_frames: int
+    sampling_rate: int
+    sparse_sample: bool
+    test_num_segment: int
+    test_num_crop: int
+    short_side_size: int
+    crop_size: int
+    image_mean: list[float]
+    image_std: list[float]
+    resample: str
+
+
 class AdhVitVideoProcessor(ImageProcessingMixin):
     """Turns decoded videos into ADH-ViT evaluation views, exactly as evaluation and inference need them.
 
@@ -71,9 +88,10 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
     """
 
     model_input_names = ["pixel_values"]
-    # save_pretrained then writes an auto_map entry and copies this file, so AutoImageProcessor can load it with
+    valid_kwargs = AdhVitVideoProcessorKwargs
+    # save_pretrained then writes an auto_map entry and copies this file, so AutoVideoProcessor can load it with
     # trust_remote_code=True where adhvit_hf is not installed.
-    _auto_class = "AutoImageProcessor"
+    _auto_class = "AutoVideoProcessor"
 
     def __init__(
         self,

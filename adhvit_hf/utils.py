@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import sys
 import tempfile
 
 
@@ -24,3 +25,19 @@ def atomic_write(path: str, mode: str = "w", **kwargs):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def run_cli(main, argv: list[str] | None = None) -> None:
+    """Run a script's `main(argv)` for the command line: bad input ends in one line, not a traceback.
+
+    A `ValueError` (our `ClipListError`, `VideoDecodeError`, `CheckpointError` and the argument checks all
+    derive from it) prints `error: <message>` on stderr and exits with status 2, like argparse's usage errors.
+    Set ADHVIT_TRACEBACK=1 to see the traceback instead.
+    """
+    try:
+        main(argv)
+    except ValueError as error:
+        if os.environ.get("ADHVIT_TRACEBACK") == "1":
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -21,8 +21,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="folder to write")
     parser.add_argument("--lh_num_labels", type=int, default=75, help="classes of the left-hand head")
     parser.add_argument("--rh_num_labels", type=int, default=75, help="classes of the right-hand head")
-    parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (default: 16 or the saved table)")
+    parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (default: 16 or saved table)")
     parser.add_argument("--image_size", type=int, default=224, help="input resolution")
+    parser.add_argument(
+        "--num_attention_heads", type=int, default=None, help="only for widths other than small/base/large/huge/giant"
+    )
     parser.add_argument("--model_key", default="model|module", help="|-separated keys that may wrap the state dict")
     parser.add_argument("--model_prefix", default="", help="prefix to strip from the checkpoint's tensor names")
     return parser.parse_args(argv)
@@ -31,9 +34,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.set_verbosity_info()
-    overrides = {"lh_num_labels": args.lh_num_labels, "rh_num_labels": args.rh_num_labels, "image_size": args.image_size}
-    if args.num_frames is not None:
-        overrides["num_frames"] = args.num_frames
+    overrides = {name: getattr(args, name) for name in ("lh_num_labels", "rh_num_labels", "image_size")}
+    for name in ("num_frames", "num_attention_heads"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     convert_videomae_v2_checkpoint(
         args.checkpoint, args.output_dir, model_key=args.model_key, model_prefix=args.model_prefix, **overrides
     )

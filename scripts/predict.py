@@ -36,7 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def format_predictions(video: str, prediction: dict) -> str:
     """A readable table of one video's prediction: rank, then label and score for each hand."""
     hands = list(HAND_TITLES)
-    label_width = max([len(HAND_TITLES[hand]) for hand in hands] + [len(p["label"]) for h in hands for p in prediction[h]])
+    labels = [entry["label"] for hand in hands for entry in prediction[hand]]
+    label_width = max(len(text) for text in [*HAND_TITLES.values(), *labels])
     header = "rank  " + "  ".join(f"{HAND_TITLES[hand]:<{label_width}}  score " for hand in hands)
     lines = [video, header.rstrip()]
     for rank in range(max(len(prediction[hand]) for hand in hands)):
@@ -54,9 +55,13 @@ def format_predictions(video: str, prediction: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
-    # pipeline_class makes a folder that also ships the pipeline as remote code use the installed one.
+    # The installed adhvit_hf code runs, never the copies a shared model folder carries as remote code.
     classifier = pipeline(
-        PIPELINE_TASK, model=args.model, device=args.device, pipeline_class=DualHandVideoClassificationPipeline
+        PIPELINE_TASK,
+        model=args.model,
+        device=args.device,
+        pipeline_class=DualHandVideoClassificationPipeline,
+        trust_remote_code=False,
     )
     view_args = {key: getattr(args, key) for key in ("test_num_segment", "test_num_crop") if getattr(args, key)}
     predictions = classifier(args.videos, top_k=args.top_k, batch_size=args.batch_size, **view_args)

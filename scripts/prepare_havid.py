@@ -16,7 +16,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--annotation_root", required=True,
                         help="HA-ViD's ActionSegmentation/data folder (view{V}_{lh,rh}_{pt,aa}/) or a folder with "
                              "groundTruth/{left_hand,right_hand}/, mapping.txt and splits/{left_hand,right_hand}/.")
-    parser.add_argument("--video_dir", default=None, help="Folder with <video>.mp4 (default: <annotation_root>/videos).")
+    parser.add_argument("--video_dir", default=None,
+                        help="Folder with <video>.mp4 (default: <annotation_root>/videos).")
     parser.add_argument("--output_dir", required=True, help="Gets lh/ and rh/ with train/val lists and labels.txt.")
     parser.add_argument("--view", type=int, default=0, choices=(0, 1, 2), help="Camera view: 0 side, 1 front, 2 top.")
     parser.add_argument("--level", default="pt", choices=("pt", "aa"), help="Primitive task or atomic action labels.")

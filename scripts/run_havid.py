@@ -32,8 +32,10 @@ from adhvit_hf.training.arguments import (
     translate_seed_args,
 )
 from adhvit_hf.training.checkpoints import resolve_resume_checkpoint
+from adhvit_hf.training.preemption import PreemptionCallback, resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
 from adhvit_hf.training.trainer import AlternatingTrainer
+from adhvit_hf.utils import run_cli
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +125,8 @@ def build_mixup(data_args: DataArguments, num_labels: dict[str, int]) -> dict | 
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
+    """Runs the job; `callbacks` are extra `TrainerCallback`s for programmatic use. Returns all metrics."""
     # ---- arguments ----
     model_args, data_args, training_args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level())
@@ -150,6 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         recount=data_args.recount,
         flip=data_args.flip,
         train_interpolation=data_args.train_interpolation,
+        crop_scale=data_args.train_crop_scale,
         backend=data_args.decoder,
     )
     train_transform = VideoTransform(processor, train=True, num_sample=data_args.num_sample, **augment)
@@ -171,6 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.min_lr *= global_batch / 256
 
     # ---- trainer ----
+    preemption = PreemptionCallback()
     trainer = AlternatingTrainer(
         model=model,
         args=training_args,
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
         eval_dataset=eval_dataset,
         data_collator=ClipCollator(num_labels, mixup=build_mixup(data_args, num_labels)),
         processing_class=processor,
+        callbacks=[preemption, *(callbacks or [])],
     )
     if training_args.save_ckpt_freq:
         training_args.save_strategy, training_args.save_steps = "steps", training_args.save_ckpt_freq * trainer.updates_per_epoch
@@ -185,8 +191,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ---- train ----
     if training_args.do_train:
-        checkpoint = resolve_resume_checkpoint(training_args)
+        checkpoint = resolve_resume_checkpoint(training_args, model.config)
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        if preemption.signal_name:
+            # The run is unfinished: leave only its checkpoint, no final model or metrics that look complete.
+            logger.warning(resume_message(preemption.signal_name, training_args.output_dir,
+                                          preemption.stopped_at_step, training_args.auto_resume))
+            return {"preempted_at_step": preemption.stopped_at_step}
         trainer.save_model()
         metrics = {**train_result.metrics, "unreadable_videos_replaced": len(trainer.replaced_videos)}
         trainer.log_metrics("train", metrics)
@@ -217,4 +228,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -292,7 +292,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             "gated": False,
             "disabled": False,
             "siblings": [
-                {"rfilename": path, "blobId": oid, "size": len(store.blob(oid))} for path, oid in sorted(commit.files.items())
+                {"rfilename": path, "blobId": oid, "size": len(store.blob(oid))}
+                for path, oid in sorted(commit.files.items())
             ],
         }
 

@@ -109,7 +109,8 @@ def reference_pooled_features(state: dict, video_bcthw: torch.Tensor, num_heads:
     depth = len({name.split(".")[1] for name in state if name.startswith("blocks.")})
     head_dim = dim // num_heads
     for index in range(depth):
-        p = {name.removeprefix(f"blocks.{index}."): t for name, t in state.items() if name.startswith(f"blocks.{index}.")}
+        block = f"blocks.{index}."
+        p = {name.removeprefix(block): t for name, t in state.items() if name.startswith(block)}
         normed = F.layer_norm(tokens, (dim,), p["norm1.weight"], p["norm1.bias"], eps)
         qkv_bias = torch.cat([p["attn.q_bias"], torch.zeros_like(p["attn.v_bias"]), p["attn.v_bias"]])
         qkv = F.linear(normed, p["attn.qkv.weight"], qkv_bias).reshape(batch, length, 3, num_heads, head_dim)

@@ -83,14 +83,14 @@ def test_save_and_load_through_auto_image_processor_as_remote_code(tmp_path):
                                      test_num_crop=1, short_side_size=40, crop_size=32)
     processor.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
-    assert saved["auto_map"] == {"AutoImageProcessor": "processing_adhvit.AdhVitVideoProcessor"}
+    assert saved["auto_map"] == {"AutoVideoProcessor": "processing_adhvit.AdhVitVideoProcessor"}
     assert (tmp_path / "processing_adhvit.py").is_file()
     assert AdhVitVideoProcessor.from_pretrained(tmp_path).to_dict() == processor.to_dict()
     # A fresh process that never imports adhvit_hf: the class comes from the copied file.
     script = (
         "import sys, torch\n"
-        "from transformers import AutoImageProcessor\n"
-        f"p = AutoImageProcessor.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)\n"
+        "from transformers import AutoVideoProcessor\n"
+        f"p = AutoVideoProcessor.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)\n"
         "out = p(torch.zeros(8, 40, 60, 3, dtype=torch.uint8))['pixel_values']\n"
         "print(type(p).__module__.startswith('transformers_modules'), tuple(out.shape), p.sparse_sample,\n"
         "      any(m.startswith('adhvit_hf') for m in sys.modules))\n"

@@ -92,8 +92,9 @@ def test_results_table_rounds_to_two_decimals_and_marks_missing_metrics(card_tex
 
 def test_both_hands_label_lists_are_complete(card_text):
     left, right = section(card_text, "### Left hand"), section(card_text, "### Right hand")
-    assert re.findall(r"^\| (\d+) \| (.+) \|$", left, flags=re.MULTILINE) == [("0", "grab"), ("1", r"screw\|in"), ("2", "null")]
-    assert re.findall(r"^\| (\d+) \| (.+) \|$", right, flags=re.MULTILINE) == [("0", "hold"), ("1", "place")]
+    row = re.compile(r"^\| (\d+) \| (.+) \|$", flags=re.MULTILINE)
+    assert row.findall(left) == [("0", "grab"), ("1", r"screw\|in"), ("2", "null")]
+    assert row.findall(right) == [("0", "hold"), ("1", "place")]
     assert "**left hand** (3 classes)" in card_text and "**right hand** (2 classes)" in card_text
 
 
@@ -163,3 +164,19 @@ def test_training_summary_from_args(tmp_path):
         "total_train_batch_size": 12, "weight_decay": 0.05, "drop_path_rate": 0.0, "num_frames": 8,
         "sampling_rate": 2, "seed": 7,
     }
+
+
+def test_starting_point_is_named_without_its_local_directory(tmp_path):
+    checkpoint = tmp_path / "private" / "vit_b_k710_dl_from_giant.pth"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"")
+
+    local = render_model_card(tmp_path, tiny_config(), {}, RECIPE, finetuned_from=str(checkpoint)).read_text()
+    hub_id = render_model_card(
+        tmp_path, tiny_config(), {}, RECIPE, finetuned_from="OpenGVLab/VideoMAEv2-Base"
+    ).read_text()
+
+    assert "Backbone initialised from `vit_b_k710_dl_from_giant.pth`." in local
+    assert str(checkpoint.parent) not in local
+    assert "Backbone initialised from `OpenGVLab/VideoMAEv2-Base`." in hub_id
+    assert "base_model" not in front_matter(hub_id)

@@ -33,11 +33,11 @@ CLEAN_PROCESS_LOADER = textwrap.dedent(
         assert "blocked for this test" in str(error), error
     else:
         raise AssertionError("adhvit_hf is importable in the clean process")
-    from transformers import AutoImageProcessor, AutoModel
+    from transformers import AutoModel, AutoVideoProcessor
 
     repo_id, pixel_values_path, out_path = sys.argv[1:]
     model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()
-    processor = AutoImageProcessor.from_pretrained(repo_id, trust_remote_code=True)
+    processor = AutoVideoProcessor.from_pretrained(repo_id, trust_remote_code=True)
     with torch.no_grad():
         output = model(torch.load(pixel_values_path, weights_only=True))
     torch.save({"lh_logits": output.lh_logits, "rh_logits": output.rh_logits}, out_path)
@@ -102,7 +102,7 @@ def test_copy_remote_code_fills_a_saved_folder(tmp_path):
         "pipeline_adhvit.DualHandVideoClassificationPipeline"
     )
     processor_config = json.loads((tmp_path / "preprocessor_config.json").read_text())
-    assert processor_config["auto_map"] == {"AutoImageProcessor": "processing_adhvit.AdhVitVideoProcessor"}
+    assert processor_config["auto_map"] == {"AutoVideoProcessor": "processing_adhvit.AdhVitVideoProcessor"}
 
 
 def test_copy_remote_code_into_an_empty_output_dir_copies_only_the_code(tmp_path):
@@ -118,7 +118,7 @@ def test_copy_remote_code_refuses_a_config_without_auto_map(tmp_path):
     config.pop("auto_map", None)
     (tmp_path / "config.json").write_text(json.dumps(config))
 
-    with pytest.raises(ValueError, match=r"config\.json has no auto_map, so the model cannot load with trust_remote_code"):
+    with pytest.raises(ValueError, match=r"config\.json has no auto_map, so the model cannot load with trust_remote"):
         copy_remote_code(tmp_path)
 
 
@@ -139,7 +139,8 @@ def test_upload_folder_then_load_with_remote_code_in_a_clean_process(local_hub, 
     assert facts["processor_class"] == "AdhVitVideoProcessor"
     assert facts["processor_num_frames"] == 4
     assert {int(k): v for k, v in facts["lh_id2label"].items()} == LH_LABELS
-    downloaded = {path.rsplit("/", 1)[-1] for method, path in local_hub.requests if method == "GET" and "/resolve/" in path}
+    downloads = [path for method, path in local_hub.requests if method == "GET" and "/resolve/" in path]
+    downloaded = {path.rsplit("/", 1)[-1] for path in downloads}
     assert {"configuration_adhvit.py", "modeling_adhvit.py", "processing_adhvit.py", "model.safetensors"} <= downloaded
     assert local_hub.unhandled == []
 
@@ -202,11 +203,56 @@ def test_trainer_pushes_remote_code_and_card_with_every_checkpoint(local_hub, tm
     assert "| batch size (all devices, with accumulation) | 2 |" in card
     assert "| 1 | screw |" in card
     assert "| left hand | test | 75.00 | - | - |" in card
-    metrics = {(r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in ModelCard(card).data.eval_results}
+    results = ModelCard(card).data.eval_results
+    metrics = {(r.dataset_config, r.dataset_split, r.metric_type): r.metric_value for r in results}
     assert metrics == {("lh", "test", "accuracy"): 75.0, ("rh", "test", "accuracy"): 50.0}
     assert not any(name.startswith("checkpoint-") for name in final)
 
     pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     remote_logits, _ = load_in_clean_process(local_hub, "local-user/tiny-trainer", pixel_values, tmp_path)
     assert_same_logits(trainer.model.eval(), pixel_values, remote_logits)
+    assert local_hub.unhandled == []
+
+
+class SyntheticClipTransform:
+    """Stands in for the data package's VideoTransform: one (1, T, C, H, W) clip per row, drawn from the row's seed."""
+
+    def __call__(self, batch: dict) -> dict:
+        clips = [torch.randn(1, 4, 3, 32, 32, generator=torch.Generator().manual_seed(seed)) for seed in batch["seed"]]
+        return {"pixel_values": clips, "labels": batch["label"], "hand": batch["hand"]}
+
+
+def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe(local_hub, tmp_path):
+    from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
+    from adhvit_hf.training.arguments import AlternatingTrainingArguments
+    from adhvit_hf.training.trainer import AlternatingTrainer
+
+    hand_rows = {
+        hand: [{"video": f"{hand}{i}.mp4", "label": i % len(labels), "hand": hand} for i in range(4)]
+        for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS))
+    }
+    args = AlternatingTrainingArguments(
+        output_dir=str(tmp_path / "output"), max_steps=2, alternation_steps=1, alternation_strategy="fixed",
+        per_device_train_batch_size=2, learning_rate=1e-3, warmup_epochs=0, save_strategy="steps", save_steps=2,
+        eval_strategy="no", report_to="none", use_cpu=True,
+        push_to_hub=True, hub_model_id="local-user/tiny-alternating",
+    )
+    trainer = AlternatingTrainer(
+        model=tiny_model(), args=args, train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
+        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}), processing_class=tiny_processor(),
+    )
+
+    trainer.train()
+    trainer.push_to_hub(finetuned_from=str(tmp_path / "vit_b.pth"))
+
+    assert [c.message for c in local_hub.commits("local-user/tiny-alternating")] == [
+        "initial commit", "Training in progress, step 2", "End of training"
+    ]
+    pushed = local_hub.files("local-user/tiny-alternating")
+    for name in REMOTE_CODE_FILES + ["config.json", "model.safetensors", "preprocessor_config.json"]:
+        assert name in pushed, name
+    card = pushed["README.md"].decode()
+    assert "| alternation strategy | fixed |" in card
+    assert "| optimizer steps per hand before switching | 1 |" in card
+    assert "Backbone initialised from `vit_b.pth`." in card
     assert local_hub.unhandled == []

@@ -30,7 +30,8 @@ def test_create_repo_and_exist_ok(local_hub):
     api = HfApi()
     url = api.create_repo("someone/model")
 
-    assert (url.repo_id, url.endpoint, str(url)) == ("someone/model", local_hub.endpoint, f"{local_hub.endpoint}/someone/model")
+    assert (url.repo_id, url.endpoint) == ("someone/model", local_hub.endpoint)
+    assert str(url) == f"{local_hub.endpoint}/someone/model"
     assert api.create_repo("someone/model", exist_ok=True) == url
     with pytest.raises(HfHubHTTPError) as error:
         api.create_repo("someone/model")
@@ -47,7 +48,8 @@ def test_commits_skip_unchanged_files_and_keep_old_revisions(local_hub, folder):
     api.upload_folder(repo_id="someone/model", folder_path=folder, commit_message="second")
     api.delete_file("sub/weights.bin", repo_id="someone/model", commit_message="drop weights")
 
-    assert [c.message for c in local_hub.commits("someone/model")] == ["initial commit", "first", "second", "drop weights"]
+    messages = [c.message for c in local_hub.commits("someone/model")]
+    assert messages == ["initial commit", "first", "second", "drop weights"]
     assert sorted(local_hub.files("someone/model")) == [".gitattributes", "README.md", "config.json"]
     old = local_hub.files("someone/model", revision=first.oid)
     assert old["sub/weights.bin"] == bytes(range(256)) * 4

@@ -101,7 +101,10 @@ def test_labels_for_a_head_that_does_not_run_are_refused(model, pixels):
 @pytest.mark.parametrize(
     "labels, message",
     [
-        (torch.tensor([[0.5, 0.5], [0.5, 0.5]]), r"lh_labels as soft targets must have shape \(batch, lh_num_labels\) = \(2, 3\), got \(2, 2\)\."),
+        (
+            torch.tensor([[0.5, 0.5], [0.5, 0.5]]),
+            r"lh_labels as soft targets must have shape \(batch, lh_num_labels\) = \(2, 3\), got \(2, 2\)\.",
+        ),
         (torch.tensor([0, 1, 2]), r"lh_labels as class ids must have shape \(batch,\) = \(2,\), got \(3,\)\."),
     ],
 )

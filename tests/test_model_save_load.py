@@ -48,6 +48,16 @@ def test_saved_layout_matches_videomae(saved):
     assert {"fc_norm.weight", "lh_classifier.weight", "rh_classifier.bias"} <= set(names)
 
 
+def test_load_state_dict_of_saved_tensors_restores_the_attention_biases(saved):
+    # Trainer's resume and load_best_model_at_end load the safetensors with load_state_dict(strict=False)
+    model, folder = saved
+    fresh = AdhVitForDualHandClassification(model.config)
+    result = fresh.load_state_dict(load_file(folder / "model.safetensors"), strict=False)
+    assert result.unexpected_keys == [] and result.missing_keys == []
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[name], tensor), name
+
+
 def test_auto_classes_and_auto_map(saved):
     model, folder = saved
     config = json.loads((folder / "config.json").read_text())

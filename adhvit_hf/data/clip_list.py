@@ -40,7 +40,7 @@ class ClipList(list):
 
 
 def resolve_video_path(relative: str, data_root: str, data_path: str) -> str:
-    """Absolute path of a list entry: tried against `data_root`, then `<data_path>/videos`; the first if neither exists."""
+    """Absolute path of a list entry: `data_root`, else `<data_path>/videos`; the former if neither exists."""
     if os.path.isabs(relative):
         return relative
     primary = os.path.abspath(os.path.join(data_root, relative))

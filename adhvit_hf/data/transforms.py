@@ -46,7 +46,9 @@ class RandAugmentSpec:
         for part in parts[1:]:
             match = re.fullmatch(r"(mstd|inc|m|n)(\d+(?:\.\d+)?)", part)
             if match is None:
-                raise ValueError(f"--aa {text!r}: cannot parse {part!r} (expected m<int>, n<int>, mstd<float>, inc<0|1>)")
+                raise ValueError(
+                    f"--aa {text!r}: cannot parse {part!r} (expected m<int>, n<int>, mstd<float>, inc<0|1>)"
+                )
             key, value = match.groups()
             if key == "m":
                 values["magnitude"] = float(value)
@@ -111,12 +113,13 @@ class ClipAugmentation:
         if spec.magnitude_std > 0:
             magnitude += float(torch.randn(())) * spec.magnitude_std
         level = int(round(min(max(magnitude, 0.0), RANDAUG_MAX_MAGNITUDE)))
+        # torchvision's tensor affine/rotate kernels offer only nearest and bilinear (no bicubic).
+        nearest = self.interpolation == InterpolationMode.NEAREST
         return v2.RandAugment(
             num_ops=spec.num_ops,
             magnitude=level,
             num_magnitude_bins=RANDAUG_MAX_MAGNITUDE + 1,
-            # torchvision's tensor affine/rotate kernels offer only nearest and bilinear.
-            interpolation=InterpolationMode.BILINEAR if self.interpolation != InterpolationMode.NEAREST else self.interpolation,
+            interpolation=InterpolationMode.NEAREST if nearest else InterpolationMode.BILINEAR,
             fill=RANDAUG_FILL,
         )
 
@@ -142,7 +145,8 @@ class VideoTransform:
 
     Train: one clip is decoded per row and augmented `num_sample` times; `pixel_values` per row is
     (num_sample, T, 3, crop, crop). Eval: all views from the processor, (V, T, 3, crop, crop) per row.
-    Returns {"pixel_values", "labels", "hand"}. With flip "swap_hands" a flipped row's hand switches lh <-> rh
+    `crop_scale` is the random resized crop's area range (VideoMAE V2: 0.08-1). Returns {"pixel_values", "labels",
+    "hand"}. With flip "swap_hands" a flipped row's hand switches lh <-> rh
     (the flip is decided once per row so all its samples agree); "plain" flips each sample independently.
     A video that cannot be decoded raises `VideoDecodeError` naming it.
     """
@@ -158,6 +162,7 @@ class VideoTransform:
         recount: int = 1,
         flip: str = "none",
         train_interpolation: str = "bicubic",
+        crop_scale: tuple[float, float] = CROP_SCALE,
         backend: str = "auto",
         decode_threads: int = 1,
     ):
@@ -180,6 +185,7 @@ class VideoTransform:
             remode=remode,
             recount=recount,
             interpolation=train_interpolation,
+            scale=tuple(crop_scale),
         )
 
     def train_clips(self, video: str, start: int, end: int, hand: str, seed: int | None):

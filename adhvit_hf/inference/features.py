@@ -59,7 +59,9 @@ class WindowBatches(Dataset):
     once and builds the windows by indexing. Each DataLoader worker opens its own reader on first use.
     """
 
-    def __init__(self, video_path: str, window_indices: torch.Tensor, processor, batch_size: int, backend: str = "auto"):
+    def __init__(
+        self, video_path: str, window_indices: torch.Tensor, processor, batch_size: int, backend: str = "auto"
+    ):
         self.video_path = video_path
         self.batches = window_indices.split(batch_size)
         self.processor = processor
@@ -136,7 +138,8 @@ def extract_video_features(
             bar.update(len(pixel_values))
     centres = window_centres(windows)
     per_frame = {
-        hand: windows_to_frames(torch.cat(values), centres, num_video_frames).numpy() for hand, values in results.items()
+        hand: windows_to_frames(torch.cat(values), centres, num_video_frames).numpy()
+        for hand, values in results.items()
     }
     return VideoFeatures(fps=fps, **per_frame)
 
@@ -159,7 +162,9 @@ def write_video_outputs(output_dir: str | os.PathLike, name: str, features: Vide
     for hand in FEATURE_FOLDERS:
         save_npy(paths[hand], getattr(features, hand).astype(np.float32, copy=False))
     id2label = {"lh": config.lh_id2label, "rh": config.rh_id2label}
-    segments = {hand: timeline_segments(torch.from_numpy(getattr(features, hand)), id2label[hand]) for hand in id2label}
+    segments = {
+        hand: timeline_segments(torch.from_numpy(getattr(features, hand)), id2label[hand]) for hand in id2label
+    }
     save_json(
         paths["timeline_json"],
         {
@@ -210,7 +215,7 @@ def list_videos(source: str | os.PathLike) -> list[Path]:
 def extract_features(
     model,
     processor,
-    videos: list[Path],
+    videos: list[str | os.PathLike],
     output_dir: str | os.PathLike,
     stride: int | None = None,
     batch_size: int = 8,
@@ -225,12 +230,14 @@ def extract_features(
     out. Returns the video paths per outcome: {"done": [...], "skipped": [...], "failed": [...]}.
     """
     summary = {"done": [], "skipped": [], "failed": []}
-    for video in videos:
+    for video in map(Path, videos):
         if not overwrite and all(path.exists() for path in output_paths(output_dir, video.stem).values()):
             summary["skipped"].append(str(video))
             continue
         try:
-            features = extract_video_features(model, processor, video, stride, batch_size, num_workers, backend, progress)
+            features = extract_video_features(
+                model, processor, video, stride, batch_size, num_workers, backend, progress
+            )
         except VideoDecodeError as error:
             logger.error("Skipping %s: %s", video, error)
             summary["failed"].append(str(video))

@@ -73,6 +73,10 @@ class DualHandVideoClassificationPipeline(Pipeline):
     >>> classifier = pipeline("dual-hand-video-classification", model="path/to/model")
     >>> classifier("assembly.mp4", top_k=3)
     ```
+
+    A folder prepared for the Hub (`add_pipeline_to_folder`) names this pipeline in `config.custom_pipelines`, and
+    transformers then requires `trust_remote_code=True` (runs the shipped copy; all that is needed where adhvit_hf is
+    not installed) or `pipeline_class=DualHandVideoClassificationPipeline` (runs the installed one).
     """
 
     _load_processor = False
@@ -99,14 +103,14 @@ class DualHandVideoClassificationPipeline(Pipeline):
         for candidate in (self.video_processor, self.image_processor):
             if hasattr(candidate, "view_frame_indices"):
                 return candidate
-        # Without trust_remote_code, transformers' Auto classes cannot build the processor; adhvit_hf can.
+        # transformers' Auto classes build the processor only from remote code; an installed adhvit_hf can instead.
         try:
             from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
         except ImportError:
             return None
         try:
             return AdhVitVideoProcessor.from_pretrained(self.model.name_or_path)
-        except OSError:
+        except (OSError, ValueError):
             return None
 
     def _sanitize_parameters(self, top_k=None, test_num_segment=None, test_num_crop=None):
@@ -126,7 +130,8 @@ class DualHandVideoClassificationPipeline(Pipeline):
         """Classifies one video or a list of videos.
 
         Args:
-            inputs (`str`, frames, or a list of these): video paths or decoded uint8 frames (N, H, W, 3) of whole videos.
+            inputs (`str`, frames, or a list of these): video paths, or decoded uint8 frames (N, H, W, 3) of whole
+                videos.
             top_k (`int`, *optional*, defaults to 5): labels returned per hand (at most the hand's number of labels).
             test_num_segment (`int`, *optional*): temporal segments per video, default from the processor.
             test_num_crop (`int`, *optional*): spatial crops per segment (1 or 3), default from the processor.
@@ -158,7 +163,9 @@ class DualHandVideoClassificationPipeline(Pipeline):
                 )
             frames = frames[processor.view_frame_indices(frames.shape[0]).reshape(-1)]
         else:
-            raise ValueError(f"Expected a video path or decoded uint8 frames (N, H, W, 3), got {type(video).__name__}.")
+            raise ValueError(
+                f"Expected a video path or decoded uint8 frames (N, H, W, 3), got {type(video).__name__}."
+            )
         return processor(frames, return_tensors="pt")
 
     def _forward(self, model_inputs):

@@ -66,6 +66,9 @@ class DataArguments:
     num_sample: int = field(default=2, metadata={"help": "Augmented copies of each decoded clip (repeated aug)."})
     aa: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "RandAugment spec; 'none' disables."})
     train_interpolation: str = "bicubic"
+    train_crop_scale: list[float] = field(
+        default_factory=lambda: [0.08, 1.0], metadata={"help": "Area range of the random resized crop (VideoMAE V2's)."}
+    )
     reprob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
     remode: str = "pixel"
     recount: int = 1
@@ -110,6 +113,9 @@ class AlternatingTrainingArguments(TrainingArguments):
     save_ckpt_freq: int | None = field(default=None, metadata={"help": "Save a checkpoint every N epochs."})
     log_dir: str | None = field(default=None, metadata={"help": "TensorBoard folder (default: output_dir/runs)."})
     auto_resume: bool = field(default=True, metadata={"help": "Resume from the newest complete checkpoint."})
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Delete output_dir's checkpoints and start afresh (see docs/faults.md)."}
+    )
     remove_unused_columns: bool = False
     label_names: list[str] = field(default_factory=lambda: ["lh_labels", "rh_labels"])
     ddp_find_unused_parameters: bool = field(

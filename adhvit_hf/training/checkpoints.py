@@ -1,22 +1,173 @@
-"""Which checkpoint a run continues from."""
+"""Complete checkpoints, and which one a run continues from.
 
+`Trainer._save_checkpoint` (transformers 5.x) writes straight into `checkpoint-N/` and then rotates old
+checkpoints, so a job killed mid-save leaves a folder that `get_last_checkpoint` would take. Here a
+checkpoint counts only once its marker file, written last and atomically, is there; resuming skips the
+rest, and a folder of another model is refused instead of half-loaded.
+"""
+
+import json
 import logging
 import os
+import shutil
 
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+
+from ..utils import atomic_write
 
 logger = logging.getLogger(__name__)
 
+COMPLETE_MARKER = "checkpoint_complete.json"
+# Config fields that decide whether a checkpoint's weights fit the model of this run.
+ARCHITECTURE_FIELDS = (
+    "model_type",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "patch_size",
+    "tubelet_size",
+    "image_size",
+    "num_frames",
+    "lh_num_labels",
+    "rh_num_labels",
+)
 
-def resolve_resume_checkpoint(args) -> str | None:
-    """`--resume_from_checkpoint` if given, else (with `--auto_resume`) the newest checkpoint in output_dir."""
-    if args.resume_from_checkpoint:
-        if not os.path.isdir(args.resume_from_checkpoint):
-            raise ValueError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: no such checkpoint folder")
-        return args.resume_from_checkpoint
-    if not (args.auto_resume and os.path.isdir(args.output_dir)):
+
+class CheckpointError(ValueError):
+    """A checkpoint or output folder cannot be used; the message names the folder or file."""
+
+
+def is_complete_checkpoint(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, COMPLETE_MARKER))
+
+
+def mark_checkpoint_complete(folder: str, global_step: int) -> None:
+    """Flush every file of `folder` to disk, then write the marker that makes it count as complete."""
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as file:
+                os.fsync(file.fileno())
+    with atomic_write(os.path.join(folder, COMPLETE_MARKER)) as file:
+        json.dump({"global_step": global_step}, file)
+
+
+def checkpoint_step(name: str) -> int | None:
+    """N for a folder named `checkpoint-N`, else None."""
+    prefix = f"{PREFIX_CHECKPOINT_DIR}-"
+    suffix = name[len(prefix) :] if name.startswith(prefix) else ""
+    return int(suffix) if suffix.isdigit() else None
+
+
+def list_checkpoints(output_dir: str) -> tuple[list[str], list[str]]:
+    """(complete, incomplete) `checkpoint-N` folders of `output_dir`, each sorted by step."""
+    if not os.path.isdir(output_dir):
+        return [], []
+    folders = sorted(
+        (step, os.path.join(output_dir, name))
+        for name in os.listdir(output_dir)
+        if (step := checkpoint_step(name)) is not None and os.path.isdir(os.path.join(output_dir, name))
+    )
+    complete = [path for _, path in folders if is_complete_checkpoint(path)]
+    incomplete = [path for _, path in folders if not is_complete_checkpoint(path)]
+    return complete, incomplete
+
+
+def check_same_architecture(checkpoint: str, config) -> None:
+    """Raise `CheckpointError` when `checkpoint/config.json` describes another model than `config`."""
+    path = os.path.join(checkpoint, "config.json")
+    try:
+        with open(path, encoding="utf-8") as file:
+            saved = json.load(file)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{path}: cannot read the checkpoint's config ({error})") from None
+    for name in ARCHITECTURE_FIELDS:
+        ours = getattr(config, name, None)
+        if name in saved and ours is not None and saved[name] != ours:
+            raise CheckpointError(
+                f"{path}: the checkpoint has {name}={saved[name]!r} but this run's model has {name}={ours!r}; "
+                "it belongs to another run"
+            )
+
+
+def resolve_resume_checkpoint(args, config=None) -> str | None:
+    """The checkpoint this run continues from, or None to start afresh.
+
+    The rule for `args.output_dir` (documented in docs/faults.md):
+    - `--resume_from_checkpoint DIR`: DIR, which must be complete and (given `config`) of the same architecture;
+    - else `--overwrite_output_dir`: every `checkpoint-N` in output_dir is deleted and the run starts afresh;
+    - else with auto-resume (the default): the newest complete checkpoint, if it is of the same architecture;
+    - else (`--no_auto_resume`) an output_dir holding complete checkpoints is refused, so two runs never mix.
+    Incomplete checkpoints (their save was interrupted) are never taken; each skipped one is logged.
+    """
+    explicit = args.resume_from_checkpoint
+    if explicit:
+        if not os.path.isdir(explicit):
+            raise CheckpointError(f"--resume_from_checkpoint {explicit}: no such checkpoint folder")
+        if not is_complete_checkpoint(explicit):
+            raise CheckpointError(
+                f"--resume_from_checkpoint {explicit}: incomplete checkpoint (no {COMPLETE_MARKER}: its save was "
+                "interrupted); pick an earlier checkpoint"
+            )
+        if config is not None:
+            check_same_architecture(explicit, config)
+        return explicit
+
+    complete, incomplete = list_checkpoints(args.output_dir)
+    if args.overwrite_output_dir:
+        if args.should_save:
+            for folder in complete + incomplete:
+                logger.warning("--overwrite_output_dir: deleting %s", folder)
+                shutil.rmtree(folder)
         return None
-    checkpoint = get_last_checkpoint(args.output_dir)
-    if checkpoint:
-        logger.info("resuming from %s (--no_auto_resume starts afresh)", checkpoint)
-    return checkpoint
+    for folder in incomplete:
+        logger.warning("skipping incomplete checkpoint %s (its save was interrupted)", folder)
+    if not complete:
+        return None
+    if not args.auto_resume:
+        raise CheckpointError(
+            f"--output_dir {args.output_dir} holds checkpoints of an earlier run "
+            f"({', '.join(os.path.basename(c) for c in complete)}): resume it (drop --no_auto_resume), "
+            "start afresh with --overwrite_output_dir (deletes them), or choose another --output_dir"
+        )
+    newest = complete[-1]
+    if config is not None:
+        try:
+            check_same_architecture(newest, config)
+        except CheckpointError as error:
+            raise CheckpointError(
+                f"{error}: choose another --output_dir, or --overwrite_output_dir to delete its checkpoints"
+            ) from None
+    logger.warning("resuming from %s (--overwrite_output_dir starts afresh instead)", newest)
+    return newest
+
+
+class CompleteCheckpointMixin:
+    """Put before `Trainer` in a subclass's bases: each checkpoint gets its marker before old ones are rotated.
+
+    A killed save leaves a folder without the marker; `resolve_resume_checkpoint` skips it, and the next save
+    of the same step replaces it instead of writing over its stale files.
+    """
+
+    def _save_checkpoint(self, model, trial) -> None:
+        run_dir = self._get_output_dir(trial=trial)
+        folder = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+        if self.args.should_save and os.path.isdir(folder) and not is_complete_checkpoint(folder):
+            shutil.rmtree(folder)
+        # Rotation is held back until the new checkpoint is marked: a kill in between must not leave
+        # the old checkpoints deleted and the new one unmarked.
+        limit, self.args.save_total_limit = self.args.save_total_limit, None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            mark_checkpoint_complete(folder, self.state.global_step)
+            rotate_checkpoints(
+                output_dir=run_dir,
+                save_total_limit=limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=True,
+            )

@@ -7,8 +7,8 @@ A repo pushed from an `output_dir` prepared here loads with `AutoModel.from_pret
 """
 
 import json
-import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,8 @@ from transformers.utils import CONFIG_NAME
 from ..configuration_adhvit import HANDS, AdhVitConfig
 from ..inference.outputs import atomic_output
 
-logger = logging.getLogger(__name__)
 
-MODEL_CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "model_card.md"
+MODEL_CARD_TEMPLATE = Path(__file__).with_name("model_card.md")
 MODEL_CARD_NAME = "README.md"
 PROCESSOR_CONFIG_NAMES = ("preprocessor_config.json", "video_preprocessor_config.json")
 
@@ -86,7 +85,8 @@ def _check_remote_code_references(folder: Path) -> None:
             "was registered with register_for_auto_class (importing adhvit_hf does this)."
         )
     references = [(config_path, "auto_map", ref) for ref in config["auto_map"].values()]
-    references += [(config_path, "custom_pipelines", task["impl"]) for task in config.get("custom_pipelines", {}).values()]
+    pipelines = config.get("custom_pipelines", {}).values()
+    references += [(config_path, "custom_pipelines", task["impl"]) for task in pipelines]
     for name in PROCESSOR_CONFIG_NAMES:
         if (folder / name).is_file():
             processor_config = json.loads((folder / name).read_text(encoding="utf-8"))
@@ -104,7 +104,8 @@ def _format_value(value: Any) -> str:
 
 
 def _label_rows(id2label: dict) -> list[tuple[int, str]]:
-    return [(int(index), _format_value(name)) for index, name in sorted(id2label.items(), key=lambda item: int(item[0]))]
+    rows = sorted((int(index), name) for index, name in id2label.items())
+    return [(index, _format_value(name)) for index, name in rows]
 
 
 def hand_eval_results(metrics: dict[str, float], dataset_name: str, dataset_type: str) -> list[EvalResult]:
@@ -165,13 +166,20 @@ def training_summary_from_args(args, processor=None, config: AdhVitConfig | None
     return {name: value for name, value in summary.items() if value is not None}
 
 
+def _public_name(reference: str | None) -> str | None:
+    """A Hub repo id as is; a local file or folder by its name only (its directory is nobody's business)."""
+    if reference is None or (re.fullmatch(r"[\w.-]+/[\w.-]+", reference) and not os.path.exists(reference)):
+        return reference
+    return Path(reference).name
+
+
 def _processor_auto_class(output_dir: Path) -> str:
     for name in PROCESSOR_CONFIG_NAMES:
         if (output_dir / name).is_file():
             auto_map = json.loads((output_dir / name).read_text(encoding="utf-8")).get("auto_map", {})
             if auto_map:
                 return next(iter(auto_map))
-    return "AutoImageProcessor"
+    return "AutoVideoProcessor"
 
 
 def render_model_card(
@@ -184,6 +192,7 @@ def render_model_card(
     dataset_name: str = "custom dual-hand video data",
     dataset_type: str | None = None,
     base_model: str | None = None,
+    finetuned_from: str | None = None,
     license: str | None = None,  # noqa: A002 - the model card field's name
 ) -> Path:
     """Writes `output_dir/README.md` from the `model_card.md` template; returns its path.
@@ -191,11 +200,13 @@ def render_model_card(
     `metrics` are Trainer metrics (`eval_`/`test_` + `lh_`/`rh_` + `top1`/`top5`/`mean_class_acc`, and
     `..._mean_top1`; other keys are ignored): they become the card's model-index and results table.
     `training_summary` maps recipe settings (see `training_summary_from_args`) to values, shown in that order.
+    `base_model` is a Hub repo id (card metadata); `finetuned_from` is any starting point, e.g. a VideoMAE V2 `.pth`
+    (named in the text only; a local path by its name, so no local directory ends up in a public card).
     """
     if not MODEL_CARD_TEMPLATE.is_file():
         raise FileNotFoundError(
-            f"Model card template {MODEL_CARD_TEMPLATE} not found: render_model_card reads model_card.md from the root "
-            "of the adhvit-hf source tree, so install adhvit-hf from a checkout (pip install -e .)."
+            f"Model card template {MODEL_CARD_TEMPLATE} not found: it is package data of adhvit_hf, so this "
+            "installation is incomplete; reinstall adhvit-hf."
         )
     output_dir = Path(output_dir)
     model_name = (hub_model_id or str(output_dir.resolve())).rstrip("/").split("/")[-1]
@@ -219,6 +230,7 @@ def render_model_card(
         repo_id=hub_model_id or str(output_dir),
         processor_class=_processor_auto_class(output_dir),
         dataset_name=dataset_name,
+        initialised_from=base_model or _public_name(finetuned_from),
         num_layers=config.num_hidden_layers,
         hidden_size=config.hidden_size,
         patch_size=config.patch_size,
@@ -272,8 +284,8 @@ class HubPushMixin:
             self.create_model_card()
         super()._push_from_checkpoint(checkpoint_folder)
 
-    def create_model_card(self, **kwargs) -> None:
-        """Renders `output_dir/README.md` from `model_card.md` (Trainer's own card arguments are not used)."""
+    def create_model_card(self, finetuned_from: str | None = None, **kwargs) -> None:
+        """Renders `output_dir/README.md` from `model_card.md`; Trainer's other card arguments are not used."""
         if not self.is_world_process_zero():
             return
         model = self.accelerator.unwrap_model(self.model)
@@ -283,5 +295,5 @@ class HubPushMixin:
             trainer_metrics(self),
             training_summary_from_args(self.args, self.processing_class, model.config),
             hub_model_id=self.hub_model_id or self.args.hub_model_id,
-            **self.model_card_kwargs,
+            **{"finetuned_from": finetuned_from, **self.model_card_kwargs},
         )

@@ -24,6 +24,7 @@ from transformers import Trainer
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
 from .alternating_data import AlternatingBatchSampler
+from .checkpoints import CompleteCheckpointMixin
 from .hub import HubPushMixin
 from .optim import create_adamw, seed_lr_factor
 from .schedule import HANDS
@@ -33,12 +34,13 @@ logger = logging.getLogger(__name__)
 METRIC_PATH = str(Path(__file__).with_name("metrics") / "action_accuracy.py")
 
 
-class AlternatingTrainer(HubPushMixin, Trainer):
+class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     """A `Trainer` over `{"lh": ..., "rh": ...}` datasets that alternates the trained head.
 
     `train_dataset` is an `AlternatingClipDataset`; `eval_dataset` a dict of per-hand evaluation
     datasets whose items hold all views of one video. `args` is `AlternatingTrainingArguments`.
-    Saved folders and Hub pushes carry the remote code and the ADH-ViT model card (`HubPushMixin`).
+    Saved folders and Hub pushes carry the remote code and the ADH-ViT model card (`HubPushMixin`); a checkpoint
+    counts as complete only once its marker is written (`CompleteCheckpointMixin`).
     """
 
     def __init__(self, *args, hand_sizes: dict[str, int] | None = None, **kwargs):

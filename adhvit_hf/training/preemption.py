@@ -1,0 +1,92 @@
+"""Preemption: SIGTERM or SIGINT saves a checkpoint at the end of the current step and stops training.
+
+Cluster schedulers send SIGTERM some time before they kill a job; Ctrl-C sends SIGINT. The handler
+only sets a flag: the save happens at the next optimizer-step end, where the Trainer's state is
+consistent. A second signal restores the default handler's behaviour and stops at once.
+"""
+
+import logging
+import signal
+
+import torch
+import torch.distributed as dist
+from transformers import TrainerCallback
+
+logger = logging.getLogger(__name__)
+
+PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class PreemptionCallback(TrainerCallback):
+    """Turns SIGTERM/SIGINT during `Trainer.train()` into "save a checkpoint now, then stop".
+
+    After training, `signal_name` is the name of the signal received (None if none) and `stopped_at_step`
+    the step whose checkpoint was saved. Handlers are installed in `on_train_begin` (main thread only) and the
+    previous ones restored in `on_train_end`.
+    """
+
+    def __init__(self, signals=PREEMPTION_SIGNALS):
+        self.signals = tuple(signals)
+        self.signal_name: str | None = None
+        self.stopped_at_step: int | None = None
+        self._previous_handlers = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal_name is not None:
+            # The second signal: the user does not want to wait for the checkpoint.
+            self._restore_handlers()
+            signal.raise_signal(signum)
+            return
+        self.signal_name = signal.Signals(signum).name
+        logger.warning(
+            "%s received: saving a checkpoint at the end of this step, then stopping (send it again to stop at once)",
+            self.signal_name,
+        )
+
+    def _restore_handlers(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers = {}
+
+    def _stop_requested(self, args) -> bool:
+        requested = self.signal_name is not None
+        if args.world_size > 1 and dist.is_available() and dist.is_initialized():
+            # A signal may reach the ranks at different steps; all must stop at the same one or DDP hangs.
+            flag = torch.tensor(int(requested), device=args.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            requested = bool(flag.item())
+        return requested
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.signal_name, self.stopped_at_step = None, None
+        try:
+            self._previous_handlers = {s: signal.signal(s, self._handle) for s in self.signals}
+        except ValueError:  # not the main thread: signals cannot be caught here
+            logger.warning("training runs outside the main thread: SIGTERM/SIGINT will not save a checkpoint")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._stop_requested(args):
+            if self.signal_name is None:
+                self.signal_name = "a signal on another rank"
+            control.should_evaluate = False
+            control.should_save = True
+            control.should_training_stop = True
+            self.stopped_at_step = state.global_step
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._restore_handlers()
+
+
+def resume_message(signal_name: str, output_dir: str, step: int, auto_resume: bool) -> str:
+    """What to tell the user after a preempted run: where its checkpoint is and the command that resumes it."""
+    checkpoint = f"{output_dir}/checkpoint-{step}"
+    rerun = (
+        "rerun the same command (auto-resume takes the newest complete checkpoint), or add"
+        if auto_resume
+        else "rerun the same command without --no_auto_resume, or add"
+    )
+    return (
+        f"training stopped by {signal_name} at step {step}; checkpoint saved in {checkpoint}. "
+        f"To resume, {rerun} --resume_from_checkpoint {checkpoint}"
+    )

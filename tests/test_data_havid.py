@@ -1,0 +1,106 @@
+import os
+import random
+from collections import Counter
+
+import pytest
+
+from adhvit_hf.data.havid import (
+    HavidFormatError,
+    balanced_clips,
+    find_hand_annotations,
+    label_segments,
+    prepare_hand_lists,
+    segment_clips,
+)
+from adhvit_hf.scripts.prepare_havid import main as prepare_havid_main
+from data_helpers import write_index_video
+
+
+LH_LABELS = ["null"] * 3 + ["grasp"] * 5 + ["screw"] * 2 + ["null"] * 2  # 12 frames
+RH_LABELS = ["hold"] * 12
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def polyphony_tree(root, video_frames=10):
+    """groundTruth/{left,right}_hand, mapping.txt, splits/{left,right}_hand; videos v1 (train) and v2 (test)."""
+    write(root / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
+    for hand, labels in (("left_hand", LH_LABELS), ("right_hand", RH_LABELS)):
+        for video in ("v1", "v2"):
+            write(root / "groundTruth" / hand / f"{video}.txt", "".join(f"{label}\n" for label in labels))
+        write(root / "splits" / hand / "train.split1.bundle", "v1.txt\n")
+        write(root / "splits" / hand / "test.split1.bundle", "v2.txt\n")
+    for video in ("v1", "v2"):
+        write_index_video(root / "videos" / f"{video}.mp4", num_frames=video_frames)
+
+
+def test_segments():
+    assert label_segments(LH_LABELS) == [(0, 2, "null"), (3, 7, "grasp"), (8, 9, "screw"), (10, 11, "null")]
+    assert segment_clips(LH_LABELS, min_segment_length=3) == [(0, 2, "null"), (3, 7, "grasp")]
+
+
+def test_balanced_clips_take_the_rarest_label_first_and_null_last():
+    counts = Counter({"grasp": 5})
+    clips = balanced_clips(LH_LABELS, clip_length=4, clips_per_video=3, class_counts=counts, rng=random.Random(0))
+    # Window labels (middle frame = start + 2): starts 1-5 grasp, 6-7 screw, 0 null, 8 null.
+    labels = [LH_LABELS[start + 2] for start, _, _ in clips]
+    assert sorted(labels) == ["grasp", "screw", "screw"]
+    assert all(end - start == 3 for start, end, _ in clips)
+    assert counts == Counter({"grasp": 6, "screw": 2})
+    everything = balanced_clips(LH_LABELS, 4, 100, Counter(), random.Random(0))
+    seven = balanced_clips(LH_LABELS, 4, 7, Counter(), random.Random(0))
+    assert Counter(label for _, _, label in seven) == Counter(grasp=5, screw=2)
+    assert len(everything) == 9 and Counter(l for _, _, l in everything) == Counter(grasp=5, screw=2, null=2)
+    assert balanced_clips(LH_LABELS, 13, 5, Counter(), random.Random(0)) == []
+
+
+def test_segment_lists_from_the_polyphony_layout(tmp_path):
+    polyphony_tree(tmp_path, video_frames=10)
+    annotations = find_hand_annotations(str(tmp_path), "lh")
+    out = tmp_path / "lists" / "lh"
+    counts = prepare_hand_lists(annotations, str(tmp_path / "videos"), str(out), method="segment")
+    # The video has 10 frames, so the annotation's last two frames are cut off.
+    assert (out / "train_list_video.txt").read_text() == (
+        "../../videos/v1.mp4 0 2 0\n../../videos/v1.mp4 3 7 1\n../../videos/v1.mp4 8 9 2\n"
+    )
+    assert (out / "val_list_video.txt").read_text().startswith("../../videos/v2.mp4 0 2 0\n")
+    assert (out / "labels.txt").read_text() == "0 null\n1 grasp\n2 screw\n3 hold\n"
+    assert counts["train"] == Counter(null=1, grasp=1, screw=1)
+
+
+def test_script_clip_lists_from_the_release_layout(tmp_path):
+    for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS)):
+        base = tmp_path / "data" / f"view1_{hand}_pt"
+        write(base / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
+        write(base / "groundTruth" / "v1.txt", "\n".join(labels) + "\n")
+        write(base / "splits" / "train.split1.bundle", "v1\n")
+        write(base / "splits" / "test.split1.bundle", "v1\n")
+    write_index_video(tmp_path / "mp4" / "v1.mp4", num_frames=12)
+    prepare_havid_main([
+        "--annotation_root", str(tmp_path / "data"), "--video_dir", str(tmp_path / "mp4"), "--view", "1",
+        "--output_dir", str(tmp_path / "out"), "--extraction_method", "clip", "--clip_length", "4",
+        "--clips_per_video", "2",
+    ])
+    lh_lines = (tmp_path / "out" / "lh" / "train_list_video.txt").read_text().splitlines()
+    assert [line.split()[-1] for line in sorted(lh_lines, key=lambda l: l.split()[-1])] == ["1", "2"]
+    assert all(line.startswith("../../mp4/v1.mp4 ") for line in lh_lines)
+    rh_lines = (tmp_path / "out" / "rh" / "train_list_video.txt").read_text().splitlines()
+    assert len(rh_lines) == 2 and {line.split()[-1] for line in rh_lines} == {"3"}
+
+
+def test_bad_annotations_name_file_and_line(tmp_path):
+    polyphony_tree(tmp_path)
+    write(tmp_path / "groundTruth" / "left_hand" / "v1.txt", "null\nnull\nwave\n")
+    with pytest.raises(HavidFormatError, match=r"v1.txt:3: label 'wave' is not in the mapping file$"):
+        prepare_hand_lists(find_hand_annotations(str(tmp_path), "lh"), str(tmp_path / "videos"),
+                           str(tmp_path / "out"))
+    write(tmp_path / "mapping.txt", "0 null\nnull 1 extra\n")
+    with pytest.raises(HavidFormatError, match=r"mapping.txt:2: expected 'id label', got 'null 1 extra'$"):
+        prepare_hand_lists(find_hand_annotations(str(tmp_path), "lh"), str(tmp_path / "videos"),
+                           str(tmp_path / "out"))
+    with pytest.raises(HavidFormatError, match=r"no annotations for rh"):
+        find_hand_annotations(str(tmp_path / "nowhere"), "rh")

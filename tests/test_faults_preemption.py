@@ -1,0 +1,102 @@
+"""Preemption and killed jobs: a run stopped at any moment resumes to the same weights as an uninterrupted one."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_run_args
+from faults_helpers import SignalDuringStep
+from safetensors.torch import load_file
+
+from adhvit_hf.scripts import run_havid
+from adhvit_hf.training.checkpoints import COMPLETE_MARKER
+
+HELPER = Path(__file__).with_name("faults_helpers.py")
+# 8 optimizer steps (16 clips per hand, batch 4, alternating every 2 steps), a checkpoint every 2.
+CHECKPOINTED = dict(save_strategy="steps", save_steps=2, auto_resume="True")
+
+
+def run_args(data, output_dir, **overrides):
+    args = tiny_run_args(data, output_dir, **{**CHECKPOINTED, **overrides})
+    no_auto = args.index("--no_auto_resume")
+    return args[:no_auto] + args[no_auto + 1 :]
+
+
+def final_weights(output_dir) -> dict:
+    return load_file(os.path.join(output_dir, "model.safetensors"))
+
+
+def assert_same_weights(actual: dict, expected: dict):
+    assert actual.keys() == expected.keys()
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=1e-6, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.fixture(scope="module")
+def reference(demo_data, tmp_path_factory):
+    """Final weights of the uninterrupted run."""
+    output_dir = tmp_path_factory.mktemp("reference")
+    run_havid.main(run_args(demo_data, output_dir))
+    return final_weights(output_dir)
+
+
+def run_killed(args: list[str], kill: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPER.parent), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(HELPER), kill, *args], capture_output=True, text=True, env=env)
+
+
+def test_sigkill_at_any_point_resumes_to_the_uninterrupted_weights(demo_data, tmp_path, reference):
+    output_dir = tmp_path / "out"
+    args = run_args(demo_data, output_dir)
+
+    # Killed while writing checkpoint-2 (weights written, optimizer not): nothing complete yet.
+    result = run_killed(args, "save:2")
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    assert (output_dir / "checkpoint-2" / "model.safetensors").is_file()
+    assert not (output_dir / "checkpoint-2" / COMPLETE_MARKER).exists()
+
+    # Starts afresh (the half-written checkpoint is skipped and replaced), killed after writing every file of
+    # checkpoint-4 but before its marker.
+    result = run_killed(args, "marker:4")
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    assert f"skipping incomplete checkpoint {output_dir}/checkpoint-2" in result.stderr
+    assert (output_dir / "checkpoint-2" / COMPLETE_MARKER).is_file()
+    assert (output_dir / "checkpoint-4" / "trainer_state.json").is_file()
+    assert not (output_dir / "checkpoint-4" / COMPLETE_MARKER).exists()
+
+    # Resumes from checkpoint-2 (never the unmarked checkpoint-4), killed between two saves.
+    result = run_killed(args, "step:5")
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    assert f"skipping incomplete checkpoint {output_dir}/checkpoint-4" in result.stderr
+    assert f"resuming from {output_dir}/checkpoint-2" in result.stderr
+    assert (output_dir / "checkpoint-4" / COMPLETE_MARKER).is_file()
+
+    # Resumes from checkpoint-4 and finishes.
+    results = run_havid.main(args)
+    assert results["epoch"] == 1.0
+    assert_same_weights(final_weights(output_dir), reference)
+
+
+def test_sigterm_saves_a_checkpoint_stops_and_resumes_exactly(demo_data, tmp_path, reference, caplog):
+    output_dir = tmp_path / "out"
+    args = run_args(demo_data, output_dir, save_steps=100)
+
+    with caplog.at_level("WARNING"):
+        results = run_havid.main(args, callbacks=[SignalDuringStep(3, signal.SIGTERM)])
+
+    assert results == {"preempted_at_step": 3}
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone after training
+    assert (output_dir / "checkpoint-3" / COMPLETE_MARKER).is_file()
+    assert not (output_dir / "model.safetensors").exists()  # no final model from an unfinished run
+    checkpoint = f"{output_dir}/checkpoint-3"
+    assert (
+        f"training stopped by SIGTERM at step 3; checkpoint saved in {checkpoint}. To resume, rerun the same "
+        f"command (auto-resume takes the newest complete checkpoint), or add --resume_from_checkpoint {checkpoint}"
+    ) in caplog.messages
+
+    run_havid.main([*args, "--resume_from_checkpoint", checkpoint])
+    assert_same_weights(final_weights(output_dir), reference)
