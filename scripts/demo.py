@@ -16,6 +16,7 @@ from transformers import AutoModel, pipeline
 import adhvit_hf  # noqa: F401  (registers the model, processor and pipeline)
 from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.scripts import run_havid
+from adhvit_hf.utils import atomic_write, run_cli
 
 DEMO_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "demo.json")
 
@@ -61,10 +62,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"  left hand : {summary['left_hand']['label']} ({summary['left_hand']['score']:.2f})")
     print(f"  right hand: {summary['right_hand']['label']} ({summary['right_hand']['score']:.2f})")
     print(f"done in {summary['seconds']} s")
-    with open(os.path.join(args.output_dir, "demo_summary.json"), "w", encoding="utf-8") as f:
+    with atomic_write(os.path.join(args.output_dir, "demo_summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

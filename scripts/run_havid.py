@@ -32,6 +32,7 @@ from adhvit_hf.training.arguments import (
     translate_seed_args,
 )
 from adhvit_hf.training.checkpoints import resolve_resume_checkpoint
+from adhvit_hf.training.ema import ModelEmaCallback
 from adhvit_hf.training.preemption import PreemptionCallback, resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
 from adhvit_hf.training.trainer import AlternatingTrainer

@@ -1,7 +1,8 @@
-"""Runs `run_havid` and kills itself with SIGKILL at a chosen point: `python tests/faults_helpers.py WHEN:STEP ARGS...`.
+"""Runs `run_havid` and kills (or signals) itself at a chosen point: `python tests/faults_helpers.py WHEN:STEP ARGS...`.
 
 WHEN is `step` (at the end of optimizer step STEP), `save` (during the save of checkpoint-STEP, after its weights
-and before its optimizer state) or `marker` (after every file of checkpoint-STEP, before its completion marker).
+and before its optimizer state) or `marker` (after every file of checkpoint-STEP, before its completion marker);
+`sigterm-rank1` sends SIGTERM instead, to rank 1 only, as step STEP begins (run it under torchrun).
 """
 
 import os
@@ -42,6 +43,8 @@ def install_kill(when: str, step: int) -> list:
     """Patches the save path for `save`/`marker`; returns the callbacks for `step`."""
     if when == "step":
         return [KillAtStepEnd(step)]
+    if when == "sigterm-rank1":  # under torchrun: only rank 1 is told to stop
+        return [SignalDuringStep(step)] if os.environ.get("RANK") == "1" else []
     if when == "save":
         original = Trainer._save_optimizer_and_scheduler
 

@@ -21,7 +21,7 @@ TINY_ARGS = [
 ]
 TRAIN_KEYS = {
     "variant", "size", "attention", "dtype", "compiled", "batch_size", "warmup_seconds", "step_seconds",
-    "median_step_seconds", "clips_per_second", "cpu_seconds_per_clip", "model_flops_per_second",
+    "best_step_seconds", "median_step_seconds", "clips_per_second", "cpu_seconds_per_clip", "model_flops_per_second",
     "memory_before_training_mb", "peak_memory_mb", "loss_is_finite", "fraction_of_peak", "speedup_vs_baseline",
     "peak_memory_vs_baseline", "cpu_time_speedup_vs_baseline",
 }
@@ -53,7 +53,9 @@ def test_train_section_compares_every_variant_with_the_eager_baseline(tiny_run):
     assert train["tiny"]["videomae_eager_fp32"]["attention"] == "eager"
     assert train["tiny"]["videomae_eager_fp32"]["speedup_vs_baseline"] == 1.0
     assert train["tiny"]["adhvit_sdpa_fp32"]["attention"] == "sdpa"
-    assert train["tiny"]["adhvit_sdpa_bf16"]["dtype"] == "bf16"
+    bf16 = train["tiny"]["adhvit_sdpa_bf16"]
+    assert bf16["dtype"] == "bf16"
+    assert bf16["fraction_of_peak"] == bf16["model_flops_per_second"] / tiny_run[1]["matmul_peak"]["bf16_flops_per_second"]
 
 
 def test_data_inference_and_peak_sections(tiny_run):
@@ -70,6 +72,9 @@ def test_data_inference_and_peak_sections(tiny_run):
     # 2 windows of 4 frames every 4th frame, one stride (4 frames) apart: 13 + 4 frames
     assert inference["num_video_frames"] == 17
     assert inference["windows_per_second"] > 0
+    assert inference["fraction_of_peak"] == inference["model_flops_per_second"] / (
+        results["matmul_peak"]["fp32_flops_per_second"]
+    )
     assert set(results["workers_needed"]) == {"tiny/adhvit_sdpa_fp32", "tiny/adhvit_sdpa_bf16"}
 
 
@@ -91,4 +96,4 @@ def test_forward_flops():
 def test_unknown_choices_are_refused(capsys):
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--sizes", "huge"])
-    assert "--sizes: unknown ['huge']; choose from ['base', 'small', 'tiny']" in capsys.readouterr().err
+    assert "--sizes: unknown ['huge']; choose from ['base', 'small', 'demo', 'tiny']" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,7 @@ def run_killed(args: list[str], kill: str) -> subprocess.CompletedProcess:
 
 def test_sigkill_at_any_point_resumes_to_the_uninterrupted_weights(demo_data, tmp_path, reference):
     output_dir = tmp_path / "out"
-    args = run_args(demo_data, output_dir)
+    args = run_args(demo_data, output_dir, save_total_limit=1)
 
     # Killed while writing checkpoint-2 (weights written, optimizer not): nothing complete yet.
     result = run_killed(args, "save:2")
@@ -60,7 +61,7 @@ def test_sigkill_at_any_point_resumes_to_the_uninterrupted_weights(demo_data, tm
     assert not (output_dir / "checkpoint-2" / COMPLETE_MARKER).exists()
 
     # Starts afresh (the half-written checkpoint is skipped and replaced), killed after writing every file of
-    # checkpoint-4 but before its marker.
+    # checkpoint-4 but before its marker: checkpoint-2 is not rotated away before checkpoint-4 is complete.
     result = run_killed(args, "marker:4")
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     assert f"skipping incomplete checkpoint {output_dir}/checkpoint-2" in result.stderr
@@ -74,6 +75,7 @@ def test_sigkill_at_any_point_resumes_to_the_uninterrupted_weights(demo_data, tm
     assert f"skipping incomplete checkpoint {output_dir}/checkpoint-4" in result.stderr
     assert f"resuming from {output_dir}/checkpoint-2" in result.stderr
     assert (output_dir / "checkpoint-4" / COMPLETE_MARKER).is_file()
+    assert not (output_dir / "checkpoint-2").exists()  # rotated once checkpoint-4 was complete
 
     # Resumes from checkpoint-4 and finishes.
     results = run_havid.main(args)
@@ -100,3 +102,26 @@ def test_sigterm_saves_a_checkpoint_stops_and_resumes_exactly(demo_data, tmp_pat
 
     run_havid.main([*args, "--resume_from_checkpoint", checkpoint])
     assert_same_weights(final_weights(output_dir), reference)
+
+
+def free_port() -> int:
+    # torchrun's --master_port 0 leaves the workers' static rendezvous waiting on port 0 (torch 2.14).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_sigterm_on_one_ddp_rank_stops_every_rank_at_the_same_step(demo_data, tmp_path):
+    output_dir = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HELPER.parent)}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+        str(HELPER), "sigterm-rank1:3", *run_args(demo_data, output_dir, save_steps=100, use_cpu="True"),
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "training stopped by SIGTERM at step 3" in result.stderr
+    assert "training stopped by a signal on another rank at step 3" in result.stderr
+    assert "parallel_mode != ParallelMode.DISTRIBUTED" not in result.stderr  # real DDP (needs use_cpu on CPU)
+    assert sorted(p.name for p in output_dir.glob("checkpoint-*")) == ["checkpoint-3"]
+    assert (output_dir / "checkpoint-3" / COMPLETE_MARKER).is_file()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -10,11 +11,17 @@ from conftest import tiny_run_args
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_two_ranks_alternate_together_and_end_identical(demo_data, tmp_path):
     argv = tiny_run_args(demo_data, tmp_path / "weights", max_steps=6, alternation_steps=2, weight_decay=0.1)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": TESTS}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
         os.path.join(TESTS, "ddp_worker.py"), str(tmp_path), *argv,
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)

@@ -77,6 +77,20 @@ def parse_clip_line(line: str, where: str) -> tuple[str, int | None, int | None,
     return line.rsplit(None, 1)[0], None, None, label
 
 
+def _content_lines(path: str):
+    """(line number, stripped text) of each non-blank, non-comment line; non-UTF-8 bytes raise ClipListError."""
+    with open(path, "rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                raise ClipListError(
+                    f"{path}:{line_number}: not UTF-8 text (byte {raw[error.start]:#04x} at column {error.start + 1})"
+                ) from None
+            if line and not line.startswith("#"):
+                yield line_number, line
+
+
 def read_clip_list(
     list_path: str,
     data_root: str | None,
@@ -97,21 +111,17 @@ def read_clip_list(
     data_path = os.path.dirname(os.path.abspath(list_path))
     data_root = data_root or data_path
     records, missing = [], []
-    with open(list_path, encoding="utf-8") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"{list_path}:{line_number}"
-            path, start, end, label = parse_clip_line(line, where)
-            if not 0 <= label < num_classes:
-                raise ClipListError(f"{where}: label {label} is out of range for {num_classes} classes")
-            video = resolve_video_path(path, data_root, data_path)
-            record = ClipRecord(video=video, start=start, end=end, label=label, hand=hand, source=where)
-            if os.path.isfile(video):
-                records.append(record)
-            else:
-                missing.append(record)
+    for line_number, line in _content_lines(list_path):
+        where = f"{list_path}:{line_number}"
+        path, start, end, label = parse_clip_line(line, where)
+        if not 0 <= label < num_classes:
+            raise ClipListError(f"{where}: label {label} is out of range for {num_classes} classes")
+        video = resolve_video_path(path, data_root, data_path)
+        record = ClipRecord(video=video, start=start, end=end, label=label, hand=hand, source=where)
+        if os.path.isfile(video):
+            records.append(record)
+        else:
+            missing.append(record)
     if missing and not skip_missing:
         listed = ", ".join(f"{r.video} ({r.source})" for r in missing[:MAX_LISTED_MISSING])
         more = f" and {len(missing) - MAX_LISTED_MISSING} more" if len(missing) > MAX_LISTED_MISSING else ""
@@ -132,17 +142,13 @@ def read_label_names(data_path: str) -> dict[int, str] | None:
     if not os.path.isfile(path):
         return None
     names = {}
-    with open(path, encoding="utf-8") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"{path}:{line_number}"
-            parts = line.split(None, 1)
-            if len(parts) != 2:
-                raise ClipListError(f"{where}: expected 'id name', got {line!r}")
-            label_id = _parse_int(parts[0], "label id", where)
-            if label_id in names:
-                raise ClipListError(f"{where}: label id {label_id} appears twice")
-            names[label_id] = parts[1].strip()
+    for line_number, line in _content_lines(path):
+        where = f"{path}:{line_number}"
+        parts = line.split(None, 1)
+        if len(parts) != 2:
+            raise ClipListError(f"{where}: expected 'id name', got {line!r}")
+        label_id = _parse_int(parts[0], "label id", where)
+        if label_id in names:
+            raise ClipListError(f"{where}: label id {label_id} appears twice")
+        names[label_id] = parts[1].strip()
     return names

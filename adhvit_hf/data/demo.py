@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ..utils import atomic_write
 from .encoding import write_mp4
 
 
@@ -83,9 +84,9 @@ def make_demo_dataset(out_dir: str, seed: int = 0, split_sizes: dict[str, int] |
     label_text = "".join(f"{label_id} {name}\n" for label_id, name in enumerate(MOTIONS))
     for hand, per_split in lines.items():
         os.makedirs(os.path.join(out_dir, hand), exist_ok=True)
-        with open(os.path.join(out_dir, hand, "labels.txt"), "w", encoding="utf-8") as handle:
+        with atomic_write(os.path.join(out_dir, hand, "labels.txt"), "w", encoding="utf-8") as handle:
             handle.write(label_text)
         for split, split_lines in per_split.items():
-            with open(os.path.join(out_dir, hand, LIST_FILES[split]), "w", encoding="utf-8") as handle:
+            with atomic_write(os.path.join(out_dir, hand, LIST_FILES[split]), "w", encoding="utf-8") as handle:
                 handle.write("".join(line + "\n" for line in split_lines))
     return dict(split_sizes)

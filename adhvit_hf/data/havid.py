@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from tqdm.auto import tqdm
 
 from .clip_list import LABEL_NAMES_FILE
+from ..utils import atomic_write
 from .decoding import VideoDecodeError, open_video
 
 
@@ -170,7 +171,7 @@ def prepare_hand_lists(
         raise ValueError(f"method must be 'segment' or 'clip', got {method!r}")
     mapping = read_mapping(annotations.mapping_file)
     os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, LABEL_NAMES_FILE), "w", encoding="utf-8") as handle:
+    with atomic_write(os.path.join(output_dir, LABEL_NAMES_FILE), "w", encoding="utf-8") as handle:
         handle.writelines(f"{label_id} {name}\n" for name, label_id in sorted(mapping.items(), key=lambda kv: kv[1]))
     rng = random.Random(seed)
     counts = {}
@@ -198,7 +199,7 @@ def prepare_hand_lists(
         if skipped:
             logger.warning("%s %s: skipped %d unreadable video(s), first: %s", output_dir, split, len(skipped),
                            skipped[0])
-        with open(os.path.join(output_dir, list_name), "w", encoding="utf-8") as handle:
+        with atomic_write(os.path.join(output_dir, list_name), "w", encoding="utf-8") as handle:
             handle.writelines(lines)
         counts[split] = class_counts
     return counts

@@ -6,9 +6,11 @@ checkpoint counts only once its marker file, written last and atomically, is the
 rest, and a folder of another model is refused instead of half-loaded.
 """
 
+import contextlib
 import json
 import logging
 import os
+import pickle
 import shutil
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
@@ -143,12 +145,34 @@ def resolve_resume_checkpoint(args, config=None) -> str | None:
     return newest
 
 
+@contextlib.contextmanager
+def refuse_code_pickles(checkpoint: str):
+    """Turns `torch.load(weights_only=True)`'s refusal of a pickle that would run code into a `CheckpointError`."""
+    try:
+        yield
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{checkpoint}: refused to load, a file holds Python objects that would run code when unpickled "
+            f"(torch.load(weights_only=True) said: {str(error).splitlines()[0]})"
+        ) from None
+
+
 class CompleteCheckpointMixin:
     """Put before `Trainer` in a subclass's bases: each checkpoint gets its marker before old ones are rotated.
 
     A killed save leaves a folder without the marker; `resolve_resume_checkpoint` skips it, and the next save
-    of the same step replaces it instead of writing over its stale files.
+    of the same step replaces it instead of writing over its stale files. Loading a checkpoint whose optimizer or
+    RNG file is a code-running pickle fails with a `CheckpointError` (transformers already loads with
+    `weights_only=True`).
     """
+
+    def _load_optimizer_and_scheduler(self, checkpoint) -> None:
+        with refuse_code_pickles(checkpoint):
+            super()._load_optimizer_and_scheduler(checkpoint)
+
+    def _load_rng_state(self, checkpoint) -> None:
+        with refuse_code_pickles(checkpoint):
+            super()._load_rng_state(checkpoint)
 
     def _save_checkpoint(self, model, trial) -> None:
         run_dir = self._get_output_dir(trial=trial)
