@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     model_args, data_args, training_args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=training_args.get_process_log_level())
     transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
+    # Our own progress messages (hand switches, resumes, skipped videos) show on the logging process.
+    logging.getLogger("adhvit_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)
     if training_args.log_dir:
         os.environ["TENSORBOARD_LOGGING_DIR"] = training_args.log_dir
     set_seed(training_args.seed)
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     if training_args.do_train:
         checkpoint = resolve_resume_checkpoint(training_args, model.config)
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
-        if preemption.signal_name:
+        if preemption.stopped_at_step is not None:
             # The run is unfinished: leave only its checkpoint, no final model or metrics that look complete.
             logger.warning(resume_message(preemption.signal_name, training_args.output_dir,
                                           preemption.stopped_at_step, training_args.auto_resume))

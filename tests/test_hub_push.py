@@ -91,7 +91,11 @@ def test_copy_remote_code_fills_a_saved_folder(tmp_path):
     tiny_model().save_pretrained(tmp_path)
     tiny_processor().save_pretrained(tmp_path)
 
-    copied = copy_remote_code(tmp_path)
+    assert copy_remote_code(tmp_path) == REMOTE_CODE_FILES
+    # a local folder does not declare the pipeline task: transformers would then insist on trust_remote_code
+    assert "custom_pipelines" not in json.loads((tmp_path / "config.json").read_text())
+
+    copied = copy_remote_code(tmp_path, declare_pipeline_task=True)
 
     assert copied == REMOTE_CODE_FILES
     for name in REMOTE_CODE_FILES:

@@ -7,8 +7,9 @@ import os
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import TrainerCallback
+from transformers import TrainerCallback, pipeline
 
+from adhvit_hf.inference import PIPELINE_TASK
 from adhvit_hf.scripts import run_havid
 from adhvit_hf.training.arguments import translate_seed_args
 from conftest import tiny_run_args
@@ -96,6 +97,12 @@ def test_per_hand_evaluation_and_prediction_reports(demo_data, tmp_path):
         matrix = (tmp_path / f"confusion_{hand}.csv").read_text().splitlines()
         assert len(matrix) == 7 and sum(int(c) for row in matrix[1:] for c in row.split(",")[1:]) == 6
         assert (tmp_path / f"confusion_{hand}.png").read_bytes()[:4] == b"\x89PNG"
+
+    # the saved run loads straight into the pipeline (no trust_remote_code needed where adhvit_hf is installed)
+    classifier = pipeline(PIPELINE_TASK, model=str(tmp_path))
+    first = lines[0]
+    prediction = classifier(first["video"], top_k=5)
+    assert [p["label"] for p in prediction["left_hand"]] == [p["label"] for p in first["top_k"]]
 
 
 SEED_COMMAND = (

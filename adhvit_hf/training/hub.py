@@ -57,21 +57,26 @@ def _remote_code_classes() -> list[type]:
     return [AdhVitConfig, AdhVitForDualHandClassification, AdhVitVideoProcessor, DualHandVideoClassificationPipeline]
 
 
-def copy_remote_code(output_dir: str | os.PathLike) -> list[str]:
+def copy_remote_code(output_dir: str | os.PathLike, declare_pipeline_task: bool = False) -> list[str]:
     """Puts every file remote code needs into `output_dir`; returns their names.
 
     Copies the configuration, modeling, processing and pipeline modules (with the files they import relatively) and,
-    once `output_dir` holds a `config.json`, registers the pipeline in it and checks that each module named by an
-    `auto_map` (config and processor config) or `custom_pipelines` entry is present. The Trainer's intermediate pushes
-    copy only weights and configs into `output_dir`, so call this before every push.
+    once `output_dir` holds a `config.json`, checks that each module named by an `auto_map` (config and processor
+    config) or `custom_pipelines` entry is present. The Trainer's intermediate pushes copy only weights and configs
+    into `output_dir`, so call this before every push.
+
+    `declare_pipeline_task` also names the pipeline in `config.json` (`custom_pipelines`), so transformers alone runs
+    it with `trust_remote_code=True`. Only Hub folders declare it: once declared, transformers demands
+    `trust_remote_code=True` even where adhvit_hf is installed and registers the task itself.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     copied = {Path(path).name for cls in _remote_code_classes() for path in custom_object_save(cls, output_dir)}
     if (output_dir / CONFIG_NAME).is_file():
-        from ..inference.remote_code import add_pipeline_to_folder
+        if declare_pipeline_task:
+            from ..inference.remote_code import add_pipeline_to_folder
 
-        add_pipeline_to_folder(output_dir)
+            add_pipeline_to_folder(output_dir)
         _check_remote_code_references(output_dir)
     return sorted(copied)
 
@@ -276,11 +281,11 @@ class HubPushMixin:
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         super()._save(output_dir, state_dict=state_dict)
         if self.args.should_save:
-            copy_remote_code(output_dir or self.args.output_dir)
+            copy_remote_code(output_dir or self.args.output_dir, declare_pipeline_task=self.args.push_to_hub)
 
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
         if self.is_world_process_zero():
-            copy_remote_code(self.args.output_dir)
+            copy_remote_code(self.args.output_dir, declare_pipeline_task=True)
             self.create_model_card()
         super()._push_from_checkpoint(checkpoint_folder)
 
