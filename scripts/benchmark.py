@@ -34,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import torch
+from adhvit_hf.utils import run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -522,5 +523,10 @@ def main(argv=None) -> dict:
     return results
 
 
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -13,6 +13,7 @@ import argparse
 from transformers.utils import logging
 
 from adhvit_hf import convert_videomae_v2_checkpoint
+from adhvit_hf.utils import run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,5 +44,10 @@ def main(argv=None) -> None:
     )
 
 
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

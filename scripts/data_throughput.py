@@ -17,6 +17,7 @@ from adhvit_hf.data.demo import MOTIONS, make_demo_dataset
 from adhvit_hf.data.encoding import write_mp4
 from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+from adhvit_hf.utils import run_cli
 
 
 def write_720p_video(path: str, num_frames: int = 300, gop_size: int = 30) -> str:
@@ -88,5 +89,10 @@ def main(argv=None) -> None:
                 print(f"{name:44s} {backend:8s} {speeds['train']:14.1f} {speeds['eval']:14.2f}")
 
 
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -67,5 +67,10 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

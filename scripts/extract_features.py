@@ -15,7 +15,6 @@ Videos whose outputs already exist are skipped unless --overwrite.
 
 import argparse
 import logging
-import sys
 
 import torch
 
@@ -23,6 +22,7 @@ from adhvit_hf import AdhVitForDualHandClassification
 from adhvit_hf.data.decoding import BACKENDS
 from adhvit_hf.inference.features import extract_features, list_videos
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+from adhvit_hf.utils import run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -69,5 +69,10 @@ def main(argv=None) -> int:
     return 1 if summary["failed"] else 0
 
 
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -6,6 +6,7 @@ import logging
 import time
 
 from adhvit_hf.data.demo import MOTIONS, make_demo_dataset
+from adhvit_hf.utils import run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -33,5 +34,10 @@ def main(argv=None) -> None:
     )
 
 
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

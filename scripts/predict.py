@@ -10,11 +10,11 @@ Prints one table per video (rank, left-hand label and score, right-hand label an
 import argparse
 import json
 import logging
-import sys
 
 from transformers import pipeline
 
 from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.utils import run_cli
 
 
 HAND_TITLES = {"left_hand": "left hand", "right_hand": "right hand"}
@@ -72,5 +72,10 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

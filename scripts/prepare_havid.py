@@ -6,6 +6,7 @@ import logging
 import os
 
 from adhvit_hf.data.havid import HAND_FOLDERS, find_hand_annotations, prepare_hand_lists
+from adhvit_hf.utils import run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -55,5 +56,10 @@ def main(argv=None) -> None:
             logger.info("%s %s: %d clips over %d labels", hand, split, sum(per_label.values()), len(per_label))
 
 
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

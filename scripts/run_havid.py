@@ -178,7 +178,11 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         training_args.min_lr *= global_batch / 256
 
     # ---- trainer ----
+    checkpoint = resolve_resume_checkpoint(training_args, model.config) if training_args.do_train else None
     preemption = PreemptionCallback()
+    callbacks = [preemption, *(callbacks or [])]
+    if training_args.model_ema:
+        callbacks.append(ModelEmaCallback(training_args.model_ema_decay, resume_from=checkpoint))
     trainer = AlternatingTrainer(
         model=model,
         args=training_args,
@@ -186,7 +190,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         eval_dataset=eval_dataset,
         data_collator=ClipCollator(num_labels, mixup=build_mixup(data_args, num_labels)),
         processing_class=processor,
-        callbacks=[preemption, *(callbacks or [])],
+        callbacks=callbacks,
     )
     if training_args.save_ckpt_freq:
         training_args.save_strategy, training_args.save_steps = "steps", training_args.save_ckpt_freq * trainer.updates_per_epoch
@@ -194,7 +198,6 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
 
     # ---- train ----
     if training_args.do_train:
-        checkpoint = resolve_resume_checkpoint(training_args, model.config)
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
         if preemption.stopped_at_step is not None:
             # The run is unfinished: leave only its checkpoint, no final model or metrics that look complete.
@@ -230,5 +233,10 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     return results
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -20,6 +20,9 @@ class MovedHeadRecorder(TrainerCallback):
     def heads(self, model):
         return {h: getattr(model, f"{h}_classifier").weight.detach().clone() for h in ("lh", "rh")}
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.world_size = args.world_size
+
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         self.previous = self.heads(model)
 
@@ -39,7 +42,7 @@ def main():
     recorder = MovedHeadRecorder()
     run_havid.main(argv, callbacks=[recorder])
     with open(os.path.join(out_dir, f"rank{os.environ['RANK']}.json"), "w") as f:
-        json.dump({"moved": recorder.moved, "weights": recorder.weights}, f)
+        json.dump({"moved": recorder.moved, "weights": recorder.weights, "world_size": recorder.world_size}, f)
 
 
 if __name__ == "__main__":

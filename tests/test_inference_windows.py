@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from adhvit_hf.inference.outputs import atomic_output, save_npy
+from adhvit_hf.utils import atomic_write, save_npy
 from adhvit_hf.inference.timeline import timeline_segments
 from adhvit_hf.inference.windows import window_centres, window_frame_indices, windows_to_frames
 
@@ -101,7 +101,7 @@ def test_mean_confidence_is_averaged_over_the_segment():
 def test_atomic_output_leaves_nothing_when_the_write_fails(tmp_path):
     target = tmp_path / "features" / "video.npy"
     with pytest.raises(RuntimeError, match="killed"):
-        with atomic_output(target) as file:
+        with atomic_write(target, "wb") as file:
             file.write(b"partial")
             raise RuntimeError("killed")
 
@@ -113,7 +113,7 @@ def test_atomic_output_replaces_the_old_file_only_when_complete(tmp_path):
     target = tmp_path / "video.npy"
     save_npy(target, np.arange(3, dtype=np.float32))
     with pytest.raises(RuntimeError):
-        with atomic_output(target) as file:
+        with atomic_write(target, "wb") as file:
             file.write(b"partial")
             raise RuntimeError("killed")
     assert np.load(target).tolist() == [0.0, 1.0, 2.0]

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..data.decoding import VideoDecodeError, open_video
-from .outputs import save_json, save_npy
+from ..utils import save_json, save_npy
 from .pipeline_adhvit import processor_with_views
 from .timeline import plot_timelines, save_figure, timeline_segments
 from .windows import window_centres, window_frame_indices, windows_to_frames

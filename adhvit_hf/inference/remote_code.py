@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from . import pipeline_adhvit
-from .outputs import save_json
+from ..utils import save_json
 
 
 def add_pipeline_to_folder(output_dir: str | os.PathLike) -> None:

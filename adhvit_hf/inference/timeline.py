@@ -10,7 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .outputs import atomic_output
+from ..utils import atomic_write
 
 
 HAND_NAMES = {"lh": "left hand", "rh": "right hand"}
@@ -85,5 +85,5 @@ def save_figure(path: str | os.PathLike, figure: Figure) -> None:
     """Writes `figure` as a PNG to `path`, atomically."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    with atomic_output(path) as file:
+    with atomic_write(path, "wb") as file:
         file.write(buffer.getvalue())

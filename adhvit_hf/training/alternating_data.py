@@ -132,7 +132,10 @@ class AlternatingClipDataset(Dataset):
                 "seed": seed,
                 "replaced_videos": replaced,
             }
-        raise RuntimeError(f"{MAX_REPLACEMENTS + 1} videos in a row could not be read, last: {replaced[-1]}")
+        raise VideoDecodeError(
+            f"{MAX_REPLACEMENTS + 1} {hand} videos in a row could not be read (last: {replaced[-1]}); "
+            "check the video files and decoders before training"
+        )
 
 
 class ClipCollator:

@@ -17,7 +17,7 @@ from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import CONFIG_NAME
 
 from ..configuration_adhvit import HANDS, AdhVitConfig
-from ..inference.outputs import atomic_output
+from ..utils import atomic_write
 
 
 MODEL_CARD_TEMPLATE = Path(__file__).with_name("model_card.md")
@@ -252,7 +252,7 @@ def render_model_card(
         ],
     )
     path = output_dir / MODEL_CARD_NAME
-    with atomic_output(path) as file:
+    with atomic_write(path, "wb") as file:
         file.write(str(card).encode("utf-8"))
     return path
 

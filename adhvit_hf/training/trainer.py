@@ -11,7 +11,6 @@
 
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from torch.utils.data import DataLoader
 from transformers import Trainer
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
+from ..modeling_adhvit import hand_cross_entropy
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CompleteCheckpointMixin
 from .hub import HubPushMixin
@@ -50,8 +50,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.schedule = self.batch_sampler.schedule
         self.accuracy_metric = evaluate.load(METRIC_PATH)
         self.replaced_videos: list[str] = []
-        self._hand_loss = {h: torch.zeros((), device=self.args.device) for h in HANDS}
-        self._hand_steps = dict.fromkeys(HANDS, 0)
+        # Per hand since the last log: summed loss, correct clips, counted clips, micro-batches. Kept on the
+        # device so the training loop never waits for the host before a logging step.
+        self._hand_stats = {h: torch.zeros(4, device=self.args.device) for h in HANDS}
         self._last_hand = None
 
     # ---- data ----
@@ -112,23 +113,34 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         if hand is not None:
             # A flipped clip (--flip swap_hands) may carry the idle hand's label: it has no head to train now.
             inputs.pop(f"{'rh' if hand == 'lh' else 'lh'}_labels", None)
-        loss = super().training_step(model, {**inputs, "hand": hand}, num_items_in_batch)
-        for h in HANDS if hand is None else (hand,):
-            self._hand_loss[h] += loss
-            self._hand_steps[h] += 1
-        return loss
+        return super().training_step(model, {**inputs, "hand": hand}, num_items_in_batch)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if model.training:
+            self._track_hand_stats(inputs, outputs)
+        return (loss, outputs) if return_outputs else loss
+
+    @torch.no_grad()
+    def _track_hand_stats(self, inputs, outputs) -> None:
+        """Training loss and top-1 per hand; with mixup the target is the soft label's largest class."""
+        for hand in HANDS:
+            labels, logits = inputs.get(f"{hand}_labels"), outputs.get(f"{hand}_logits")
+            if labels is None or logits is None:
+                continue
+            valid, target = (labels.sum(-1) > 0, labels.argmax(-1)) if labels.is_floating_point() else (labels != -100, labels)
+            correct = ((logits.argmax(-1) == target) & valid).sum()
+            loss = hand_cross_entropy(logits, labels, hand)
+            self._hand_stats[hand] += torch.stack([loss, correct.float(), valid.sum().float(), torch.ones_like(loss)])
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and "eval_loss" not in logs:
             for hand in HANDS:
-                if self._hand_steps[hand]:
-                    # Micro-batch losses are already divided by the accumulation steps.
-                    logs[f"{hand}_loss"] = round(
-                        self._hand_loss[hand].item() * self.args.gradient_accumulation_steps / self._hand_steps[hand],
-                        4,
-                    )
-                self._hand_loss[hand].zero_()
-                self._hand_steps[hand] = 0
+                loss_sum, correct, count, batches = self._hand_stats[hand].tolist()
+                if batches:
+                    logs[f"{hand}_loss"] = round(loss_sum / batches, 4)
+                    logs[f"{hand}_train_top1"] = round(100.0 * correct / max(count, 1.0), 2)
+                self._hand_stats[hand].zero_()
             current = self.schedule.hand_at(max(0, self.state.global_step - 1))
             logs["active_hand"] = -1 if current is None else HANDS.index(current)
         super().log(logs, start_time)
