@@ -129,6 +129,9 @@ class AlternatingTrainingArguments(TrainingArguments):
     logging_steps: float = 10
     metric_for_best_model: str = "mean_top1"
     report_to: None | str | list[str] = field(default="tensorboard", metadata={"help": "Logging integrations."})
+    logging_nan_inf_filter: bool = field(
+        default=False, metadata={"help": "HF's NaN filter reads the loss on the host every micro-batch (a GPU sync)."}
+    )
     auto_bf16: bool = field(default=True, metadata={"help": "Use bf16 autocast on GPUs that support it."})
     # Decoding overlaps the model step only in worker processes (scripts/benchmark.py: one worker decodes 4 training
     # clips/s of 720p video, where ViT-S 16x112 trains 6.4 clips/s on 2 CPU cores); persistent workers are not
