@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
             # The run is unfinished: leave only its checkpoint, no final model or metrics that look complete.
             logger.warning(resume_message(preemption.signal_name, training_args.output_dir,
                                           preemption.stopped_at_step, training_args.auto_resume))
+            trainer.end()
             return {"preempted_at_step": preemption.stopped_at_step}
         trainer.save_model()
         metrics = {**train_result.metrics, "unreadable_videos_replaced": len(trainer.replaced_videos)}
@@ -230,6 +231,8 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     # ---- push ----
     if training_args.push_to_hub:
         trainer.push_to_hub(finetuned_from=model_args.finetune or model_args.model_name_or_path)
+    # Tear DDP down before the interpreter does: gloo's threads can abort a rank at exit otherwise.
+    trainer.end()
     return results
 
 

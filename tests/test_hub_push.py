@@ -193,9 +193,11 @@ def test_trainer_pushes_remote_code_and_card_with_every_checkpoint(local_hub, tm
     trainer.push_to_hub(commit_message="End of training")
 
     commits = local_hub.commits("local-user/tiny-trainer")
-    assert [commit.message for commit in commits] == [
-        "initial commit", "Training in progress, step 1", "Training in progress, step 2", "End of training"
-    ]
+    messages = [commit.message for commit in commits]
+    # Intermediate pushes run in the background: a later one finds nothing new when an earlier upload already
+    # picked up its files, so step 2 may be folded into step 1's commit.
+    assert messages[:2] == ["initial commit", "Training in progress, step 1"] and messages[-1] == "End of training"
+    assert set(messages[2:-1]) <= {"Training in progress, step 2"}
     first_push = local_hub.files("local-user/tiny-trainer", revision=commits[1].oid)
     for name in REMOTE_CODE_FILES + ["config.json", "model.safetensors", "preprocessor_config.json", "README.md"]:
         assert name in first_push, name
