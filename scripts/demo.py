@@ -14,11 +14,22 @@ import time
 from transformers import AutoModel, pipeline
 
 import adhvit_hf  # noqa: F401  (registers the model, processor and pipeline)
+from adhvit_hf.data.clip_list import read_clip_list
 from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.scripts import run_havid
 from adhvit_hf.utils import atomic_write, run_cli
 
 DEMO_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "demo.json")
+
+
+def first_test_clip(data_dir: str, config) -> tuple[str, dict[str, str]]:
+    """The first video of the test lists and each hand's true label name."""
+    records = {
+        hand: read_clip_list(os.path.join(data_dir, hand, "test_list_video.txt"), None, num_labels, hand)[0]
+        for hand, num_labels in (("lh", config.lh_num_labels), ("rh", config.rh_num_labels))
+    }
+    truth = {hand: getattr(config, f"{hand}_id2label")[record.label] for hand, record in records.items()}
+    return os.path.relpath(records["lh"].video), truth
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -43,8 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     model = AutoModel.from_pretrained(args.output_dir)
     classifier = pipeline("dual-hand-video-classification", model=args.output_dir)
-    with open(os.path.join(args.data_dir, "lh", "test_list_video.txt"), encoding="utf-8") as f:
-        video = os.path.normpath(os.path.join(args.data_dir, "lh", f.readline().rsplit(maxsplit=1)[0]))
+    video, truth = first_test_clip(args.data_dir, model.config)
     prediction = classifier(video, top_k=1)
 
     summary = {
@@ -52,15 +62,16 @@ def main(argv: list[str] | None = None) -> dict:
         "test_lh_top1": results.get("test_lh_top1"),
         "test_rh_top1": results.get("test_rh_top1"),
         "video": video,
-        "left_hand": prediction["left_hand"][0],
-        "right_hand": prediction["right_hand"][0],
+        "left_hand": {**prediction["left_hand"][0], "true_label": truth["lh"]},
+        "right_hand": {**prediction["right_hand"][0], "true_label": truth["rh"]},
         "seconds": round(time.time() - start, 1),
     }
     print("\n=== ADH-ViT demo ===")
     print(f"test top-1  left hand {summary['test_lh_top1']:.1f}%   right hand {summary['test_rh_top1']:.1f}%")
     print(f"{video}:")
-    print(f"  left hand : {summary['left_hand']['label']} ({summary['left_hand']['score']:.2f})")
-    print(f"  right hand: {summary['right_hand']['label']} ({summary['right_hand']['score']:.2f})")
+    for hand in ("left_hand", "right_hand"):
+        guess = summary[hand]
+        print(f"  {hand.replace('_', ' '):<10}: {guess['label']} ({guess['score']:.2f}), true: {guess['true_label']}")
     print(f"done in {summary['seconds']} s")
     with atomic_write(os.path.join(args.output_dir, "demo_summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
