@@ -1,6 +1,10 @@
 """Tiny AdhVit configs and an independent VideoMAE V2 reference for the model tests."""
 
 import math
+import os
+import subprocess
+import sys
+import textwrap
 
 import torch
 import torch.nn.functional as F
@@ -122,3 +126,24 @@ def reference_pooled_features(state: dict, video_bcthw: torch.Tensor, num_heads:
         hidden = F.gelu(F.linear(normed, p["mlp.fc1.weight"], p["mlp.fc1.bias"]))
         tokens = tokens + F.linear(hidden, p["mlp.fc2.weight"], p["mlp.fc2.bias"])
     return F.layer_norm(tokens.mean(1), (dim,), state["fc_norm.weight"], state["fc_norm.bias"], eps)
+
+
+_WITHOUT_ADHVIT_HF = """
+import sys
+sys.modules["adhvit_hf"] = None  # as if only transformers were installed
+try:
+    import adhvit_hf
+except ImportError:
+    pass
+else:
+    raise SystemExit("adhvit_hf should not be importable here")
+"""
+
+
+def run_without_adhvit_hf(script: str, args: list[str], work_dir) -> subprocess.CompletedProcess:
+    """Runs `script` in a fresh Python where `import adhvit_hf` fails, offline, with its own HF cache."""
+    env = dict(os.environ, HF_HOME=str(work_dir / "hf_home"), HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_ADHVIT_HF + textwrap.dedent(script), *map(str, args)],
+        capture_output=True, text=True, env=env, cwd=work_dir, timeout=300,
+    )

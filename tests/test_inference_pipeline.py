@@ -1,10 +1,7 @@
 """The dual-hand-video-classification pipeline: outputs, view protocol, batching, remote code."""
 
 import json
-import os
-import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -16,6 +13,7 @@ import adhvit_hf  # noqa: F401  (registers the model and the task)
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline, add_pipeline_to_folder
 from inference_helpers import LH_LABELS, RH_LABELS, noise_frames, save_tiny_model, write_video
+from model_helpers import run_without_adhvit_hf
 
 
 @pytest.fixture(scope="module")
@@ -148,16 +146,8 @@ def test_remote_code_pipeline_without_adhvit_hf(tmp_path, saved, classifier):
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     add_pipeline_to_folder(folder)
-    script = textwrap.dedent(
-        """
-        import json, sys
-        sys.modules["adhvit_hf"] = None  # as if only transformers were installed
-        try:
-            import adhvit_hf
-        except ImportError:
-            pass
-        else:
-            raise SystemExit("adhvit_hf should not be importable here")
+    script = """
+        import json
         from transformers import pipeline
         classifier = pipeline(
             "dual-hand-video-classification", model=sys.argv[1], trust_remote_code=True, device="cpu"
@@ -166,12 +156,7 @@ def test_remote_code_pipeline_without_adhvit_hf(tmp_path, saved, classifier):
             assert type(part).__module__.startswith("transformers_modules."), type(part).__module__
         print(json.dumps(classifier(sys.argv[2:], top_k=3, batch_size=2)))
         """
-    )
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1")
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(folder), *videos],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
-    )
+    result = run_without_adhvit_hf(script, [folder, *videos], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     remote = json.loads(result.stdout.strip().splitlines()[-1])
     local = classifier(videos, top_k=3)

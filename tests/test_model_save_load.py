@@ -1,12 +1,8 @@
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
-from model_helpers import tiny_model, tiny_pixels
+from model_helpers import run_without_adhvit_hf, tiny_model, tiny_pixels
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
@@ -79,16 +75,7 @@ def test_remote_code_loads_without_adhvit_hf(saved, tmp_path):
     model, folder = saved
     pixels = tiny_pixels()
     torch.save(pixels, tmp_path / "pixels.pt")
-    script = textwrap.dedent(
-        """
-        import sys
-        sys.modules["adhvit_hf"] = None  # as if only transformers were installed
-        try:
-            import adhvit_hf
-        except ImportError:
-            pass
-        else:
-            raise SystemExit("adhvit_hf should not be importable here")
+    script = """
         import torch
         from transformers import AutoModel, AutoModelForVideoClassification
         folder, work = sys.argv[1], sys.argv[2]
@@ -102,12 +89,7 @@ def test_remote_code_loads_without_adhvit_hf(saved, tmp_path):
             outputs[name] = (output.lh_logits, output.rh_logits)
         torch.save(outputs, work + "/logits.pt")
         """
-    )
-    env = dict(os.environ, HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1")
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(folder), str(tmp_path)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
-    )
+    result = run_without_adhvit_hf(script, [folder, tmp_path], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     remote = torch.load(tmp_path / "logits.pt", weights_only=True)
     with torch.no_grad():
