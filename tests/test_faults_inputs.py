@@ -135,6 +135,12 @@ def test_unreadable_training_videos_are_replaced_and_counted(data, tmp_path, cap
     assert results["unreadable_videos_replaced"] == len(replaced) >= 6
     saved = json.loads((tmp_path / "out" / "train_results.json").read_text())
     assert saved["unreadable_videos_replaced"] == len(replaced)
+    # and the epoch ends with one summary line
+    summary = [m for m in caplog.messages if "clips came from unreadable videos and were replaced" in m]
+    assert summary == [
+        f"epoch 1: {len(replaced)} clips came from unreadable videos and were replaced by other clips (3 videos: "
+        + ", ".join(str(videos / f"train_000{i}.mp4") for i in (1, 2, 3)) + ")"
+    ]
 
 
 def test_unreadable_evaluation_video_is_an_error_naming_it(data, tmp_path, capsys):

@@ -105,6 +105,20 @@ def test_per_hand_evaluation_and_prediction_reports(demo_data, tmp_path):
     assert [p["label"] for p in prediction["left_hand"]] == [p["label"] for p in first["top_k"]]
 
 
+def test_seed_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_path):
+    trained = run_havid.main(
+        tiny_run_args(demo_data, tmp_path / "run", max_steps=4, save_strategy="steps", save_steps=4, do_eval="True")
+    )
+    evaluated = run_havid.main(
+        tiny_run_args(demo_data, tmp_path / "eval")
+        + ["--eval", "--resume", str(tmp_path / "run" / "checkpoint-4")]
+    )
+    assert "train_runtime" not in evaluated and not (tmp_path / "eval" / "model.safetensors").exists()
+    for key in ("eval_lh_top1", "eval_rh_top1", "eval_lh_mean_class_acc", "eval_mean_top1"):
+        assert evaluated[key] == trained[key], key
+    assert evaluated["eval_loss"] == pytest.approx(trained["eval_loss"], abs=1e-6)
+
+
 SEED_COMMAND = (
     "--model vit_base_patch16_224_alternating --lh_data_path /data/lh_v0 --lh_data_root /data/lh_v0 "
     "--rh_data_path /data/rh_v0 --rh_data_root /data/rh_v0 --lh_num_classes 75 --rh_num_classes 75 --data_set HAVID "

@@ -146,6 +146,8 @@ class AlternatingTrainingArguments(TrainingArguments):
     def __post_init__(self):
         if self.dataloader_num_workers == 0:
             self.dataloader_persistent_workers = False  # the DataLoader refuses persistent workers without workers
+        if not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # pinning needs an accelerator; torch warns on every loader otherwise
         if self.auto_bf16 and not (self.fp16 or self.use_cpu) and torch.cuda.is_available():
             self.bf16 = self.bf16 or torch.cuda.is_bf16_supported()
         if self.alternation_steps <= 0:
@@ -155,8 +157,8 @@ class AlternatingTrainingArguments(TrainingArguments):
         super().__post_init__()
 
 
-# The seed's flags onto ours. A flag taking values keeps them; `None` marks a flag that is accepted
-# for the seed's command line but has nothing to do here (torchrun and accelerate set up DDP, every
+# The seed's flags onto ours. A flag taking values keeps them. The SEED_IGNORED_* flags are accepted for
+# the seed's command line but have nothing to do here (torchrun and accelerate set up DDP, every
 # evaluation is distributed, lists hold videos, not frame folders).
 SEED_FLAGS = {
     "--lr": "--base_lr",

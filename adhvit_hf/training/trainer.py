@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
 from ..modeling_adhvit import hand_cross_entropy
@@ -50,6 +50,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.schedule = self.batch_sampler.schedule
         self.accuracy_metric = evaluate.load(METRIC_PATH)
         self.replaced_videos: list[str] = []
+        self.add_callback(ReplacedVideoReport(self.replaced_videos))
         # Per hand since the last log: summed loss, correct clips, counted clips, micro-batches. Kept on the
         # device so the training loop never waits for the host before a logging step.
         self._hand_stats = {h: torch.zeros(4, device=self.args.device) for h in HANDS}
@@ -233,6 +234,24 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics)
         return metrics
+
+
+class ReplacedVideoReport(TrainerCallback):
+    """At the end of each epoch, how many unreadable videos training replaced, and the first few paths."""
+
+    def __init__(self, replaced_videos: list[str]):
+        self.replaced_videos = replaced_videos
+        self.reported = 0
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        new = self.replaced_videos[self.reported :]
+        self.reported = len(self.replaced_videos)
+        if new:
+            unique = sorted(set(new))
+            logger.warning(
+                "epoch %d: %d clips came from unreadable videos and were replaced by other clips (%d videos: %s%s)",
+                round(state.epoch), len(new), len(unique), ", ".join(unique[:5]), ", ..." if len(unique) > 5 else "",
+            )
 
 
 def format_hand_summary(metrics: dict[str, float], prefix: str, step: int) -> str:
