@@ -132,7 +132,9 @@ class AlternatingTrainingArguments(TrainingArguments):
     logging_nan_inf_filter: bool = field(
         default=False, metadata={"help": "HF's NaN filter reads the loss on the host every micro-batch (a GPU sync)."}
     )
-    auto_bf16: bool = field(default=True, metadata={"help": "Use bf16 autocast on GPUs that support it."})
+    auto_bf16: bool = field(
+        default=True, metadata={"help": "bf16 autocast on GPUs with bf16 and on CPUs with AMX (see docs/benchmark.md)."}
+    )
     # Decoding overlaps the model step only in worker processes (scripts/benchmark.py: one worker decodes 4 training
     # clips/s of 720p video, where ViT-S 16x112 trains 6.4 clips/s on 2 CPU cores); persistent workers are not
     # forked again each epoch and evaluation (half the data time of a 16-clip demo epoch). Pin memory: HF's default.
@@ -147,14 +149,27 @@ class AlternatingTrainingArguments(TrainingArguments):
         if self.dataloader_num_workers == 0:
             self.dataloader_persistent_workers = False  # the DataLoader refuses persistent workers without workers
         if not torch.cuda.is_available():
+            # Say so explicitly: transformers then forms a gloo group under torchrun (it runs the ranks as
+            # separate jobs otherwise) and allows bf16 autocast on the CPU.
+            self.use_cpu = True
             self.dataloader_pin_memory = False  # pinning needs an accelerator; torch warns on every loader otherwise
-        if self.auto_bf16 and not (self.fp16 or self.use_cpu) and torch.cuda.is_available():
-            self.bf16 = self.bf16 or torch.cuda.is_bf16_supported()
+        if self.auto_bf16 and not self.fp16:
+            self.bf16 = self.bf16 or bf16_autocast_helps(use_cuda=torch.cuda.is_available() and not self.use_cpu)
         if self.alternation_steps <= 0:
             raise ValueError(f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}")
         if self.alternation_strategy not in STRATEGIES:
             raise ValueError(f"--alternation_strategy must be one of {STRATEGIES}, got {self.alternation_strategy!r}")
         super().__post_init__()
+
+
+def bf16_autocast_helps(use_cuda: bool) -> bool:
+    """Whether this machine runs bf16 faster than fp32: GPUs with bf16, CPUs with AMX tiles.
+
+    On CPUs without AMX bf16 matmuls are emulated and slower than fp32 (docs/benchmark.md has the figures).
+    """
+    if use_cuda:
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_amx_tile_supported()
 
 
 # The seed's flags onto ours. A flag taking values keeps them. The SEED_IGNORED_* flags are accepted for

@@ -43,9 +43,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     counts as complete only once its marker is written (`CompleteCheckpointMixin`).
     """
 
-    def __init__(self, *args, hand_sizes: dict[str, int] | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.hand_sizes = hand_sizes or {h: len(ds) for h, ds in self.train_dataset.hand_datasets.items()}
         self.batch_sampler = self._build_batch_sampler()
         self.schedule = self.batch_sampler.schedule
         self.accuracy_metric = evaluate.load(METRIC_PATH)
@@ -60,9 +59,10 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
 
     def _build_batch_sampler(self) -> AlternatingBatchSampler:
         args = self.args
+        hand_datasets = self.train_dataset.hand_datasets
         return AlternatingBatchSampler(
-            self.hand_sizes["lh"],
-            self.hand_sizes["rh"],
+            len(hand_datasets["lh"]),
+            len(hand_datasets["rh"]),
             batch_size=self._train_batch_size,
             strategy=args.alternation_strategy,
             alternation_steps=args.alternation_steps,
