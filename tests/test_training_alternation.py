@@ -50,6 +50,24 @@ def test_idle_head_stays_bit_identical(demo_data, tmp_path):
         assert not heads_equal(before[active], after[active]), f"step {step}: the active {active} head did not train"
 
 
+def test_joint_strategy_trains_both_heads_every_step(demo_data, tmp_path):
+    recorder = HeadRecorder()
+    run_havid.main(tiny_run_args(demo_data, tmp_path, alternation_strategy="joint", max_steps=4), callbacks=[recorder])
+    for step in range(1, 4):
+        before, after = recorder.steps[step - 1], recorder.steps[step]
+        assert not heads_equal(before["lh"], after["lh"]) and not heads_equal(before["rh"], after["rh"])
+
+
+def test_one_stream_trains_both_heads_on_the_left_hand_lists(demo_data, tmp_path):
+    recorder = HeadRecorder()
+    argv = [a for a in tiny_run_args(demo_data, tmp_path, max_steps=4, do_eval="True") if "rh_data_path" not in a]
+    argv.remove(f"{demo_data}/rh")
+    results = run_havid.main([*argv, "--one_stream"], callbacks=[recorder])
+    assert not heads_equal(recorder.steps[0]["rh"], recorder.steps[3]["rh"])  # steps 2-3 trained the RH head
+    # both heads are evaluated on the same (LH) videos and labels
+    assert {"eval_lh_top1", "eval_rh_top1"} <= results.keys()
+
+
 def final_weights(output_dir):
     return load_file(os.path.join(output_dir, "model.safetensors"))
 
