@@ -1,8 +1,10 @@
-"""The alternation schedule and the batch sampler that follows it (pure, no model)."""
+"""The alternation schedule, the batch sampler that follows it, and the clip collator (no model)."""
 
 import pytest
+import torch
 
-from adhvit_hf.training.alternating_data import AlternatingBatchSampler
+from adhvit_hf.data.mixup import ClipMixup
+from adhvit_hf.training.alternating_data import AlternatingBatchSampler, ClipCollator
 from adhvit_hf.training.schedule import build_schedule
 
 
@@ -79,3 +81,38 @@ def test_ranks_share_the_hand_and_split_the_data():
     for batch0, batch1 in zip(*batches):
         assert {h for h, _, _ in batch0} == {h for h, _, _ in batch1}
         assert not {i for _, i, _ in batch0} & {i for _, i, _ in batch1}
+
+
+def clip_item(label, hand, stream="lh", seed=7):
+    return {"pixel_values": torch.full((1, 2, 3, 4, 4), float(label)), "labels": label, "hand": hand, "stream": stream,
+            "seed": seed, "replaced_videos": []}
+
+
+def test_collator_routes_each_row_to_its_hands_labels():
+    # the second clip was flipped with --flip swap_hands: it now shows a right hand
+    batch = ClipCollator({"lh": 5, "rh": 4})([clip_item(3, "lh"), clip_item(1, "rh"), clip_item(0, "lh")])
+    assert batch["hand"] == "lh"  # the stream the batch was drawn from, whatever the rows' hands
+    assert batch["lh_labels"].tolist() == [3, -100, 0]
+    assert batch["rh_labels"].tolist() == [-100, 1, -100]
+    assert batch["pixel_values"].shape == (3, 2, 3, 4, 4)
+
+
+def test_collator_mixes_each_hand_among_itself_and_zeroes_the_others_targets():
+    mixup = {hand: ClipMixup(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0, num_classes=n)
+             for hand, n in (("lh", 5), ("rh", 4))}
+    items = [clip_item(3, "lh"), clip_item(1, "rh"), clip_item(0, "lh")]
+    batch = ClipCollator({"lh": 5, "rh": 4}, mixup=mixup)(items)
+    lh, rh = batch["lh_labels"], batch["rh_labels"]
+    assert lh.shape == (3, 5) and rh.shape == (3, 4)
+    assert lh[1].tolist() == [0.0] * 5 and rh[0].tolist() == rh[2].tolist() == [0.0] * 4
+    torch.testing.assert_close(lh[[0, 2]].sum(-1), torch.ones(2))
+    assert set(lh[0].nonzero().flatten().tolist()) <= {0, 3}
+    assert rh[1].tolist() == [0.0, 1.0, 0.0, 0.0]  # a hand with one row has nothing to mix with
+    assert torch.equal(batch["pixel_values"][1], items[1]["pixel_values"][0])
+
+
+def test_evaluation_items_keep_their_views_together():
+    items = [{"pixel_values": torch.zeros(6, 2, 3, 4, 4), "labels": 2, "hand": "rh"}] * 2
+    batch = ClipCollator({"lh": 5, "rh": 4})(items)
+    assert batch["pixel_values"].shape == (2, 6, 2, 3, 4, 4)
+    assert batch["rh_labels"].tolist() == [2, 2] and "lh_labels" not in batch and "replaced_videos" not in batch
