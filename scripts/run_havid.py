@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         processing_class=processor,
         callbacks=callbacks,
     )
+    trainer.model_card_kwargs = {"dataset_name": data_args.data_set}
     if training_args.save_ckpt_freq:
         training_args.save_strategy, training_args.save_steps = "steps", training_args.save_ckpt_freq * trainer.updates_per_epoch
     results = {}

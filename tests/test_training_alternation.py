@@ -154,6 +154,7 @@ def test_the_seed_command_line_parses_with_the_seed_meaning():
     assert model_args.finetune == "models/vit_b_k710_dl_from_giant.pth"
     assert (model_args.lh_num_labels, model_args.rh_num_labels, model_args.drop_path_rate) == (75, 75, 0.3)
     assert (data_args.lh_data_root, data_args.num_sample, data_args.test_num_segment) == ("/data/lh_v0", 2, 5)
+    assert data_args.data_set == "HAVID"  # named on the model card
     assert training_args.base_lr == 1e-3  # scaled by global batch / 256 when the run starts
     assert training_args.per_device_train_batch_size == 4 and training_args.num_train_epochs == 50
     assert (training_args.adam_beta1, training_args.adam_beta2, training_args.max_grad_norm) == (0.9, 0.999, 5.0)

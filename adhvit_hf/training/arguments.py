@@ -82,6 +82,7 @@ class DataArguments:
     smoothing: float = 0.1
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
     decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
+    data_set: str = field(default="HA-ViD", metadata={"help": "The dataset's name, for the model card."})
 
     def __post_init__(self):
         if self.lh_data_path is None:
@@ -202,7 +203,7 @@ SEED_SWITCHES = {
     "--no_auto_resume": ["--auto_resume", "False"],
 }
 SEED_IGNORED_WITH_VALUE = {
-    "--data_set", "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
+    "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
     "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter", "--weight_decay_end",
     "--model_ema_force_cpu", "--init_scale",
 }
