@@ -90,6 +90,7 @@ def build_model(model_args: ModelArguments, data_args: DataArguments, training_a
         tubelet_size=model_args.tubelet_size,
         drop_path_rate=model_args.drop_path_rate,
         head_dropout=model_args.head_dropout,
+        init_scale=model_args.init_scale,
         hidden_dropout_prob=model_args.hidden_dropout_prob,
         attention_probs_dropout_prob=model_args.attention_probs_dropout_prob,
         **{f"{hand}_id2label": names for hand, names in label_names.items() if names},

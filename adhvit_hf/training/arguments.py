@@ -37,6 +37,7 @@ class ModelArguments:
     rh_num_labels: int = field(default=75, metadata={"help": "Right-hand classes (seed: --rh_num_classes)."})
     drop_path_rate: float = field(default=0.3, metadata={"help": "Stochastic depth of the last block (seed: --drop_path)."})
     head_dropout: float = field(default=0.0, metadata={"help": "Dropout before each head (seed: --head_drop_rate)."})
+    init_scale: float = field(default=0.001, metadata={"help": "Scale of the new heads' initial weights (VideoMAE V2)."})
     hidden_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout in the blocks (seed: --drop)."})
     attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Seed: --attn_drop_rate."})
     tubelet_size: int = 2
@@ -185,7 +186,7 @@ SEED_FLAGS = {
     "--opt_eps": "--adam_epsilon",
     "--num_workers": "--dataloader_num_workers",
     "--resume": "--resume_from_checkpoint",
-    "--with_checkpoint": "--gradient_checkpointing",
+    "--with_checkpoint": "--activation_checkpointing",
     "--input_size": "--image_size",
     "--drop_path": "--drop_path_rate",
     "--head_drop_rate": "--head_dropout",
@@ -205,7 +206,7 @@ SEED_SWITCHES = {
 SEED_IGNORED_WITH_VALUE = {
     "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
     "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter", "--weight_decay_end",
-    "--model_ema_force_cpu", "--init_scale",
+    "--model_ema_force_cpu",
 }
 SEED_IGNORED_SWITCHES = {
     "--dist_eval", "--dist_on_itp", "--save_ckpt", "--imagenet_default_mean_and_std", "--use_mean_pooling",
