@@ -18,14 +18,18 @@ import transformers
 from transformers import AutoModel, HfArgumentParser, set_seed
 
 from adhvit_hf import AdhVitForDualHandClassification
-from adhvit_hf.convert_videomae_v2 import config_from_model_name, load_pretrained_backbone
-from adhvit_hf.data.datasets import load_hand_splits
+from adhvit_hf.convert_videomae_v2 import (
+    config_from_model_name,
+    load_pretrained_backbone,
+)
 from adhvit_hf.data.clip_list import read_label_names
+from adhvit_hf.data.datasets import load_hand_splits
 from adhvit_hf.data.mixup import ClipMixup
 from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
 from adhvit_hf.training.arguments import (
+    SEED_SWITCHES,
     AlternatingTrainingArguments,
     DataArguments,
     ModelArguments,
@@ -56,7 +60,10 @@ def json_to_argv(path: str) -> list[str]:
         raise ValueError(f"{path}: a config file holds one JSON object of argument names and values")
     argv = []
     for name, value in config.items():
-        # `true` is a bare switch, so the seed's switches (--no_auto_resume, --one_stream) work too.
+        # `true` is a bare switch, so the seed's switches (--no_auto_resume, --one_stream) work too; `null`, and
+        # `false` for a seed switch, leave the default.
+        if value is None or (value is False and f"--{name}" in SEED_SWITCHES):
+            continue
         values = [] if value is True else value if isinstance(value, list) else [value]
         argv += [f"--{name}", *map(str, values)]
     return argv
@@ -77,7 +84,7 @@ def load_data(data_args: DataArguments, model_args: ModelArguments) -> dict:
     }
 
 
-def build_model(model_args: ModelArguments, data_args: DataArguments, training_args) -> AdhVitForDualHandClassification:
+def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitForDualHandClassification:
     label_names = {
         hand: read_label_names(path)
         for hand, path in (("lh", data_args.lh_data_path), ("rh", data_args.rh_data_path or data_args.lh_data_path))
@@ -110,7 +117,8 @@ def build_model(model_args: ModelArguments, data_args: DataArguments, training_a
 
 
 def build_mixup(data_args: DataArguments, num_labels: dict[str, int]) -> dict | None:
-    if data_args.mixup <= 0 and data_args.cutmix <= 0 and not data_args.cutmix_minmax:
+    # Without mixup and cutmix, ClipMixup still turns the labels into smoothed targets (the seed's smoothing loss).
+    if data_args.mixup <= 0 and data_args.cutmix <= 0 and not data_args.cutmix_minmax and data_args.smoothing <= 0:
         return None
     return {
         hand: ClipMixup(
@@ -167,7 +175,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     test_dataset = {hand: s["test"].with_transform(eval_transform) for hand, s in splits.items()}
 
     # ---- model ----
-    model = build_model(model_args, data_args, training_args)
+    model = build_model(model_args, data_args)
     num_labels = {"lh": model.config.lh_num_labels, "rh": model.config.rh_num_labels}
 
     # The seed's --lr is per 256 clips of global batch (VideoMAE's convention).

@@ -165,8 +165,10 @@ def test_the_seed_command_line_parses_with_the_seed_meaning():
 
 def test_seed_eval_resume_and_unknown_optimizer():
     assert translate_seed_args(["--eval", "--resume", "ckpt"]) == [
-        "--do_eval", "--do_train", "False", "--resume_from_checkpoint", "ckpt"
+        "--do_eval", "--do_predict", "True", "--do_train", "False", "--resume_from_checkpoint", "ckpt"
     ]
+    # a seed switch never swallows the flag after it
+    assert translate_seed_args(["--model_ema_force_cpu", "--lr", "1e-3"]) == ["--base_lr", "1e-3"]
     with pytest.raises(ValueError, match="--opt sgd: only adamw is supported"):
         translate_seed_args(["--opt", "sgd"])
 
@@ -179,3 +181,18 @@ def test_learning_rate_follows_the_seed_schedule():
     assert factors[5] == pytest.approx(1.0)
     assert factors[20] == pytest.approx(1e-2)
     assert factors[12] == pytest.approx((1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 7 / 15))) / 1e-3)
+
+
+def test_model_ema_is_saved_with_checkpoints_and_survives_a_resume(demo_data, tmp_path):
+    ema = dict(model_ema="True", model_ema_decay=0.5, max_steps=6, save_strategy="steps", save_steps=3)
+    run_havid.main(tiny_run_args(demo_data, tmp_path / "full", **ema))
+    assert (tmp_path / "full" / "checkpoint-3" / "ema.safetensors").is_file()
+    run_havid.main(
+        tiny_run_args(demo_data, tmp_path / "resumed", resume_from_checkpoint=tmp_path / "full" / "checkpoint-3", **ema)
+    )
+    full, resumed = (load_file(tmp_path / run / "model_ema" / "model.safetensors") for run in ("full", "resumed"))
+    for name in full:
+        torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=1e-6, msg=name)
+    # the average lags the weights it follows
+    weights = final_weights(tmp_path / "full")
+    assert not torch.equal(full["lh_classifier.weight"], weights["lh_classifier.weight"])

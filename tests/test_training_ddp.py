@@ -17,20 +17,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_two_ranks(out_dir, argv):
+    """Runs ddp_worker.py on 2 CPU ranks; returns each rank's record (moved heads, weight digest, world size)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": TESTS}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+        os.path.join(TESTS, "ddp_worker.py"), str(out_dir), *argv,
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
 def test_two_ranks_alternate_together_and_end_identical(demo_data, tmp_path):
     # use_cpu: on a machine without GPUs transformers runs torchrun ranks as separate single-process jobs otherwise
     argv = tiny_run_args(
         demo_data, tmp_path / "weights", max_steps=6, alternation_steps=2, weight_decay=0.1, use_cpu="True"
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": TESTS}
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-        os.path.join(TESTS, "ddp_worker.py"), str(tmp_path), *argv,
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    ranks = run_two_ranks(tmp_path, argv)
     assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2
     expected = [[("lh", "rh")[(step // 2) % 2]] for step in range(6)]
     assert ranks[0]["moved"] == ranks[1]["moved"] == expected
     assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_a_resumed_ddp_run_ends_where_the_uninterrupted_one_does(demo_data, tmp_path):
+    # 4 optimizer steps per epoch on 2 ranks: the resume from step 5 lands inside the second epoch
+    run = dict(max_steps=10, alternation_steps=3, save_strategy="steps", save_steps=5, use_cpu="True")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "resumed").mkdir()
+    full = run_two_ranks(tmp_path / "full", tiny_run_args(demo_data, tmp_path / "full" / "out", **run))
+    checkpoint = tmp_path / "full" / "out" / "checkpoint-5"
+    resumed = run_two_ranks(
+        tmp_path / "resumed",
+        tiny_run_args(demo_data, tmp_path / "resumed" / "out", resume_from_checkpoint=checkpoint, **run),
+    )
+    assert resumed[0]["weights"] == resumed[1]["weights"] == full[0]["weights"]

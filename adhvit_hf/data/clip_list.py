@@ -6,10 +6,11 @@ import logging
 import os
 from dataclasses import dataclass
 
+from ..configuration_adhvit import HANDS
+
 
 logger = logging.getLogger(__name__)
 
-HANDS = ("lh", "rh")
 LABEL_NAMES_FILE = "labels.txt"
 # How many missing videos a message lists before it only gives the count.
 MAX_LISTED_MISSING = 5

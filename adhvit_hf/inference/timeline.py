@@ -10,10 +10,10 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..configuration_adhvit import HAND_NAMES
 from ..utils import atomic_write
 
 
-HAND_NAMES = {"lh": "left hand", "rh": "right hand"}
 
 
 def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str]) -> list[dict]:

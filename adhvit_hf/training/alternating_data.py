@@ -12,12 +12,13 @@ import math
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
+from ..configuration_adhvit import HANDS
 from ..data.decoding import VideoDecodeError
-from .schedule import HANDS, AlternationSchedule, build_schedule
+from ..modeling_adhvit import IGNORE_INDEX
+from .schedule import AlternationSchedule, build_schedule
 
 logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
 MAX_REPLACEMENTS = 10
 
 
@@ -52,7 +53,6 @@ class AlternatingBatchSampler:
         self.accumulation = gradient_accumulation_steps
         self.rank = rank
         self.seed = seed
-        self.drop_last = drop_last
         self.epoch = 0
         self.samplers = {
             hand: DistributedSampler(range(size), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed + i)
@@ -97,8 +97,9 @@ class AlternatingBatchSampler:
 class AlternatingClipDataset(Dataset):
     """Map-style dataset over both hands' raw clip datasets, addressed by `(hand, index, seed)` keys.
 
-    `transform` is the data package's `VideoTransform` (the callable set with `set_transform`
-    elsewhere); the key's seed is handed to it so all randomness of a clip comes from that seed.
+    `transform` is the data package's `VideoTransform` (the same callable evaluation attaches with
+    `with_transform`), called here on the raw row with the key's seed, so all randomness of a clip comes
+    from that seed.
     An unreadable video is logged, replaced by another clip of the same hand and reported in the
     sample's `replaced_videos`, so training goes on and DDP ranks keep equal batch counts.
     """

@@ -196,7 +196,7 @@ SEED_FLAGS = {
     "--rh_num_classes": "--rh_num_labels",
 }
 SEED_SWITCHES = {
-    "--eval": ["--do_eval", "--do_train", "False"],
+    "--eval": ["--do_eval", "--do_predict", "True", "--do_train", "False"],
     "--pin_mem": ["--dataloader_pin_memory", "True"],
     "--no_pin_mem": ["--dataloader_pin_memory", "False"],
     "--disable_eval_during_finetuning": ["--eval_strategy", "no"],
@@ -206,11 +206,10 @@ SEED_SWITCHES = {
 SEED_IGNORED_WITH_VALUE = {
     "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
     "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter", "--weight_decay_end",
-    "--model_ema_force_cpu",
 }
 SEED_IGNORED_SWITCHES = {
     "--dist_eval", "--dist_on_itp", "--save_ckpt", "--imagenet_default_mean_and_std", "--use_mean_pooling",
-    "--validation", "--resplit",
+    "--validation", "--resplit", "--model_ema_force_cpu",
 }
 
 

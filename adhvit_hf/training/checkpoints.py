@@ -179,6 +179,8 @@ class CompleteCheckpointMixin:
         folder = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
         if self.args.should_save and os.path.isdir(folder) and not is_complete_checkpoint(folder):
             shutil.rmtree(folder)
+        # The other ranks write their RNG files into the same folder: not before it has been cleared.
+        self.accelerator.wait_for_everyone()
         # Rotation is held back until the new checkpoint is marked: a kill in between must not leave
         # the old checkpoints deleted and the new one unmarked.
         limit, self.args.save_total_limit = self.args.save_total_limit, None
@@ -188,7 +190,14 @@ class CompleteCheckpointMixin:
             self.args.save_total_limit = limit
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
+            # Callbacks with state of their own (the weight EMA) add it before the checkpoint counts as complete.
+            for callback in self.callback_handler.callbacks:
+                if hasattr(callback, "save_to_checkpoint"):
+                    callback.save_to_checkpoint(folder)
             mark_checkpoint_complete(folder, self.state.global_step)
+            # Stale folders of killed saves must not count towards save_total_limit and push out a complete one.
+            for stale in list_checkpoints(run_dir)[1]:
+                shutil.rmtree(stale)
             rotate_checkpoints(
                 output_dir=run_dir,
                 save_total_limit=limit,

@@ -4,9 +4,10 @@ import logging
 import os
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from transformers import TrainerCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from ..utils import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +17,8 @@ EMA_WEIGHTS = "ema.safetensors"
 class ModelEmaCallback(TrainerCallback):
     """After every optimizer step, `ema = decay * ema + (1 - decay) * weights` over all parameters.
 
-    The average is saved into every checkpoint (`ema.safetensors`) and restored from `resume_from`,
+    The average is saved into every checkpoint (`ema.safetensors`, before the checkpoint is marked complete)
+    and restored from `resume_from`,
     so a resumed run keeps the same average; at the end of training it is written as a loadable
     model folder `output_dir/model_ema`.
     """
@@ -40,10 +42,10 @@ class ModelEmaCallback(TrainerCallback):
         params = dict(model.named_parameters())
         torch._foreach_lerp_(list(self.shadow.values()), [params[n].detach() for n in self.shadow], 1.0 - self.decay)
 
-    def on_save(self, args, state, control, **kwargs):
-        if args.should_save:
-            checkpoint = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
-            save_file({n: t.contiguous().cpu() for n, t in self.shadow.items()}, os.path.join(checkpoint, EMA_WEIGHTS))
+    def save_to_checkpoint(self, checkpoint: str) -> None:
+        """Called by `CompleteCheckpointMixin` before it marks `checkpoint` complete."""
+        with atomic_write(os.path.join(checkpoint, EMA_WEIGHTS), "wb") as file:
+            file.write(save({n: t.contiguous().cpu() for n, t in self.shadow.items()}))
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if args.should_save:

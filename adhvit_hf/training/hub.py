@@ -16,7 +16,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import CONFIG_NAME
 
-from ..configuration_adhvit import HANDS, AdhVitConfig
+from ..configuration_adhvit import HAND_NAMES, HANDS, AdhVitConfig
 from ..utils import atomic_write
 
 
@@ -24,7 +24,6 @@ MODEL_CARD_TEMPLATE = Path(__file__).with_name("model_card.md")
 MODEL_CARD_NAME = "README.md"
 PROCESSOR_CONFIG_NAMES = ("preprocessor_config.json", "video_preprocessor_config.json")
 
-HAND_NAMES = {"lh": "left hand", "rh": "right hand"}
 METRIC_SPLITS = {"eval": "validation", "test": "test"}  # Trainer metric prefix -> dataset split
 HAND_METRICS = {  # metric key suffix -> (model-index metric type, readable name)
     "top1": ("accuracy", "top-1 accuracy"),

@@ -7,7 +7,6 @@ from it, so nothing about alternation is saved in checkpoints and every DDP rank
 import math
 from dataclasses import dataclass
 
-HANDS = ("lh", "rh")
 STRATEGIES = ("fixed", "proportional", "joint")
 
 

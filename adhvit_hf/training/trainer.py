@@ -11,6 +11,7 @@
 
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -22,12 +23,12 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
+from ..configuration_adhvit import HANDS
 from ..modeling_adhvit import hand_cross_entropy
 from .alternating_data import AlternatingBatchSampler
-from .checkpoints import CompleteCheckpointMixin
+from .checkpoints import CheckpointError, CompleteCheckpointMixin
 from .hub import HubPushMixin
 from .optim import create_adamw, seed_lr_factor
-from .schedule import HANDS
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.accuracy_metric = evaluate.load(METRIC_PATH)
         self.replaced_videos: list[str] = []
         self.add_callback(ReplacedVideoReport(self.replaced_videos))
+        self.add_callback(SamplerEpochSetter(self.batch_sampler))
         # Per hand since the last log: summed loss, correct clips, counted clips, micro-batches. Kept on the
         # device so the training loop never waits for the host before a logging step.
         self._hand_stats = {h: torch.zeros(4, device=self.args.device) for h in HANDS}
@@ -174,6 +176,11 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
 
     def load_checkpoint_weights(self, checkpoint: str) -> None:
         """Model weights of a checkpoint or saved-model folder (the seed's `--eval --resume CKPT`)."""
+        if not os.path.isdir(checkpoint):
+            raise CheckpointError(
+                f"--resume {checkpoint}: not a checkpoint folder; a seed .pth checkpoint converts with "
+                "scripts/convert_videomae_v2.py, a VideoMAE V2 backbone loads with --finetune"
+            )
         self._load_from_checkpoint(checkpoint)
 
     # ---- evaluation ----
@@ -234,6 +241,21 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics)
         return metrics
+
+
+class SamplerEpochSetter(TrainerCallback):
+    """Tells the alternating batch sampler which epoch starts.
+
+    The Trainer's own `set_epoch` does not reach it through accelerate's wrappers once a resumed DDP run
+    skips batches (`SkipBatchSampler` around `BatchSamplerShard`); without this a resumed epoch would replay
+    epoch 0's keys.
+    """
+
+    def __init__(self, batch_sampler: AlternatingBatchSampler):
+        self.batch_sampler = batch_sampler
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.batch_sampler.set_epoch(state.global_step // self.batch_sampler.schedule.updates_per_epoch)
 
 
 class ReplacedVideoReport(TrainerCallback):
