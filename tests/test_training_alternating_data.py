@@ -116,3 +116,11 @@ def test_evaluation_items_keep_their_views_together():
     batch = ClipCollator({"lh": 5, "rh": 4})(items)
     assert batch["pixel_values"].shape == (2, 6, 2, 3, 4, 4)
     assert batch["rh_labels"].tolist() == [2, 2] and "lh_labels" not in batch and "replaced_videos" not in batch
+
+
+def test_label_smoothing_without_mixup_smooths_the_targets_and_keeps_the_clips():
+    smoothing_only = {"lh": ClipMixup(mixup_alpha=0.0, cutmix_alpha=0.0, label_smoothing=0.1, num_classes=5)}
+    items = [clip_item(3, "lh"), clip_item(0, "lh")]
+    batch = ClipCollator({"lh": 5, "rh": 4}, mixup=smoothing_only)(items)
+    torch.testing.assert_close(batch["lh_labels"][0], torch.tensor([0.02, 0.02, 0.02, 0.92, 0.02]))
+    assert torch.equal(batch["pixel_values"], torch.cat([i["pixel_values"] for i in items]))
