@@ -30,6 +30,7 @@ class PreemptionCallback(TrainerCallback):
         self.signal_name: str | None = None
         self.stopped_at_step: int | None = None
         self._previous_handlers = {}
+        self._group = None
 
     def _handle(self, signum, frame) -> None:
         if self.signal_name is not None:
@@ -50,15 +51,18 @@ class PreemptionCallback(TrainerCallback):
 
     def _stop_requested(self, args) -> bool:
         requested = self.signal_name is not None
-        if args.world_size > 1 and dist.is_available() and dist.is_initialized():
+        if self._group is not None:
             # A signal may reach the ranks at different steps; all must stop at the same one or DDP hangs.
-            flag = torch.tensor(int(requested), device=args.device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            # The flag travels on the CPU (a gloo group), so asking costs no GPU sync per step.
+            flag = torch.tensor(int(requested))
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self._group)
             requested = bool(flag.item())
         return requested
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.signal_name, self.stopped_at_step = None, None
+        distributed = args.world_size > 1 and dist.is_available() and dist.is_initialized()
+        self._group = dist.new_group(backend="gloo") if distributed else None
         try:
             self._previous_handlers = {s: signal.signal(s, self._handle) for s in self.signals}
         except ValueError:  # not the main thread: signals cannot be caught here
