@@ -196,3 +196,24 @@ def test_model_ema_is_saved_with_checkpoints_and_survives_a_resume(demo_data, tm
     # the average lags the weights it follows
     weights = final_weights(tmp_path / "full")
     assert not torch.equal(full["lh_classifier.weight"], weights["lh_classifier.weight"])
+
+
+def test_tensorboard_gets_per_hand_curves_in_the_seeds_log_dir(demo_data, tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    # --log_dir is handed to TensorBoard through the environment: restore it for the other tests
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
+
+    argv = tiny_run_args(
+        demo_data, tmp_path / "out", report_to="tensorboard", log_dir=tmp_path / "tb", max_steps=4, logging_steps=2,
+        do_eval="True",
+    )
+    run_havid.main(argv)
+    tags = set()
+    for events in (tmp_path / "tb").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    expected = {"train/lh_loss", "train/rh_loss", "train/lh_train_top1", "train/rh_train_top1", "train/active_hand",
+                "train/learning_rate", "train/grad_norm", "eval/lh_top1", "eval/rh_mean_class_acc", "eval/mean_top1"}
+    assert expected <= tags
