@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from .transforms import seed_from
+
 
 def smoothed_one_hot(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
     """(B,) int labels -> (B, num_classes) targets with `smoothing` spread evenly over all classes."""
@@ -21,7 +23,7 @@ def smoothed_one_hot(labels: torch.Tensor, num_classes: int, smoothing: float) -
 def sample_beta(alpha: float, generator: torch.Generator) -> float:
     """One Beta(alpha, alpha) draw from `generator` (torch's Beta sampler takes no generator, so fork the RNG)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        torch.manual_seed(seed_from(generator))
         return float(torch.distributions.Beta(alpha, alpha).sample())
 
 

@@ -174,6 +174,9 @@ class ClipCollator:
             if mixup is None:
                 batch[f"{hand}_labels"] = torch.where(rows, labels, IGNORE_INDEX)
                 continue
+            if rows.all():  # every alternating step: no gather and scatter copies of the clips
+                batch["pixel_values"], batch[f"{hand}_labels"] = mixup[hand](pixel_values, labels, generator)
+                continue
             mixed, targets = mixup[hand](pixel_values[rows], labels[rows], generator)
             pixel_values[rows] = mixed
             soft = torch.zeros(len(row_hands), self.num_labels[hand])

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
+from ..data.transforms import FLIP_POLICIES
 from .schedule import STRATEGIES
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class DataArguments:
             raise ValueError("--lh_data_path is required: the folder holding train_list_video.txt for the left hand")
         if self.rh_data_path is None and not self.one_stream:
             raise ValueError("--rh_data_path is required unless --one_stream trains both heads on the LH data")
-        if self.flip not in ("none", "plain", "swap_hands"):
+        if self.flip not in FLIP_POLICIES:
             raise ValueError(f"--flip must be none, plain or swap_hands, got {self.flip!r}")
         if self.flip == "plain" and not self.one_stream:
             raise ValueError("--flip plain mirrors a left hand into a right one; with dual-hand data use swap_hands")

@@ -127,13 +127,13 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     @torch.no_grad()
     def _track_hand_stats(self, inputs, outputs) -> None:
         """Training loss and top-1 per hand; with mixup the target is the soft label's largest class."""
-        for hand in HANDS:
-            labels, logits = inputs.get(f"{hand}_labels"), outputs.get(f"{hand}_logits")
-            if labels is None or logits is None:
-                continue
+        labelled = [h for h in HANDS if inputs.get(f"{h}_labels") is not None and outputs.get(f"{h}_logits") is not None]
+        for hand in labelled:
+            labels, logits = inputs[f"{hand}_labels"], outputs[f"{hand}_logits"]
             valid, target = (labels.sum(-1) > 0, labels.argmax(-1)) if labels.is_floating_point() else (labels != -100, labels)
             correct = ((logits.argmax(-1) == target) & valid).sum()
-            loss = hand_cross_entropy(logits, labels, hand)
+            # With one hand (every alternating step) the model's loss is that hand's: no second cross entropy.
+            loss = outputs.loss.detach() if len(labelled) == 1 else hand_cross_entropy(logits, labels, hand)
             self._hand_stats[hand] += torch.stack([loss, correct.float(), valid.sum().float(), torch.ones_like(loss)])
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -219,10 +219,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         finally:
             self.compute_metrics = compute_metrics
         hands = list(datasets)
-        for name in ("top1", "loss"):
-            metrics[f"{metric_key_prefix}_mean_{name}" if name == "top1" else f"{metric_key_prefix}_loss"] = sum(
-                metrics[f"{metric_key_prefix}_{h}_{name}"] for h in hands
-            ) / len(hands)
+        metrics[f"{metric_key_prefix}_mean_top1"] = sum(metrics[f"{metric_key_prefix}_{h}_top1"] for h in hands) / len(hands)
+        metrics[f"{metric_key_prefix}_loss"] = sum(metrics[f"{metric_key_prefix}_{h}_loss"] for h in hands) / len(hands)
         return metrics, outputs
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
