@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 --durations=15 tests
 
 benchmark: $(STAMP)
-	$(PY) scripts/benchmark.py --output benchmark.json
+	$(PY) -m benchmarks.benchmark --output benchmark.json
 
 clean:
 	rm -rf $(DEMO_DATA) $(DEMO_OUT) .pytest_cache

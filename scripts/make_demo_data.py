@@ -1,42 +1,10 @@
 #!/usr/bin/env python
-"""Write the synthetic dual-hand demo dataset (HA-ViD list layout) used by `make demo` and the tests."""
+"""Write the synthetic dual-hand demo dataset (HA-ViD list layout) used by `make demo` and the tests.
 
-import argparse
-import logging
-import time
+A thin entry point: the program is `adhvit_hf.cli`; `python scripts/make_demo_data.py --help` lists its flags.
+"""
 
-from adhvit_hf.data.demo import MOTIONS, make_demo_dataset
-from adhvit_hf.utils import run_cli
-
-
-logger = logging.getLogger(__name__)
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", required=True, help="Output folder (gets lh/, rh/ and videos/).")
-    parser.add_argument("--seed", type=int, default=0, help="Random seed; the same seed gives the same dataset.")
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
-    started = time.perf_counter()
-    sizes = make_demo_dataset(args.out, seed=args.seed)
-    logger.info(
-        "Wrote %d videos (%s) with %d classes per hand to %s in %.1f s",
-        sum(sizes.values()),
-        ", ".join(f"{split} {count}" for split, count in sizes.items()),
-        len(MOTIONS),
-        args.out,
-        time.perf_counter() - started,
-    )
-
-
-def cli() -> None:
-    """The console script: bad input ends in one line, not a traceback."""
-    run_cli(main)
+from adhvit_hf.cli.make_demo_data import cli
 
 
 if __name__ == "__main__":

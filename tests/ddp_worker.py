@@ -9,7 +9,7 @@ import sys
 import torch
 from transformers import TrainerCallback
 
-from adhvit_hf.scripts import run_havid
+from adhvit_hf.cli import run_havid
 
 
 class MovedHeadRecorder(TrainerCallback):

@@ -11,7 +11,7 @@ import sys
 
 from transformers import Trainer, TrainerCallback
 
-from adhvit_hf.scripts import run_havid
+from adhvit_hf.cli import run_havid
 from adhvit_hf.training import checkpoints
 
 

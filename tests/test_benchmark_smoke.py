@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from adhvit_hf.scripts import benchmark
+from benchmarks import benchmark
 
 
 TINY_ARGS = [

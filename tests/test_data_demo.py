@@ -7,7 +7,7 @@ from adhvit_hf.data.clip_list import read_label_names
 from adhvit_hf.data.datasets import load_hand_splits
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.data.demo import MOTIONS, NUM_VIDEO_FRAMES, make_demo_dataset, render_video
-from adhvit_hf.scripts.make_demo_data import main as make_demo_data_main
+from adhvit_hf.cli.make_demo_data import main as make_demo_data_main
 
 
 SMALL = {"train": 6, "val": 3, "test": 3}

@@ -12,7 +12,7 @@ from adhvit_hf.data.havid import (
     prepare_hand_lists,
     segment_clips,
 )
-from adhvit_hf.scripts.prepare_havid import main as prepare_havid_main
+from adhvit_hf.cli.prepare_havid import main as prepare_havid_main
 from data_helpers import write_index_video
 
 

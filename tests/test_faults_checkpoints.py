@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import tiny_run_args
 
-from adhvit_hf.scripts import run_havid
+from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import (
     COMPLETE_MARKER,
     CheckpointError,

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adhvit_hf.data.clip_list import ClipListError, parse_clip_line, read_clip_list
-from adhvit_hf.scripts.run_havid import parse_args
+from adhvit_hf.cli.run_havid import parse_args
 from adhvit_hf.training.arguments import SEED_FLAGS, SEED_IGNORED_SWITCHES, SEED_IGNORED_WITH_VALUE, SEED_SWITCHES
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -13,7 +13,7 @@ from conftest import tiny_run_args
 from faults_helpers import SignalDuringStep
 from safetensors.torch import load_file
 
-from adhvit_hf.scripts import run_havid
+from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import COMPLETE_MARKER
 
 HELPER = Path(__file__).with_name("faults_helpers.py")

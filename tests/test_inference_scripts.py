@@ -8,7 +8,7 @@ import pytest
 from transformers import pipeline
 
 from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline, add_pipeline_to_folder
-from adhvit_hf.scripts import extract_features, predict
+from adhvit_hf.cli import extract_features, predict
 from inference_helpers import noise_frames, save_tiny_model, two_hand_frames, write_video
 
 

@@ -15,7 +15,7 @@ from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMA
 
 from adhvit_hf import AdhVitForDualHandClassification, convert_videomae_v2_checkpoint, load_pretrained_backbone
 from adhvit_hf.modeling_adhvit import sinusoid_position_table
-from adhvit_hf.scripts.convert_videomae_v2 import main as convert_main
+from adhvit_hf.cli.convert_videomae_v2 import main as convert_main
 
 # tiny VideoMAE V2 geometry: 32x32 pixels, patch 16, tubelet 2, 4 frames -> 8 tokens of width 32, 2 heads
 GEOMETRY = dict(image_size=32, num_frames=4, num_attention_heads=2)

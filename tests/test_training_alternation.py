@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback, pipeline
 
 from adhvit_hf.inference import PIPELINE_TASK
-from adhvit_hf.scripts import run_havid
+from adhvit_hf.cli import run_havid
 from adhvit_hf.training.arguments import translate_seed_args
 from conftest import tiny_run_args
 

@@ -266,7 +266,7 @@ def data_case(name: str, work_dir: str, repeats: int):
     from adhvit_hf.data.datasets import load_hand_splits
     from adhvit_hf.data.demo import MOTIONS, make_demo_dataset
     from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-    from adhvit_hf.scripts.data_throughput import write_720p_video
+    from benchmarks.data_throughput import write_720p_video
 
     aa = None if name == "demo_no_randaugment" else RANDAUGMENT
     if name.startswith("demo"):
@@ -291,7 +291,7 @@ def data_throughput(cases: list[str], work_dir: str, repeats: int, rounds: int) 
 
     Each figure is the best of `rounds` rounds: on a shared machine, other processes only ever slow a round down.
     """
-    from adhvit_hf.scripts.data_throughput import measure
+    from benchmarks.data_throughput import measure
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # what a DataLoader worker runs with

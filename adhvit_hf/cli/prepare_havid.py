@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""Turn HA-ViD's frame-wise per-hand annotations into ADH-ViT clip lists (lh/ and rh/), without re-encoding."""
+
+import argparse
+import logging
+import os
+
+from adhvit_hf.data.havid import HAND_FOLDERS, find_hand_annotations, prepare_hand_lists
+from adhvit_hf.utils import run_cli
+
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--annotation_root", required=True,
+                        help="HA-ViD's ActionSegmentation/data folder (view{V}_{lh,rh}_{pt,aa}/) or a folder with "
+                             "groundTruth/{left_hand,right_hand}/, mapping.txt and splits/{left_hand,right_hand}/.")
+    parser.add_argument("--video_dir", default=None,
+                        help="Folder with <video>.mp4 (default: <annotation_root>/videos).")
+    parser.add_argument("--output_dir", required=True, help="Gets lh/ and rh/ with train/val lists and labels.txt.")
+    parser.add_argument("--view", type=int, default=0, choices=(0, 1, 2), help="Camera view: 0 side, 1 front, 2 top.")
+    parser.add_argument("--level", default="pt", choices=("pt", "aa"), help="Primitive task or atomic action labels.")
+    parser.add_argument("--split", type=int, default=1, help="Split number of the *.split<N>.bundle files.")
+    parser.add_argument("--extraction_method", default="segment", choices=("segment", "clip"),
+                        help="One line per action segment, or fixed-length class-balanced clips.")
+    parser.add_argument("--min_segment_length", type=int, default=1, help="Shortest segment kept (frames).")
+    parser.add_argument("--clip_length", type=int, default=16, help="Clip length for --extraction_method clip.")
+    parser.add_argument("--clips_per_video", type=int, default=10, help="Clips per video for --extraction_method clip.")
+    parser.add_argument("--no_prefer_non_null", dest="prefer_non_null", action="store_false",
+                        help="Let 'null' clips compete with the others in class balancing.")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    video_dir = args.video_dir or os.path.join(args.annotation_root, "videos")
+    for hand in HAND_FOLDERS:
+        annotations = find_hand_annotations(args.annotation_root, hand, view=args.view, level=args.level,
+                                            split=args.split)
+        counts = prepare_hand_lists(
+            annotations,
+            video_dir,
+            os.path.join(args.output_dir, hand),
+            method=args.extraction_method,
+            min_segment_length=args.min_segment_length,
+            clip_length=args.clip_length,
+            clips_per_video=args.clips_per_video,
+            prefer_non_null=args.prefer_non_null,
+            seed=args.seed,
+        )
+        for split, per_label in counts.items():
+            logger.info("%s %s: %d clips over %d labels", hand, split, sum(per_label.values()), len(per_label))
+
+
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()
