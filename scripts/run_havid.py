@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Fine-tune ADH-ViT on HA-ViD-style clip lists with alternating dual-hand training
+"""Fine-tune ADH-ViT on HA-ViD-style clip lists with alternating dual-hand training.
 
 A thin entry point: the program is `adhvit_hf.cli`; `python scripts/run_havid.py --help` lists its flags.
 """
