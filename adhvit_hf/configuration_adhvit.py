@@ -84,8 +84,8 @@ class AdhVitConfig(VideoMAEConfig):
         setattr(self, f"{hand}_label2id", label2id)
 
     def _check_sizes(self) -> None:
-        image_size = _pair(self.image_size)
-        patch_size = _pair(self.patch_size)
+        image_size = as_pair(self.image_size)
+        patch_size = as_pair(self.patch_size)
         if self.tubelet_size < 1 or self.num_frames % self.tubelet_size != 0:
             raise ValueError(
                 f"num_frames ({self.num_frames}) must be a multiple of tubelet_size ({self.tubelet_size})."
@@ -136,7 +136,8 @@ def _check_num_labels(hand: str, num_labels) -> None:
         raise ValueError(f"{hand}_num_labels must be an integer >= 1, got {num_labels!r}.")
 
 
-def _pair(size) -> tuple[int, int]:
+def as_pair(size) -> tuple[int, int]:
+    """`size` as (height, width): an int is square, a list or tuple is taken as is."""
     return tuple(size) if isinstance(size, (list, tuple)) else (size, size)
 
 

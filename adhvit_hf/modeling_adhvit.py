@@ -1,6 +1,7 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """PyTorch AdhVit: one VideoMAE (V2) ViT backbone with a left-hand and a right-hand classification head."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -9,24 +10,53 @@ from torch import nn
 
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
-from transformers.models.videomae.modeling_videomae import (
-    VideoMAELayer,
-    VideoMAEPatchEmbeddings,
-    VideoMAESelfAttention,
-)
-from transformers.utils import ModelOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.processing_utils import Unpack
+from transformers.utils import ModelOutput, TransformersKwargs
+from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
-from .configuration_adhvit import HANDS, AdhVitConfig
+from .configuration_adhvit import HANDS, AdhVitConfig, as_pair
 
 
-# transformers stores VideoMAE's query/value biases as `q_bias`/`v_bias` on disk and renames them on load for
-# model_type "videomae" only; without the same mapping the biases of an "adhvit" checkpoint would load as zeros. This
-# file registers it itself so that it also happens when it runs as remote code, without `adhvit_hf` installed.
-if get_checkpoint_conversion_mapping(AdhVitConfig.model_type) is None:
-    register_checkpoint_conversion_mapping(AdhVitConfig.model_type, get_checkpoint_conversion_mapping("videomae"))
+# ---- transformers loading adapter -----------------------------------------------------------------------------------
+# The one place that relies on transformers' weight-loading machinery rather than its public model API. Saved folders
+# store the query/value biases as `...attention.attention.{q,v}_bias` (VideoMAE's on-disk names); the renaming below
+# is applied by `from_pretrained` (and reversed by `save_pretrained`) for model_type "adhvit". It is registered by this
+# file itself so that it also happens when the file runs as remote code, without `adhvit_hf` installed.
+# tests/test_model_save_load.py checks it: a transformers upgrade that changes it fails a test, not users' folders.
+SAVED_ATTENTION_BIAS_NAMES = {"q_bias": "query", "v_bias": "value"}
+
+
+def register_saved_attention_bias_names(model_type: str) -> None:
+    """Have `from_pretrained`/`save_pretrained` map `{q,v}_bias` on disk to `{query,value}.bias` in the model."""
+    from transformers.conversion_mapping import (
+        get_checkpoint_conversion_mapping,
+        register_checkpoint_conversion_mapping,
+    )
+    from transformers.core_model_loading import WeightRenaming
+
+    if get_checkpoint_conversion_mapping(model_type) is None:
+        renamings = [
+            WeightRenaming(rf"attention\.attention\.{saved}", f"attention.attention.{name}.bias")
+            for saved, name in SAVED_ATTENTION_BIAS_NAMES.items()
+        ]
+        register_checkpoint_conversion_mapping(model_type, renamings)
+
+
+def rename_saved_attention_biases(module, state_dict, prefix, *args) -> None:
+    """`load_state_dict` pre-hook: `...attention.attention.{q,v}_bias` (the saved names) -> `...{query,value}.bias`."""
+    suffixes = tuple(f"attention.attention.{saved}" for saved in SAVED_ATTENTION_BIAS_NAMES)
+    for key in [k for k in state_dict if k.startswith(prefix) and k.endswith(suffixes)]:
+        stem, saved = key.rsplit(".", 1)
+        state_dict[f"{stem}.{SAVED_ATTENTION_BIAS_NAMES[saved]}.bias"] = state_dict.pop(key)
+
+
+register_saved_attention_bias_names(AdhVitConfig.model_type)
+# ---------------------------------------------------------------------------------------------------------------------
 
 IGNORE_INDEX = -100
 AUTO_CLASSES = ("AutoModel", "AutoModelForVideoClassification")
@@ -100,13 +130,33 @@ class AdhVitDropPath(nn.Module):
         return f"p={self.drop_prob}"
 
 
+class AdhVitPatchEmbeddings(nn.Module):
+    """Tubelet embedding: a Conv3d over `(B, C, T, H, W)` with kernel = stride = (tubelet, patch, patch)."""
+
+    def __init__(self, config: AdhVitConfig):
+        super().__init__()
+        (height, width), patch_size = as_pair(config.image_size), as_pair(config.patch_size)
+        spatial_patches = (height // patch_size[0]) * (width // patch_size[1])
+        self.num_patches = (config.num_frames // config.tubelet_size) * spatial_patches
+        self.projection = nn.Conv3d(
+            config.num_channels,
+            config.hidden_size,
+            kernel_size=(config.tubelet_size, *patch_size),
+            stride=(config.tubelet_size, *patch_size),
+        )
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        # (B, T, C, H, W) -> (B, C, T, H, W) -> (B, N, hidden_size)
+        return self.projection(pixel_values.permute(0, 2, 1, 3, 4)).flatten(2).transpose(1, 2)
+
+
 class AdhVitEmbeddings(nn.Module):
     """Tubelet patch embedding plus the fixed sin-cos position table: `(B, T, C, H, W)` -> `(B, N, hidden_size)`."""
 
     def __init__(self, config: AdhVitConfig):
         super().__init__()
         self.config = config
-        self.patch_embeddings = VideoMAEPatchEmbeddings(config)
+        self.patch_embeddings = AdhVitPatchEmbeddings(config)
         self.num_patches = self.patch_embeddings.num_patches
         # recomputed from the config, never saved: checkpoints stay independent of the table
         self.register_buffer(
@@ -122,19 +172,131 @@ class AdhVitEmbeddings(nn.Module):
         return self.dropout(embeddings)
 
 
-class AdhVitLayer(VideoMAELayer):
-    """VideoMAE pre-norm transformer block with stochastic depth on both residual branches (as in VideoMAE V2)."""
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Unpack[TransformersKwargs],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax attention written out so the probabilities can be returned; `(B, heads, N, d)` -> `(B, N, heads, d)`."""
+    attn_weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = F.softmax(attn_weights, dim=-1)
+    attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value).transpose(1, 2).contiguous()
+    return attn_output, attn_weights
+
+
+class AdhVitSelfAttention(nn.Module):
+    """Multi-head self-attention of VideoMAE V2: biases on query and value only (`qv_bias`), none on key."""
+
+    def __init__(self, config: AdhVitConfig):
+        super().__init__()
+        self.config = config
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.scaling = self.attention_head_size**-0.5
+        self.dropout_prob = config.attention_probs_dropout_prob
+        self.is_causal = False
+        self.query = nn.Linear(config.hidden_size, config.hidden_size, bias=config.qv_bias)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size, bias=config.qv_bias)
+
+    def forward(
+        self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        hidden_shape = (*hidden_states.shape[:-1], -1, self.attention_head_size)
+        query = self.query(hidden_states).view(hidden_shape).transpose(1, 2)
+        key = self.key(hidden_states).view(hidden_shape).transpose(1, 2)
+        value = self.value(hidden_states).view(hidden_shape).transpose(1, 2)
+
+        attention_interface: Callable = eager_attention_forward
+        # Fused kernels (sdpa, flash, ...) never form the probabilities; when they are asked for, this call runs eager
+        # so `output_attentions` gives them whatever the attention implementation.
+        if self.config._attn_implementation != "eager" and not kwargs.get("output_attentions"):
+            attention_interface = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]
+        context, attention_probs = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            None,
+            is_causal=self.is_causal,
+            scaling=self.scaling,
+            dropout=self.dropout_prob if self.training else 0.0,
+            **kwargs,
+        )
+        return context.reshape(*context.shape[:-2], -1), attention_probs
+
+
+class AdhVitSelfOutput(nn.Module):
+    """Output projection of the attention (its residual is added by [`AdhVitLayer`], after drop path)."""
+
+    def __init__(self, config: AdhVitConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.dense(hidden_states))
+
+
+class AdhVitAttention(nn.Module):
+    def __init__(self, config: AdhVitConfig):
+        super().__init__()
+        self.attention = AdhVitSelfAttention(config)
+        self.output = AdhVitSelfOutput(config)
+
+    def forward(self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> torch.Tensor:
+        context, _ = self.attention(hidden_states, **kwargs)
+        return self.output(context)
+
+
+class AdhVitIntermediate(nn.Module):
+    def __init__(self, config: AdhVitConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        act = config.hidden_act
+        self.intermediate_act_fn = ACT2FN[act] if isinstance(act, str) else act
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.intermediate_act_fn(self.dense(hidden_states))
+
+
+class AdhVitMLPOutput(nn.Module):
+    """Second MLP projection (its residual is added by [`AdhVitLayer`], after drop path)."""
+
+    def __init__(self, config: AdhVitConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.dense(hidden_states))
+
+
+class AdhVitLayer(GradientCheckpointingLayer):
+    """
+    VideoMAE V2's pre-norm block (timm's `Block`) with stochastic depth on both residual branches. Its submodules
+    carry `VideoMAELayer`'s attribute names, so saved folders keep VideoMAE's tensor names.
+    """
 
     def __init__(self, config: AdhVitConfig, drop_path_rate: float = 0.0):
-        super().__init__(config)
+        super().__init__()
+        self.attention = AdhVitAttention(config)
+        self.intermediate = AdhVitIntermediate(config)
+        self.output = AdhVitMLPOutput(config)
+        self.layernorm_before = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.drop_path = AdhVitDropPath(drop_path_rate)
 
-    def forward(self, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
-        attention_output = self.attention(self.layernorm_before(hidden_states), **kwargs)
-        hidden_states = hidden_states + self.drop_path(attention_output)
-        # VideoMAEOutput adds its residual itself; its parts are called here so the branch passes through drop path
-        mlp_output = self.intermediate(self.layernorm_after(hidden_states))
-        mlp_output = self.output.dropout(self.output.dense(mlp_output))
+    def forward(self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> torch.Tensor:
+        hidden_states = hidden_states + self.drop_path(self.attention(self.layernorm_before(hidden_states), **kwargs))
+        mlp_output = self.output(self.intermediate(self.layernorm_after(hidden_states)))
         return hidden_states + self.drop_path(mlp_output)
 
 
@@ -146,8 +308,9 @@ class AdhVitEncoder(nn.Module):
         self.config = config
         rates = drop_path_rates(config.drop_path_rate, config.num_hidden_layers)
         self.layer = nn.ModuleList([AdhVitLayer(config, rate) for rate in rates])
+        self.gradient_checkpointing = False
 
-    def forward(self, hidden_states: torch.Tensor, **kwargs) -> BaseModelOutput:
+    def forward(self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> BaseModelOutput:
         for layer_module in self.layer:
             hidden_states = layer_module(hidden_states, **kwargs)
         return BaseModelOutput(last_hidden_state=hidden_states)
@@ -169,32 +332,30 @@ class AdhVitPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     _can_record_outputs = {
         "hidden_states": AdhVitLayer,
-        "attentions": VideoMAESelfAttention,
+        "attentions": AdhVitSelfAttention,
     }
 
-    @staticmethod
-    def _finalize_model_loading(model, load_config, loading_info):
-        # transformers reports a size mismatch only in a logged table; name the head and its class counts instead
-        if not load_config.ignore_mismatched_sizes:
-            for name, checkpoint_shape, model_shape in sorted(loading_info.mismatched_keys):
-                head = name.split(".")[0]
-                if head in (f"{hand}_classifier" for hand in HANDS):
-                    raise ValueError(
-                        f"{head}: the checkpoint {load_config.pretrained_model_name_or_path} has "
-                        f"{checkpoint_shape[0]} classes but the model was configured with {model_shape[0]} "
-                        f"({head[:2]}_num_labels). Pass ignore_mismatched_sizes=True to from_pretrained to start "
-                        f"a new {model_shape[0]}-class {head}."
-                    )
-        return PreTrainedModel._finalize_model_loading(model, load_config, loading_info)
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """
+        `PreTrainedModel.from_pretrained`; a head whose class count differs from the configured one raises
+        [`WeightShapeMismatchError`] naming the head, both counts and the way to start a new head.
+        """
+        if kwargs.get("ignore_mismatched_sizes", False):
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        # Loaded leniently so the mismatched tensors can be named; any mismatch is refused below, as transformers does.
+        output_loading_info = kwargs.pop("output_loading_info", False)
+        kwargs.update(ignore_mismatched_sizes=True, output_loading_info=True)
+        model, loading_info = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        _refuse_mismatched_sizes(loading_info["mismatched_keys"], pretrained_model_name_or_path)
+        return (model, loading_info) if output_loading_info else model
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        std = self.config.initializer_range
         if isinstance(module, nn.Linear):
-            if any(module is getattr(self, f"{hand}_classifier", None) for hand in HANDS):
-                # new heads start close to zero, as VideoMAE V2 scales its head by --init_scale
-                std = std * self.config.init_scale
-            init.trunc_normal_(module.weight, std=std)
+            # every linear, the hand heads included, starts trunc-normal with zero bias, as in the original ADH-ViT
+            # (it builds its hand heads after VideoMAE V2's --init_scale scaling, which therefore leaves them alone)
+            init.trunc_normal_(module.weight, std=self.config.initializer_range)
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm):
@@ -208,6 +369,30 @@ class AdhVitPreTrainedModel(PreTrainedModel):
             init.copy_(module.position_embeddings, table)
 
 
+class WeightShapeMismatchError(RuntimeError, ValueError):
+    """A saved tensor's shape differs from the model's (a RuntimeError like transformers', a ValueError for CLIs)."""
+
+
+def _refuse_mismatched_sizes(mismatched_keys, source) -> None:
+    """Raise [`WeightShapeMismatchError`] for `(name, saved_shape, model_shape)` entries: a head by name, or all."""
+    if not mismatched_keys:
+        return
+    heads = {name.split(".")[0]: (saved, wanted) for name, saved, wanted in mismatched_keys}
+    for head in (f"{hand}_classifier" for hand in HANDS):
+        if head in heads:
+            saved, wanted = heads[head]
+            raise WeightShapeMismatchError(
+                f"{head}: the checkpoint {source} has {saved[0]} classes but the model was configured with "
+                f"{wanted[0]} ({head[:2]}_num_labels). Pass ignore_mismatched_sizes=True to from_pretrained to start "
+                f"a new {wanted[0]}-class {head}."
+            )
+    listed = ", ".join(f"{name} {tuple(saved)} vs {tuple(wanted)}" for name, saved, wanted in sorted(mismatched_keys))
+    raise WeightShapeMismatchError(
+        f"{source}: saved tensors whose shape differs from the model's (saved vs model): {listed}. The checkpoint was "
+        "written for another architecture; pass ignore_mismatched_sizes=True to from_pretrained to re-initialise them."
+    )
+
+
 class AdhVitModel(AdhVitPreTrainedModel):
     """The AdhVit backbone, laid out like `VideoMAEModel`: `(B, T, C, H, W)` pixels -> `(B, N, hidden_size)` tokens."""
 
@@ -217,23 +402,23 @@ class AdhVitModel(AdhVitPreTrainedModel):
         self.encoder = AdhVitEncoder(config)
         # Trainer's resume and best-model loading call load_state_dict on the saved tensors, bypassing the renaming
         # of from_pretrained: without this hook the q/v biases would be dropped with nothing but a warning.
-        self.register_load_state_dict_pre_hook(_rename_saved_attention_biases)
+        self.register_load_state_dict_pre_hook(rename_saved_attention_biases)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.embeddings.patch_embeddings
 
+    @merge_with_config_defaults
     @capture_outputs(tie_last_hidden_states=False)
-    def forward(self, pixel_values: torch.Tensor, **kwargs) -> BaseModelOutput:
+    def forward(self, pixel_values: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> BaseModelOutput:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Normalised clip frames.
+        """
         _check_pixel_values(pixel_values, self.config)
-        return self.encoder(self.embeddings(pixel_values))
-
-
-def _rename_saved_attention_biases(module, state_dict, prefix, *args) -> None:
-    """`...attention.attention.{q,v}_bias` (the on-disk names) -> `...{query,value}.bias`, in place."""
-    for key in [k for k in state_dict if k.startswith(prefix) and k.endswith(("attention.q_bias", "attention.v_bias"))]:
-        stem, name = key.rsplit(".", 1)
-        state_dict[f"{stem}.{'query' if name == 'q_bias' else 'value'}.bias"] = state_dict.pop(key)
+        # the attention layers learn from here whether the probabilities are wanted (see AdhVitSelfAttention)
+        kwargs["output_attentions"] = kwargs.get("output_attentions", self.config.output_attentions)
+        return self.encoder(self.embeddings(pixel_values), **kwargs)
 
 
 class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
@@ -242,6 +427,9 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
     `rh_classifier`). Takes `pixel_values` `(B, T, C, H, W)` and returns an [`AdhVitOutput`]; `hand="lh"`/`"rh"` runs
     only that hand's head so the other one stays out of the graph.
     """
+
+    # the loss is a mean per hand over the batch; Trainer keeps scaling it for gradient accumulation itself
+    accepts_loss_kwargs = False
 
     def __init__(self, config: AdhVitConfig):
         super().__init__(config)
@@ -266,16 +454,15 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
         """The head of `hand` ("lh" or "rh")."""
         return self.lh_classifier if hand == "lh" else self.rh_classifier
 
+    @can_return_tuple
     def forward(
         self,
         pixel_values: torch.Tensor,
         lh_labels: torch.Tensor | None = None,
         rh_labels: torch.Tensor | None = None,
         hand: str | None = None,
-        output_hidden_states: bool | None = None,
-        output_attentions: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> AdhVitOutput | tuple:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> AdhVitOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
             Normalised clip frames.
@@ -295,11 +482,9 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
                     f"{labelled_hand}_labels were given but hand={hand!r} runs only the {hand} head; "
                     f"pass hand=None or hand={labelled_hand!r}."
                 )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
 
-        outputs = self.videomae(
-            pixel_values, output_hidden_states=output_hidden_states, output_attentions=output_attentions
-        )
+        # return_dict=True: the backbone would follow config.return_dict and hand back a tuple
+        outputs: BaseModelOutput = self.videomae(pixel_values, return_dict=True, **kwargs)
         pooled_output = self.fc_norm(outputs.last_hidden_state.mean(dim=1))
         head_input = self.head_dropout(pooled_output)
 
@@ -309,17 +494,14 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
             for labelled_hand, hand_labels in labels.items()
             if hand_labels is not None
         ]
-        loss = torch.stack(hand_losses).sum() if hand_losses else None
-
-        output = AdhVitOutput(
-            loss=loss,
+        return AdhVitOutput(
+            loss=torch.stack(hand_losses).sum() if hand_losses else None,
             lh_logits=logits.get("lh"),
             rh_logits=logits.get("rh"),
             pooled_output=pooled_output,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return output if return_dict else output.to_tuple()
 
 
 def hand_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, hand: str = "lh") -> torch.Tensor:
@@ -348,7 +530,7 @@ def hand_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, hand: str = "
 
 
 def _check_pixel_values(pixel_values: torch.Tensor, config: AdhVitConfig) -> None:
-    height, width = (config.image_size,) * 2 if isinstance(config.image_size, int) else tuple(config.image_size)
+    height, width = as_pair(config.image_size)
     expected = (config.num_frames, config.num_channels, height, width)
     if pixel_values.ndim == 5 and tuple(pixel_values.shape[1:]) == expected:
         return
@@ -363,6 +545,7 @@ def _check_pixel_values(pixel_values: torch.Tensor, config: AdhVitConfig) -> Non
 
 __all__ = [
     "AdhVitForDualHandClassification",
+    "WeightShapeMismatchError",
     "AdhVitModel",
     "AdhVitOutput",
     "AdhVitPreTrainedModel",
