@@ -214,11 +214,13 @@ class AdhVitSelfAttention(nn.Module):
         key = self.key(hidden_states).view(hidden_shape).transpose(1, 2)
         value = self.value(hidden_states).view(hidden_shape).transpose(1, 2)
 
-        attention_interface: Callable = eager_attention_forward
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
         # Fused kernels (sdpa, flash, ...) never form the probabilities; when they are asked for, this call runs eager
         # so `output_attentions` gives them whatever the attention implementation.
-        if self.config._attn_implementation != "eager" and not kwargs.get("output_attentions"):
-            attention_interface = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]
+        if kwargs.get("output_attentions"):
+            attention_interface = eager_attention_forward
         context, attention_probs = attention_interface(
             self,
             query,

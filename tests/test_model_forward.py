@@ -1,9 +1,14 @@
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as F
 from model_helpers import tiny_config, tiny_model, tiny_pixels
+from transformers import Trainer, TrainingArguments
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
 
-from adhvit_hf import AdhVitForDualHandClassification, AdhVitOutput
+from adhvit_hf import AdhVitForDualHandClassification, AdhVitModel, AdhVitOutput
 from adhvit_hf.modeling_adhvit import drop_path_rates
 
 
@@ -150,16 +155,102 @@ def test_return_dict_false_gives_a_tuple(model, pixels):
     assert torch.equal(output[0], reference.loss) and torch.equal(output[2], reference.rh_logits)
 
 
-def test_hidden_states_and_attentions(pixels):
-    model = tiny_model(attn_implementation="eager")
+MODEL_CLASSES = [AdhVitModel, AdhVitForDualHandClassification]
+IMPLEMENTATIONS = ["sdpa", "eager"]
+
+
+def model_of(model_class, implementation, **config_fields):
+    """`model_class` with tiny_model's weights, the given attention implementation and config fields set after init."""
+    model = model_class(tiny_config(attn_implementation=implementation)).eval()
+    source = tiny_model()
+    model.load_state_dict(source.state_dict() if model_class is not AdhVitModel else source.videomae.state_dict())
+    for name, value in config_fields.items():
+        setattr(model.config, name, value)
+    return model
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("model_class", MODEL_CLASSES)
+def test_config_output_hidden_states(pixels, model_class, implementation):
+    model = model_of(model_class, implementation, output_hidden_states=True)
     with torch.no_grad():
-        output = model(pixels, output_hidden_states=True, output_attentions=True)
-    assert len(output.hidden_states) == 3  # embeddings + one per layer
-    assert all(state.shape == (2, 8, 32) for state in output.hidden_states)
-    torch.testing.assert_close(output.pooled_output, model.fc_norm(output.hidden_states[-1].mean(1)))
+        output = model(pixels)
+        unset = model(pixels, output_hidden_states=False)  # an explicit argument wins over the config
+    assert len(output.hidden_states) == 3  # the embeddings, then one per layer
+    assert [tuple(state.shape) for state in output.hidden_states] == [(2, 8, 32)] * 3
+    assert output.attentions is None and unset.hidden_states is None
+    if model_class is AdhVitModel:
+        assert torch.equal(output.hidden_states[-1], output.last_hidden_state)
+    else:
+        torch.testing.assert_close(output.pooled_output, model.fc_norm(output.hidden_states[-1].mean(1)))
+
+
+def check_attentions(output, expected):
     assert len(output.attentions) == 2
     assert output.attentions[0].shape == (2, 2, 8, 8)  # (batch, heads, tokens, tokens)
     torch.testing.assert_close(output.attentions[0].sum(-1), torch.ones(2, 2, 8))
+    for actual, wanted in zip(output.attentions, expected.attentions):
+        torch.testing.assert_close(actual, wanted, rtol=0, atol=1e-6)
+    assert output.hidden_states is None
+
+
+@pytest.mark.parametrize("model_class", MODEL_CLASSES)
+def test_config_output_attentions(pixels, model_class):
+    model = model_of(model_class, "eager", output_attentions=True)
+    with torch.no_grad():
+        output = model(pixels)
+        unset = model(pixels, output_attentions=False)  # an explicit argument wins over the config
+    check_attentions(output, model_of(model_class, "eager")(pixels, output_attentions=True))
+    assert unset.attentions is None
+
+
+@pytest.mark.parametrize("model_class", MODEL_CLASSES)
+def test_output_attentions_with_sdpa_gives_the_eager_probabilities(pixels, model_class):
+    model = model_of(model_class, "sdpa")
+    with torch.no_grad():
+        output = model(pixels, output_attentions=True)
+        plain = model(pixels)
+    check_attentions(output, model_of(model_class, "eager")(pixels, output_attentions=True))
+    assert plain.attentions is None
+    # transformers itself refuses the config flag for sdpa and says what to do
+    with pytest.raises(ValueError, match="Please set it to 'eager' instead"):
+        model.config.output_attentions = True
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("model_class", MODEL_CLASSES)
+def test_config_return_dict_false_gives_tuples(pixels, model_class, implementation):
+    model = model_of(model_class, implementation, return_dict=False, output_hidden_states=True)
+    reference = model_of(model_class, implementation)
+    with torch.no_grad():
+        output = model(pixels)
+        expected = reference(pixels, output_hidden_states=True)
+        as_dict = model(pixels, return_dict=True)  # an explicit argument wins over the config
+    assert isinstance(output, tuple)
+    if model_class is AdhVitModel:
+        last_hidden_state, hidden_states = output
+        assert torch.equal(last_hidden_state, expected.last_hidden_state)
+    else:
+        lh_logits, rh_logits, pooled_output, hidden_states = output  # no labels: no loss; None fields are left out
+        assert torch.equal(lh_logits, expected.lh_logits) and torch.equal(rh_logits, expected.rh_logits)
+        assert torch.equal(pooled_output, expected.pooled_output)
+    assert len(hidden_states) == 3 and torch.equal(hidden_states[1], expected.hidden_states[1])
+    assert not isinstance(as_dict, tuple) and len(as_dict.hidden_states) == 3
+
+
+@pytest.mark.parametrize("model_class", MODEL_CLASSES)
+def test_forward_declares_transformers_kwargs(model_class):
+    parameters = inspect.signature(model_class.forward).parameters
+    assert parameters["kwargs"].kind is inspect.Parameter.VAR_KEYWORD
+    assert parameters["kwargs"].annotation == Unpack[TransformersKwargs]
+    assert not {"output_hidden_states", "output_attentions", "return_dict"} & parameters.keys()
+
+
+def test_trainer_keeps_scaling_the_loss_for_gradient_accumulation(tmp_path):
+    # forward takes **kwargs; without accepts_loss_kwargs=False Trainer would pass num_items_in_batch and stop dividing
+    # the (per-batch mean) loss by the accumulation steps
+    trainer = Trainer(model=tiny_model(), args=TrainingArguments(output_dir=str(tmp_path), report_to=[]))
+    assert trainer.model_accepts_loss_kwargs is False
 
 
 def test_drop_path_rates_rise_linearly():
@@ -186,12 +277,16 @@ def test_drop_path_is_random_in_train_and_off_in_eval(pixels):
         assert torch.equal(plain(pixels).lh_logits, plain(pixels).lh_logits)
 
 
-def test_weight_init_follows_videomae_v2():
+@pytest.mark.parametrize("init_scale", [None, 0.001, 0.5])
+def test_heads_start_as_the_original_whatever_init_scale(init_scale):
+    # the original ADH-ViT builds lh_head/rh_head after VideoMAE V2's --init_scale scaling: trunc-normal(0.02), bias 0
     torch.manual_seed(0)
-    model = AdhVitForDualHandClassification(tiny_config(lh_num_labels=50, rh_num_labels=50))
-    heads = torch.cat([model.lh_classifier.weight.flatten(), model.rh_classifier.weight.flatten()])
-    assert heads.abs().max() < 0.001 * 0.02 * 5  # trunc-normal(0.02) scaled by init_scale=0.001
-    assert torch.count_nonzero(model.lh_classifier.bias) == 0
+    fields = {} if init_scale is None else {"init_scale": init_scale}
+    model = AdhVitForDualHandClassification(tiny_config(lh_num_labels=400, rh_num_labels=400, **fields))
+    for head in (model.lh_classifier, model.rh_classifier):
+        assert 0.019 < head.weight.std() < 0.021
+        assert head.weight.abs().max() <= 2.0  # truncated at +-2 as timm's trunc_normal_
+        assert torch.count_nonzero(head.bias) == 0
     query = model.videomae.encoder.layer[0].attention.attention.query
     assert 0.015 < query.weight.std() < 0.025
     assert torch.count_nonzero(query.bias) == 0

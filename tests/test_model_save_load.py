@@ -1,9 +1,10 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from model_helpers import run_without_adhvit_hf, tiny_model, tiny_pixels
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
 from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
@@ -99,20 +100,91 @@ def test_remote_code_loads_without_adhvit_hf(saved, tmp_path):
         assert torch.equal(rh_logits, local.rh_logits)
 
 
-def test_head_size_mismatch_names_the_head(saved):
+def test_head_size_mismatch_raises_runtime_error_naming_the_head(saved):
     _, folder = saved
-    with pytest.raises(ValueError) as error:
-        AdhVitForDualHandClassification.from_pretrained(folder, rh_num_labels=20)
-    assert str(error.value) == (
-        f"rh_classifier: the checkpoint {folder} has 4 classes but the model was configured with 20 "
-        "(rh_num_labels). Pass ignore_mismatched_sizes=True to from_pretrained to start a new 20-class rh_classifier."
-    )
+    for output_loading_info in (False, True):
+        with pytest.raises(RuntimeError) as error:
+            AdhVitForDualHandClassification.from_pretrained(
+                folder, rh_num_labels=20, output_loading_info=output_loading_info
+            )
+        assert isinstance(error.value, ValueError)  # and still one `error:` line through run_cli
+        assert str(error.value) == (
+            f"rh_classifier: the checkpoint {folder} has 4 classes but the model was configured with 20 "
+            "(rh_num_labels). Pass ignore_mismatched_sizes=True to from_pretrained to start a new 20-class "
+            "rh_classifier."
+        )
+
+
+def test_backbone_shape_mismatch_lists_the_tensors(saved):
+    _, folder = saved
+    with pytest.raises(RuntimeError) as error:
+        AdhVitForDualHandClassification.from_pretrained(folder, intermediate_size=48)
+    message = str(error.value)
+    assert message.startswith(f"{folder}: saved tensors whose shape differs from the model's (saved vs model): ")
+    assert "videomae.encoder.layer.0.intermediate.dense.weight (64, 32) vs (48, 32)" in message
+    assert message.endswith("pass ignore_mismatched_sizes=True to from_pretrained to re-initialise them.")
 
 
 def test_ignore_mismatched_sizes_starts_a_new_head(saved):
     model, folder = saved
-    loaded = AdhVitForDualHandClassification.from_pretrained(folder, rh_num_labels=20, ignore_mismatched_sizes=True)
+    loaded, info = AdhVitForDualHandClassification.from_pretrained(
+        folder, rh_num_labels=20, ignore_mismatched_sizes=True, output_loading_info=True
+    )
+    assert info["mismatched_keys"] == {
+        ("rh_classifier.weight", (4, 32), (20, 32)),
+        ("rh_classifier.bias", (4,), (20,)),
+    }
+    assert info["missing_keys"] == set() and info["unexpected_keys"] == set()
     assert loaded.rh_classifier.weight.shape == (20, 32)
-    assert loaded.rh_classifier.weight.abs().max() < 0.001 * 0.02 * 5  # VideoMAE V2 head init
+    assert 0.01 < loaded.rh_classifier.weight.std() < 0.03  # a new head starts as the original's: std 0.02
+    assert torch.count_nonzero(loaded.rh_classifier.bias) == 0
     assert torch.equal(loaded.lh_classifier.weight, model.lh_classifier.weight)
     assert torch.equal(loaded.fc_norm.weight, model.fc_norm.weight)
+
+
+def test_loading_info_names_missing_and_unexpected_tensors_by_model_name(saved, tmp_path):
+    model, folder = saved
+    tensors = load_file(folder / "model.safetensors")
+    kept = {
+        name: tensor
+        for name, tensor in tensors.items()
+        if not name.startswith("rh_classifier.") and name != "videomae.encoder.layer.0.attention.attention.q_bias"
+    }
+    kept["extra.weight"] = torch.ones(2)
+    model.config.save_pretrained(tmp_path)
+    save_file(kept, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    loaded, info = AdhVitForDualHandClassification.from_pretrained(tmp_path, output_loading_info=True)
+    # the saved q_bias/v_bias names are renamed before the comparison: only the really absent bias is reported
+    assert info["missing_keys"] == {
+        "rh_classifier.weight",
+        "rh_classifier.bias",
+        "videomae.encoder.layer.0.attention.attention.query.bias",
+    }
+    assert info["unexpected_keys"] == {"extra.weight"}
+    assert info["mismatched_keys"] == set()
+    assert torch.equal(loaded.videomae.encoder.layer[0].attention.attention.value.bias,
+                       model.videomae.encoder.layer[0].attention.attention.value.bias)
+
+
+FOLDER_V0 = Path(__file__).parent / "fixtures" / "adhvit_folder_v0"
+
+
+def test_folder_saved_by_the_first_release_loads_bit_identically():
+    # written by the package before it owned its transformer block (VideoMAELayer subclasses); see fixtures/README.md
+    saved = load_file(FOLDER_V0 / "model.safetensors")
+    model, info = AdhVitForDualHandClassification.from_pretrained(FOLDER_V0, output_loading_info=True)
+    assert info == {"missing_keys": set(), "unexpected_keys": set(), "mismatched_keys": set(), "error_msgs": []}
+    state = model.state_dict()
+    renamed = {
+        name.replace("attention.q_bias", "attention.query.bias").replace("attention.v_bias", "attention.value.bias"): t
+        for name, t in saved.items()
+    }
+    assert renamed.keys() == state.keys()
+    for name, tensor in renamed.items():
+        assert torch.equal(state[name], tensor), name
+    expected = json.loads((FOLDER_V0 / "expected_logits.json").read_text())
+    pixels = torch.randn((1, 4, 3, 16, 16), generator=torch.Generator().manual_seed(expected["pixel_seed"]))
+    with torch.no_grad():
+        output = model(pixels)
+    torch.testing.assert_close(output.lh_logits[0], torch.tensor(expected["lh_logits"]), rtol=0, atol=1e-6)
+    torch.testing.assert_close(output.rh_logits[0], torch.tensor(expected["rh_logits"]), rtol=0, atol=1e-6)
