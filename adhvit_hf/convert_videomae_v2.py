@@ -9,7 +9,11 @@ Two sources are understood:
   `q_bias`/`v_bias`, and a classification `head` that is dropped.
 - Hugging Face VideoMAE folders (`VideoMAEModel`, `VideoMAEForVideoClassification`, `VideoMAEForPreTraining`).
 
-The backbone (and `fc_norm` where the source has one) is copied; the two hand heads always stay new.
+- AdhVit folders (converted or trained): their backbone and `fc_norm`.
+
+The backbone (and `fc_norm` where the source has one) is copied; the two hand heads always stay new. A converted folder
+holds only what was converted: loading it reports the heads (and `fc_norm` of a pre-training checkpoint) as missing,
+so they are initialised anew, and nothing untrained passes for trained weights.
 """
 
 import pickle
@@ -21,8 +25,9 @@ from transformers import VideoMAEForVideoClassification, VideoMAEModel
 from transformers.configuration_utils import PreTrainedConfig
 from transformers.utils import logging
 
-from .configuration_adhvit import AdhVitConfig
+from .configuration_adhvit import AdhVitConfig, as_pair
 from .modeling_adhvit import AdhVitForDualHandClassification, sinusoid_position_table
+from .processing_adhvit import AdhVitVideoProcessor
 
 
 logger = logging.get_logger(__name__)
@@ -45,6 +50,8 @@ KNOWN_MODEL_NAMES = [
 # pretraining/finetuning tensors that have no counterpart in the AdhVit backbone
 DROPPED_PREFIXES = ("head.", "norm.", "decoder.", "encoder_to_decoder.", "mask_token")
 HEAD_PREFIXES = ("lh_classifier.", "rh_classifier.")
+# VideoMAE V2's evaluation resizes the short side to 224 (--short_side_size) before cropping --input_size
+VIDEOMAE_V2_SHORT_SIDE = 224
 
 # VideoMAE V2 block tensor -> AdhVit tensor (inside videomae.encoder.layer.{i}.)
 BLOCK_RENAMES = {
@@ -60,7 +67,10 @@ BLOCK_KEY = re.compile(r"blocks\.(?P<index>\d+)\.(?P<name>.+)")
 
 
 def config_from_model_name(name: str, **overrides) -> AdhVitConfig:
-    """AdhVitConfig for a seed `--model` name such as `vit_base_patch16_224_alternating`; `overrides` set any field."""
+    """
+    AdhVitConfig for an original ADH-ViT `--model` name such as `vit_base_patch16_224_alternating`; `overrides` set
+    any field.
+    """
     match = MODEL_NAME_PATTERN.fullmatch(name)
     if match is None:
         raise ValueError(f"Unknown model name {name!r}; known names: {', '.join(KNOWN_MODEL_NAMES)}.")
@@ -78,7 +88,7 @@ def config_from_model_name(name: str, **overrides) -> AdhVitConfig:
 
 def read_videomae_v2_state_dict(path, model_key: str = "model|module", model_prefix: str = "") -> dict:
     """
-    Tensors of a VideoMAE V2 `.pth` file with the wrappers and prefixes of the seed's `--finetune` removed.
+    Tensors of a VideoMAE V2 `.pth` file with the wrappers and prefixes of the original's `--finetune` removed.
 
     `model_key` lists (`|`-separated) the keys that may wrap the state dict; `model_prefix` is stripped from every
     key that has it (keys without it are left out). The file is opened with `torch.load(weights_only=True)`.
@@ -211,9 +221,10 @@ def load_pretrained_backbone(model, path, model_key: str = "model|module", model
     """
     Copy pretrained backbone weights into `model` (an [`AdhVitForDualHandClassification`]) in place.
 
-    `path` is a VideoMAE V2 `.pth` file (the seed's `--finetune`, with `--model_key`/`--model_prefix`) or a Hugging
-    Face VideoMAE folder. The heads stay as they are; `fc_norm` is copied when the source has one. Raises ValueError
-    naming the tensor and both shapes when the architectures differ.
+    `path` is a VideoMAE V2 `.pth` file (the original's `--finetune`, with `--model_key`/`--model_prefix`), a Hugging
+    Face VideoMAE folder or an AdhVit folder (converted or trained). The heads stay as they are; `fc_norm` is copied
+    when the source has one; one warning line names the modules left new. Raises ValueError naming the tensor and both
+    shapes when the architectures differ.
     """
     if Path(path).is_dir():
         state_dict = _hf_videomae_state_dict(path)
@@ -224,6 +235,8 @@ def load_pretrained_backbone(model, path, model_key: str = "model|module", model
 
 def _hf_videomae_state_dict(path) -> dict:
     config_dict, _ = PreTrainedConfig.get_config_dict(path)
+    if config_dict.get("model_type") == AdhVitConfig.model_type:
+        return _adhvit_backbone_state_dict(path)
     if "VideoMAEForVideoClassification" in (config_dict.get("architectures") or []):
         source = VideoMAEForVideoClassification.from_pretrained(path)
         state_dict = {f"videomae.{name}": tensor for name, tensor in source.videomae.state_dict().items()}
@@ -236,6 +249,25 @@ def _hf_videomae_state_dict(path) -> dict:
         logger.info(f"{path}: skipping {name} (AdhVit pools by mean + fc_norm)")
         del state_dict[name]
     return state_dict
+
+
+def _adhvit_backbone_state_dict(path) -> dict:
+    """The backbone and `fc_norm` tensors an AdhVit folder really holds (heads and absent tensors left out)."""
+    verbosity = logging.get_verbosity()
+    # the load report would list the heads a converted folder lacks; _copy_backbone says which modules are new
+    logging.set_verbosity_error()
+    try:
+        source, info = AdhVitForDualHandClassification.from_pretrained(
+            path, output_loading_info=True, ignore_mismatched_sizes=True
+        )
+    finally:
+        logging.set_verbosity(verbosity)
+    absent = set(info["missing_keys"]) | {name for name, *_ in info["mismatched_keys"]}
+    return {
+        name: tensor
+        for name, tensor in source.state_dict().items()
+        if name not in absent and not name.startswith(HEAD_PREFIXES)
+    }
 
 
 def _copy_backbone(model, state_dict: dict, source: str) -> None:
@@ -270,20 +302,37 @@ def convert_videomae_v2_checkpoint(
 
     The architecture (width, depth, patch and tubelet size, and the frame count when the file stores a position table)
     is read from the tensors; `config_overrides` set any config field (e.g. `lh_num_labels=20`, `num_frames=16`).
-    With `output_dir`, the model is also written there with `save_pretrained`.
+    With `output_dir`, the converted tensors are written there with `save_pretrained` (the heads, still untrained, are
+    left out, so loading the folder reports them as missing) together with `preprocessor_config.json`
+    ([`evaluation_processor`]), so the prediction and feature tools and the pipeline read the folder as it is.
     """
     state_dict = read_videomae_v2_state_dict(path, model_key, model_prefix)
     model = AdhVitForDualHandClassification(infer_config(state_dict, **config_overrides))
-    _copy_backbone(model, videomae_v2_to_adhvit(state_dict, str(path)), str(path))
+    converted = videomae_v2_to_adhvit(state_dict, str(path))
+    _copy_backbone(model, converted, str(path))
     if output_dir is not None:
-        model.save_pretrained(output_dir)
-        logger.info(f"Saved the converted model to {output_dir}")
+        # only the converted tensors: the new heads must load as missing, never as trained weights
+        model.save_pretrained(output_dir, state_dict={name: model.state_dict()[name] for name in converted})
+        evaluation_processor(model.config).save_pretrained(output_dir)
+        logger.info(f"Saved the converted backbone and VideoMAE V2's evaluation preprocessing to {output_dir}")
     return model
+
+
+def evaluation_processor(config: AdhVitConfig) -> AdhVitVideoProcessor:
+    """
+    VideoMAE V2's evaluation preprocessing for `config`'s clips: every 4th frame, 10 segments x 3 crops, short side
+    224 (or the crop size, if larger), crop `image_size`, ImageNet mean and std.
+    """
+    crop_size = as_pair(config.image_size)[0]
+    return AdhVitVideoProcessor(
+        num_frames=config.num_frames, crop_size=crop_size, short_side_size=max(VIDEOMAE_V2_SHORT_SIDE, crop_size)
+    )
 
 
 __all__ = [
     "config_from_model_name",
     "convert_videomae_v2_checkpoint",
+    "evaluation_processor",
     "infer_config",
     "load_pretrained_backbone",
     "read_videomae_v2_state_dict",

@@ -76,7 +76,7 @@ def test_setting_zero_labels_later_is_refused():
         ("vit_giant_patch14_224_alternating", 1408, 40, 16, 6144, 14),
     ],
 )
-def test_config_from_seed_model_name(name, hidden, layers, heads, mlp, patch):
+def test_config_from_original_model_name(name, hidden, layers, heads, mlp, patch):
     config = config_from_model_name(name, lh_num_labels=20, num_frames=8)
     assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads) == (hidden, layers, heads)
     assert (config.intermediate_size, config.patch_size, config.image_size) == (mlp, patch, 224)

@@ -8,12 +8,20 @@ from model_helpers import (
     reference_pooled_features,
     reference_sinusoid_table,
     tiny_config,
+    tiny_model,
     tiny_pixels,
     videomae_v2_state_dict,
 )
-from transformers import VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEModel
+from safetensors.torch import load_file
+from transformers import AutoVideoProcessor, VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEModel
 
-from adhvit_hf import AdhVitForDualHandClassification, convert_videomae_v2_checkpoint, load_pretrained_backbone
+from adhvit_hf import (
+    AdhVitForDualHandClassification,
+    AdhVitVideoProcessor,
+    convert_videomae_v2_checkpoint,
+    load_pretrained_backbone,
+)
+from adhvit_hf.convert_videomae_v2 import evaluation_processor
 from adhvit_hf.modeling_adhvit import sinusoid_position_table
 from adhvit_hf.cli.convert_videomae_v2 import main as convert_main
 
@@ -50,12 +58,78 @@ def test_converted_model_reproduces_videomae_v2_pooled_features(tmp_path):
     assert (reference_pooled_features(no_bias, pixels.permute(0, 2, 1, 3, 4), 2) - expected).abs().max() > 1e-2
 
 
-def test_converter_writes_a_loadable_folder(tmp_path):
+HEAD_TENSORS = {"lh_classifier.weight", "lh_classifier.bias", "rh_classifier.weight", "rh_classifier.bias"}
+
+
+def test_converter_writes_a_loadable_folder_whose_heads_load_as_missing(tmp_path):
     checkpoint = write_checkpoint(tmp_path / "v2.pth", wrap="module", prefix="_orig_mod.")
     model = convert_videomae_v2_checkpoint(checkpoint, tmp_path / "out", **GEOMETRY)
-    loaded = AdhVitForDualHandClassification.from_pretrained(tmp_path / "out")
+    saved = load_file(tmp_path / "out" / "model.safetensors").keys()
+    assert not saved & HEAD_TENSORS  # untrained heads are not written as if they were trained
+    assert "videomae.encoder.layer.0.attention.attention.q_bias" in saved and "fc_norm.weight" in saved
+    loaded, info = AdhVitForDualHandClassification.from_pretrained(tmp_path / "out", output_loading_info=True)
+    assert info["missing_keys"] == HEAD_TENSORS
+    assert info["unexpected_keys"] == set() and info["mismatched_keys"] == set()
     for name, tensor in model.state_dict().items():
-        assert torch.equal(loaded.state_dict()[name], tensor), name
+        if name not in HEAD_TENSORS:
+            assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_converted_folder_from_a_pretraining_checkpoint_lacks_fc_norm(tmp_path):
+    state = videomae_v2_state_dict(wrap=None)
+    for name in ("fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"):
+        del state[name]
+    torch.save(state, tmp_path / "pretrain.pth")
+    convert_videomae_v2_checkpoint(tmp_path / "pretrain.pth", tmp_path / "out", **GEOMETRY)
+    _, info = AdhVitForDualHandClassification.from_pretrained(tmp_path / "out", output_loading_info=True)
+    assert info["missing_keys"] == HEAD_TENSORS | {"fc_norm.weight", "fc_norm.bias"}
+
+
+def test_converted_folder_has_videomae_v2_evaluation_preprocessing(tmp_path):
+    convert_videomae_v2_checkpoint(write_checkpoint(tmp_path / "v2.pth"), tmp_path / "out", **GEOMETRY)
+    processor = AutoVideoProcessor.from_pretrained(tmp_path / "out")
+    assert type(processor) is AdhVitVideoProcessor
+    settings = {name: getattr(processor, name) for name in (
+        "num_frames", "sampling_rate", "sparse_sample", "test_num_segment", "test_num_crop", "short_side_size",
+        "crop_size", "image_mean", "image_std",
+    )}
+    assert settings == {
+        "num_frames": 4, "sampling_rate": 4, "sparse_sample": False, "test_num_segment": 10, "test_num_crop": 3,
+        "short_side_size": 224, "crop_size": 32, "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225],
+    }
+    assert evaluation_processor(tiny_config(image_size=256, patch_size=16)).short_side_size == 256
+
+
+def test_backbone_from_a_converted_or_trained_folder_keeps_heads_new(tmp_path, caplog, capfd):
+    converted = convert_videomae_v2_checkpoint(write_checkpoint(tmp_path / "v2.pth"), tmp_path / "out", **GEOMETRY)
+    trained = tiny_model(seed=5)
+    trained.save_pretrained(tmp_path / "trained")
+    for folder, source in ((tmp_path / "out", converted), (tmp_path / "trained", trained)):
+        torch.manual_seed(0)
+        model = AdhVitForDualHandClassification(tiny_config())
+        heads_before = {name: t.clone() for name, t in model.state_dict().items() if name in HEAD_TENSORS}
+        caplog.clear()
+        capfd.readouterr()
+        with caplog.at_level(logging.INFO):
+            load_pretrained_backbone(model, folder)
+        assert "LOAD REPORT" not in capfd.readouterr().err  # transformers' table of the missing heads stays quiet
+        for name, tensor in model.state_dict().items():
+            expected = heads_before[name] if name in HEAD_TENSORS else source.state_dict()[name]
+            assert torch.equal(tensor, expected), (folder.name, name)
+        warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+        assert warnings == [f"Loaded 34 backbone tensors from {folder}; newly initialised: lh_classifier, rh_classifier"]
+
+
+def test_help_shows_the_console_script_and_its_example(capsys):
+    with pytest.raises(SystemExit):
+        convert_main(["--help"])
+    help_text = capsys.readouterr().out
+    assert help_text.startswith("usage: adhvit-convert [-h] --checkpoint CHECKPOINT --output-dir OUTPUT_DIR")
+    assert (
+        "    adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output-dir adhvit-base \\\n"
+        "        --lh_num_labels 75 --rh_num_labels 75\n"
+    ) in help_text
 
 
 def test_script_converts_with_label_counts(tmp_path):

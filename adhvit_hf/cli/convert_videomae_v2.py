@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""
+r"""
 Convert a VideoMAE V2 `.pth` checkpoint (e.g. `vit_b_k710_dl_from_giant.pth`) into an AdhVit model folder that
 `AutoModel.from_pretrained(folder)` loads (also with `trust_remote_code=True` where adhvit_hf is not installed).
+The folder holds the backbone and VideoMAE V2's evaluation preprocessing; the two hand heads are new, so the folder
+is a starting point for training (--model_name_or_path or --finetune) and for feature extraction.
 
-    python scripts/convert_videomae_v2.py --checkpoint vit_b_k710_dl_from_giant.pth --output-dir adhvit-base \
+    adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output-dir adhvit-base \
         --lh_num_labels 75 --rh_num_labels 75
 """
 
@@ -17,7 +19,9 @@ from adhvit_hf.utils import run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="adhvit-convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--checkpoint", required=True, help="VideoMAE V2 .pth file (read with weights_only=True)")
     parser.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="folder to write")
     parser.add_argument("--lh_num_labels", type=int, default=75, help="classes of the left-hand head")
