@@ -118,7 +118,9 @@ def test_backbone_from_a_converted_or_trained_folder_keeps_heads_new(tmp_path, c
             expected = heads_before[name] if name in HEAD_TENSORS else source.state_dict()[name]
             assert torch.equal(tensor, expected), (folder.name, name)
         warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
-        assert warnings == [f"Loaded 34 backbone tensors from {folder}; newly initialised: lh_classifier, rh_classifier"]
+        assert warnings == [
+            f"Loaded 34 backbone tensors from {folder}; newly initialised: lh_classifier, rh_classifier"
+        ]
 
 
 def test_help_shows_the_console_script_and_its_example(capsys):

@@ -1,3 +1,4 @@
+import ast
 import json
 from pathlib import Path
 
@@ -7,7 +8,7 @@ from model_helpers import run_without_adhvit_hf, tiny_model, tiny_pixels
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
-from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
+from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification, modeling_adhvit
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +189,34 @@ def test_folder_saved_by_the_first_release_loads_bit_identically():
         output = model(pixels)
     torch.testing.assert_close(output.lh_logits[0], torch.tensor(expected["lh_logits"]), rtol=0, atol=1e-6)
     torch.testing.assert_close(output.rh_logits[0], torch.tensor(expected["rh_logits"]), rtol=0, atol=1e-6)
+
+
+def test_modeling_file_uses_no_videomae_internals():
+    # the file ships as remote code in every Hub repo: it may use transformers' public model API only, plus the one
+    # loading adapter (register_saved_attention_bias_names), whose behaviour the tests above pin down
+    tree = ast.parse(Path(modeling_adhvit.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+    assert not any(module.startswith("transformers.models") for module in imported), imported
+    outside_adapter = [
+        node for node in tree.body if getattr(node, "name", None) != "register_saved_attention_bias_names"
+    ]
+    loading_modules = {"transformers.conversion_mapping", "transformers.core_model_loading"}
+    for node in outside_adapter:
+        for inner in ast.walk(node):
+            assert not (isinstance(inner, ast.ImportFrom) and inner.module in loading_modules), ast.unparse(inner)
+            assert not (isinstance(inner, ast.Attribute) and inner.attr == "_finalize_model_loading")
+
+
+def test_saved_bias_renaming_is_registered_once_and_renames_in_place():
+    modeling_adhvit.register_saved_attention_bias_names(AdhVitConfig.model_type)  # a second import is harmless
+    state = {
+        "x.attention.attention.q_bias": 1,
+        "x.attention.attention.v_bias": 2,
+        "x.attention.attention.key.weight": 3,
+    }
+    modeling_adhvit.rename_saved_attention_biases(None, state, "x.")
+    assert state == {
+        "x.attention.attention.query.bias": 1,
+        "x.attention.attention.value.bias": 2,
+        "x.attention.attention.key.weight": 3,
+    }
