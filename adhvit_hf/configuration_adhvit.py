@@ -31,7 +31,9 @@ class AdhVitConfig(VideoMAEConfig):
     head_dropout (`float`, *optional*, defaults to 0.0):
         Dropout on the pooled feature before both heads.
     init_scale (`float`, *optional*, defaults to 0.001):
-        Factor applied to the freshly initialised head weights (VideoMAE V2's `--init_scale`).
+        The original ADH-ViT's `--init_scale`, kept so its flags and saved configs carry over. As in the original, it
+        does not touch the hand heads: the original scales VideoMAE V2's single `head` by it and then builds
+        `lh_head`/`rh_head` anew, so new heads start trunc-normal with std `initializer_range` (0.02) and zero bias.
     layer_norm_eps (`float`, *optional*, defaults to 1e-6):
         VideoMAE V2's value (HF VideoMAE defaults to 1e-12, which changes the logits of V2 weights).
 
