@@ -235,12 +235,12 @@ class AdhVitSelfAttention(nn.Module):
         return context.reshape(*context.shape[:-2], -1), attention_probs
 
 
-class AdhVitSelfOutput(nn.Module):
-    """Output projection of the attention (its residual is added by [`AdhVitLayer`], after drop path)."""
+class AdhVitProjection(nn.Module):
+    """Linear projection to `hidden_size`, then dropout: the end of a residual branch of [`AdhVitLayer`]."""
 
-    def __init__(self, config: AdhVitConfig):
+    def __init__(self, config: AdhVitConfig, in_features: int):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = nn.Linear(in_features, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -251,7 +251,7 @@ class AdhVitAttention(nn.Module):
     def __init__(self, config: AdhVitConfig):
         super().__init__()
         self.attention = AdhVitSelfAttention(config)
-        self.output = AdhVitSelfOutput(config)
+        self.output = AdhVitProjection(config, config.hidden_size)
 
     def forward(self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> torch.Tensor:
         context, _ = self.attention(hidden_states, **kwargs)
@@ -269,29 +269,17 @@ class AdhVitIntermediate(nn.Module):
         return self.intermediate_act_fn(self.dense(hidden_states))
 
 
-class AdhVitMLPOutput(nn.Module):
-    """Second MLP projection (its residual is added by [`AdhVitLayer`], after drop path)."""
-
-    def __init__(self, config: AdhVitConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.dense(hidden_states))
-
-
 class AdhVitLayer(GradientCheckpointingLayer):
     """
-    VideoMAE V2's pre-norm block (timm's `Block`) with stochastic depth on both residual branches. Its submodules
-    carry `VideoMAELayer`'s attribute names, so saved folders keep VideoMAE's tensor names.
+    VideoMAE V2's pre-norm block (timm's `Block`) with stochastic depth on both residual branches, whose residuals it
+    adds itself. Its submodules carry `VideoMAELayer`'s attribute names, so saved folders keep VideoMAE's tensor names.
     """
 
     def __init__(self, config: AdhVitConfig, drop_path_rate: float = 0.0):
         super().__init__()
         self.attention = AdhVitAttention(config)
         self.intermediate = AdhVitIntermediate(config)
-        self.output = AdhVitMLPOutput(config)
+        self.output = AdhVitProjection(config, config.intermediate_size)
         self.layernorm_before = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.layernorm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.drop_path = AdhVitDropPath(drop_path_rate)
