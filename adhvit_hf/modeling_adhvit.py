@@ -15,7 +15,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.processing_utils import Unpack
-from transformers.utils import ModelOutput, TransformersKwargs
+from transformers.utils import ModelOutput, TransformersKwargs, logging
 from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
@@ -56,6 +56,7 @@ def rename_saved_attention_biases(module, state_dict, prefix, *args) -> None:
 
 
 register_saved_attention_bias_names(AdhVitConfig.model_type)
+logger = logging.get_logger(__name__)
 # ---------------------------------------------------------------------------------------------------------------------
 
 IGNORE_INDEX = -100
@@ -338,6 +339,14 @@ class AdhVitPreTrainedModel(PreTrainedModel):
         kwargs.update(ignore_mismatched_sizes=True, output_loading_info=True)
         model, loading_info = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         _refuse_mismatched_sizes(loading_info["mismatched_keys"], pretrained_model_name_or_path)
+        new_heads = [head for head in _head_names(model) if f"{head}.weight" in loading_info["missing_keys"]]
+        if new_heads:
+            # a converted backbone: expected when training starts from it; inference checks loading_info itself
+            logger.warning(
+                f"{pretrained_model_name_or_path} has no trained weights for {' and '.join(new_heads)}: "
+                f"{'they start' if len(new_heads) > 1 else 'it starts'} new (trunc-normal std "
+                f"{model.config.initializer_range}, zero bias)."
+            )
         return (model, loading_info) if output_loading_info else model
 
     @torch.no_grad()
@@ -357,6 +366,11 @@ class AdhVitPreTrainedModel(PreTrainedModel):
         elif isinstance(module, AdhVitEmbeddings):
             table = sinusoid_position_table(module.num_patches, self.config.hidden_size).unsqueeze(0)
             init.copy_(module.position_embeddings, table)
+
+
+def _head_names(model: nn.Module) -> list[str]:
+    """The hand heads `model` has: `lh_classifier` and `rh_classifier`, or none for the backbone alone."""
+    return [f"{hand}_classifier" for hand in HANDS if hasattr(model, f"{hand}_classifier")]
 
 
 class WeightShapeMismatchError(RuntimeError, ValueError):

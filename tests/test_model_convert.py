@@ -61,13 +61,19 @@ def test_converted_model_reproduces_videomae_v2_pooled_features(tmp_path):
 HEAD_TENSORS = {"lh_classifier.weight", "lh_classifier.bias", "rh_classifier.weight", "rh_classifier.bias"}
 
 
-def test_converter_writes_a_loadable_folder_whose_heads_load_as_missing(tmp_path):
+def test_converter_writes_a_loadable_folder_whose_heads_load_as_missing(tmp_path, caplog):
     checkpoint = write_checkpoint(tmp_path / "v2.pth", wrap="module", prefix="_orig_mod.")
     model = convert_videomae_v2_checkpoint(checkpoint, tmp_path / "out", **GEOMETRY)
     saved = load_file(tmp_path / "out" / "model.safetensors").keys()
     assert not saved & HEAD_TENSORS  # untrained heads are not written as if they were trained
     assert "videomae.encoder.layer.0.attention.attention.q_bias" in saved and "fc_norm.weight" in saved
-    loaded, info = AdhVitForDualHandClassification.from_pretrained(tmp_path / "out", output_loading_info=True)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="adhvit_hf"):
+        loaded, info = AdhVitForDualHandClassification.from_pretrained(tmp_path / "out", output_loading_info=True)
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("adhvit_hf")] == [
+        f"{tmp_path / 'out'} has no trained weights for lh_classifier and rh_classifier: they start new "
+        "(trunc-normal std 0.02, zero bias)."
+    ]
     assert info["missing_keys"] == HEAD_TENSORS
     assert info["unexpected_keys"] == set() and info["mismatched_keys"] == set()
     for name, tensor in model.state_dict().items():

@@ -1,5 +1,6 @@
 import ast
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ def saved(tmp_path_factory):
     return model, folder
 
 
-def test_round_trip_reproduces_every_tensor(saved):
+def test_round_trip_reproduces_every_tensor(saved, caplog):
     model, folder = saved
-    loaded, info = AdhVitForDualHandClassification.from_pretrained(folder, output_loading_info=True)
+    with caplog.at_level(logging.WARNING, logger="adhvit_hf"):
+        loaded, info = AdhVitForDualHandClassification.from_pretrained(folder, output_loading_info=True)
+    assert not [record for record in caplog.records if record.name.startswith("adhvit_hf")]  # no head is new
     assert info["missing_keys"] == set() and info["unexpected_keys"] == set() and info["mismatched_keys"] == set()
     expected, actual = model.state_dict(), loaded.state_dict()
     assert expected.keys() == actual.keys()
