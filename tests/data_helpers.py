@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -76,3 +78,27 @@ def decode_everything(path) -> torch.Tensor:
     with av.open(str(path)) as container:
         frames = sorted(container.decode(video=0), key=lambda frame: frame.pts)
         return torch.from_numpy(np.stack([frame.to_ndarray(format="rgb24") for frame in frames]))
+
+
+def write_garbled_video(path) -> str:
+    """A faststart H.264 mp4 that opens (its index is intact) but has 300 bytes garbled in frame 30's data."""
+    import av
+
+    path = Path(path)
+    rng = np.random.default_rng(0)
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast", "bf": "0", "threads": "1"}
+        for _ in range(48):
+            frame = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:
+        offsets = [packet.pos for packet in container.demux(video=0) if packet.size]
+    data = bytearray(path.read_bytes())
+    assert data.find(b"moov") < data.find(b"mdat")  # faststart: the index comes first and stays intact
+    data[offsets[30] : offsets[30] + 300] = b"\xff" * 300
+    path.write_bytes(bytes(data))
+    return str(path)

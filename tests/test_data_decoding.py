@@ -4,7 +4,7 @@ import torch
 
 from adhvit_hf.data.decoding import VideoDecodeError, _to_rgb_tensor, open_video, probe_video, read_view_frames
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from data_helpers import decode_everything, decoded_indices, write_index_video, write_odd_video
+from data_helpers import decode_everything, decoded_indices, write_garbled_video, write_index_video, write_odd_video
 
 
 BACKENDS = ["decord", "pyav"]
@@ -92,33 +92,9 @@ def test_exact_frames_on_odd_videos(odd_videos, kind, backend):
             assert torch.equal(frame, truth[index]), f"{kind}/{backend}: frame {index}"
 
 
-def garbled_video(tmp_path) -> str:
-    """A faststart H.264 mp4 that opens (its index is intact) but has 300 bytes garbled in frame 30's data."""
-    import av
-
-    path = tmp_path / "garbled.mp4"
-    rng = np.random.default_rng(0)
-    with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width = stream.height = 64
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast", "bf": "0", "threads": "1"}
-        for _ in range(48):
-            frame = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-    with av.open(str(path)) as container:
-        offsets = [packet.pos for packet in container.demux(video=0) if packet.size]
-    data = bytearray(path.read_bytes())
-    assert data.find(b"moov") < data.find(b"mdat")  # faststart: the index comes first and stays intact
-    data[offsets[30] : offsets[30] + 300] = b"\xff" * 300
-    path.write_bytes(bytes(data))
-    return str(path)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_garbled_mid_file_is_a_clean_video_decode_error(tmp_path, backend, capfd):
-    path = garbled_video(tmp_path)
+    path = write_garbled_video(tmp_path / "garbled.mp4")
     reader = open_video(path, backend=backend)
     assert reader.num_frames == 48
     assert reader.get_frames([0, 20]).shape == (2, 64, 64, 3)  # frames before the damage still decode

@@ -13,6 +13,7 @@ import functools
 import importlib.util
 import logging
 import os
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -129,31 +130,40 @@ class DecordVideoReader:
         return _to_rgb_tensor(frames)
 
 
-@functools.lru_cache(maxsize=64)
-def _frame_table(path: str, file_size: int, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(pts of every frame in presentation order, positions of the keyframes) of `path`'s first video stream.
-
-    Read from the packets alone (no decoding). Cached per file version, since training opens a video per clip.
-    """
+def _read_frame_table(source) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(pts of every frame in presentation order, positions of the keyframes) of the first video stream of
+    `source` (a path or a readable file), read from the packets alone (no decoding)."""
     import av
 
+    name = source if isinstance(source, str) else getattr(source, "name", "video")
     timestamps, keyframe_pts = [], []
     try:
-        with av.open(path) as container:
+        with av.open(source) as container:
             stream = container.streams.video[0]
             for packet in container.demux(stream):
                 if packet.size == 0:  # the demuxer's end-of-stream marker
                     continue
                 if packet.pts is None:
-                    raise _decode_error(path, "cannot index video (frames without timestamps)")
+                    raise _decode_error(name, "cannot index video (frames without timestamps)")
                 timestamps.append(packet.pts)
                 if packet.is_keyframe:
                     keyframe_pts.append(packet.pts)
     except (av.FFmpegError, IndexError, UnicodeDecodeError, OSError) as error:
-        raise _decode_error(path, f"cannot open video ({DAMAGED})", error) from error
+        raise _decode_error(name, f"cannot open video ({DAMAGED})", error) from error
     presentation = sorted(set(timestamps))
     position = {pts: index for index, pts in enumerate(presentation)}
     return tuple(presentation), tuple(sorted(position[pts] for pts in keyframe_pts))
+
+
+@functools.lru_cache(maxsize=64)
+def _frame_table(path: str, file_size: int, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """`_read_frame_table(path)`, cached per file version: training opens a video once per clip."""
+    return _read_frame_table(path)
+
+
+def count_frames(source) -> int:
+    """Number of frames of the first video stream of `source` (a path or a readable file), from its packets."""
+    return len(_read_frame_table(source)[0])
 
 
 class PyAVVideoReader:
@@ -253,8 +263,15 @@ def open_video(path: str, backend: str = "auto", num_threads: int = 1):
     return PyAVVideoReader(path, num_threads=num_threads)
 
 
-def probe_video(path: str) -> int:
-    """Number of frames of `path`, read from the packet index; raises `VideoDecodeError` naming the file.
+class VideoInfo(NamedTuple):
+    num_frames: int
+    fps: float
+    height: int
+    width: int
+
+
+def video_info(path) -> VideoInfo:
+    """Frame count (from the packet index), frame rate and size of `path`; raises `VideoDecodeError` naming it.
 
     Cheap (no decoding besides the first frame), for checking many videos before a run: a file that is missing,
     empty, not a video, truncated, or whose first frame does not decode, is refused.
@@ -266,7 +283,12 @@ def probe_video(path: str) -> int:
         reader.get_frames([0])
     finally:
         reader.close()
-    return reader.num_frames
+    return VideoInfo(reader.num_frames, reader.fps, reader.height, reader.width)
+
+
+def probe_video(path) -> int:
+    """Number of frames of `path` (see `video_info`); raises `VideoDecodeError` naming the file."""
+    return video_info(path).num_frames
 
 
 def read_view_frames(path, processor, start: int | None = None, end: int | None = None, backend: str = "auto",
