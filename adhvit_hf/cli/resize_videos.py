@@ -120,10 +120,10 @@ def summary_lines(rows: list[dict]) -> list[str]:
     count = {status: sum(row["status"] == status for row in rows) for status in ("converted", "skipped", "failed")}
     size_in, size_out = (sum(row[key] for row in done) / 2**30 for key in ("bytes_in", "bytes_out"))
     lines = [
-        f"{len(rows)} videos: {count['converted']} converted, {count['skipped']} already done, "
-        f"{count['failed']} failed",
-        f"{sum(row['seconds'] for row in done) / 3600:.2f} hours of video, {sum(row['frames'] for row in done)} "
-        f"frames; size {size_in:.2f} GiB -> {size_out:.2f} GiB",
+        (f"{len(rows)} videos: {count['converted']} converted, {count['skipped']} already done, "
+         f"{count['failed']} failed"),
+        (f"{sum(row['seconds'] for row in done) / 3600:.2f} hours of video, {sum(row['frames'] for row in done)} "
+         f"frames; size {size_in:.2f} GiB -> {size_out:.2f} GiB"),
     ]
     lines += [f"failed: {row['error']}" for row in rows if row["status"] == "failed"]
     return lines

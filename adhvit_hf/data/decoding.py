@@ -91,6 +91,8 @@ class DecordVideoReader:
     def __init__(self, path: str, num_threads: int = 1, size_for=None):
         self.path = path
         self._decord = _import_decord()
+        # decord raises DECORDError and RuntimeError, with its build paths in their text.
+        self._errors = (self._decord.DECORDError, RuntimeError)
         self._num_threads = num_threads
         self.height, self.width = _native_size(path)
         key = self._key(size_for(self.height, self.width) if size_for is not None else None)
@@ -98,7 +100,7 @@ class DecordVideoReader:
         try:
             self.num_frames = len(reader)
             self.fps = float(reader.get_avg_fps())
-        except Exception as error:  # decord raises DECORDError and RuntimeError, with its build paths in the text
+        except self._errors as error:
             raise _decode_error(path, f"cannot open video ({DAMAGED})", error) from error
         if self.num_frames == 0:
             raise VideoDecodeError(f"{path}: the video has no frames")
@@ -111,7 +113,7 @@ class DecordVideoReader:
         height, width = key if key is not None else (-1, -1)
         try:
             return self._decord.VideoReader(self.path, width=width, height=height, num_threads=self._num_threads)
-        except Exception as error:
+        except self._errors as error:
             raise _decode_error(self.path, f"cannot open video ({DAMAGED})", error) from error
 
     def get_frames(self, indices, size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -122,7 +124,7 @@ class DecordVideoReader:
         clamped = _clamp(indices, self.num_frames)
         try:
             frames = self._readers[key].get_batch(clamped.tolist()).asnumpy()
-        except Exception as error:
+        except self._errors as error:
             # decord 0.6 fails to copy frames of some widths (e.g. 24 or 48 pixels) and stops at the first damaged
             # packet: PyAV decodes the same frames, or names the damage.
             logger.debug("%s: decord failed (%s); decoding with PyAV", self.path, error)

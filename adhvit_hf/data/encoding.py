@@ -57,8 +57,7 @@ RESIZE_TUNE = "fastdecode"
 def even_resized_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     """(h, w) with the short side at `short_side` and the aspect ratio kept, each rounded to even (yuv420p)."""
     scale = short_side / min(height, width)
-    even = lambda value: max(2, int(round(value * scale / 2)) * 2)  # noqa: E731
-    return even(height), even(width)
+    return tuple(max(2, round(side * scale / 2) * 2) for side in (height, width))
 
 
 def transcode(
