@@ -151,18 +151,28 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
             return frames
         return F.resize(frames, list(target), interpolation=InterpolationMode(self.resample), antialias=True)
 
-    def _normalize(self, frames: torch.Tensor) -> torch.Tensor:
-        return F.normalize(F.to_dtype(frames, torch.float32, scale=True), self.image_mean, self.image_std)
+    def normalize(self, pixel_values: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """uint8 views (..., 3, H, W) -> `dtype`, scaled to [0, 1] and normalised with image_mean/image_std.
 
-    def _crop_views(self, frames: torch.Tensor) -> torch.Tensor:
-        """Resized (T, 3, H, W) uint8 -> normalised float (test_num_crop, T, 3, crop_size, crop_size)."""
+        Views can stay uint8 (a quarter of float32's memory) through decoding, collation and the transfer to the
+        device, and be normalised here in the model's dtype as the last step.
+        """
+        if pixel_values.dtype != torch.uint8:
+            raise ValueError(f"expected uint8 views to normalise, got {pixel_values.dtype}")
+        mean = torch.tensor(self.image_mean, dtype=dtype, device=pixel_values.device).view(3, 1, 1)
+        std = torch.tensor(self.image_std, dtype=dtype, device=pixel_values.device).view(3, 1, 1)
+        return pixel_values.to(dtype).div_(255).sub_(mean).div_(std)
+
+    def _crop_views(self, frames: torch.Tensor, do_normalize: bool = True) -> torch.Tensor:
+        """Resized (T, 3, H, W) uint8 -> (test_num_crop, T, 3, crop_size, crop_size), float32 normalised or uint8."""
         height, width = frames.shape[-2:]
         offset_short = int(round((min(height, width) - self.crop_size) / 2.0))
         crops = []
         for offset_long in crop_starts(max(height, width), self.crop_size, self.test_num_crop):
             top, left = (offset_long, offset_short) if height >= width else (offset_short, offset_long)
             crops.append(frames[..., top : top + self.crop_size, left : left + self.crop_size])
-        return self._normalize(torch.stack(crops))
+        crops = torch.stack(crops)
+        return self.normalize(crops) if do_normalize else crops
 
     def preprocess_clip(self, frames) -> torch.Tensor:
         """One window of uint8 frames (T, H, W, 3) -> float (test_num_crop, T, 3, crop_size, crop_size).
@@ -171,8 +181,11 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
         """
         return self._crop_views(self._resize(self._as_tchw(frames)))
 
-    def preprocess_video(self, frames) -> torch.Tensor:
-        """(test_num_segment * num_frames, H, W, 3) uint8 -> float (num_views, num_frames, 3, crop, crop)."""
+    def preprocess_video(self, frames, do_normalize: bool = True) -> torch.Tensor:
+        """(test_num_segment * num_frames, H, W, 3) uint8 -> (num_views, num_frames, 3, crop, crop).
+
+        float32 normalised views, or with `do_normalize=False` uint8 views for `normalize` to finish later.
+        """
         frames = self._as_tchw(frames)
         expected = self.test_num_segment * self.num_frames
         if frames.shape[0] != expected:
@@ -181,7 +194,7 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
                 f"{self.num_frames}), got {frames.shape[0]}"
             )
         segments = self._resize(frames).unflatten(0, (self.test_num_segment, self.num_frames))
-        return torch.cat([self._crop_views(segment) for segment in segments])
+        return torch.cat([self._crop_views(segment, do_normalize) for segment in segments])
 
     @staticmethod
     def _as_tchw(frames) -> torch.Tensor:
@@ -192,11 +205,14 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
             )
         return tensor.permute(0, 3, 1, 2)
 
-    def __call__(self, videos, return_tensors: str | None = "pt", **kwargs) -> BatchFeature:
-        """One video or a list of videos (see class docstring) -> BatchFeature with `pixel_values`."""
+    def __call__(self, videos, return_tensors: str | None = "pt", do_normalize: bool = True, **kwargs) -> BatchFeature:
+        """One video or a list of videos (see class docstring) -> BatchFeature with `pixel_values`.
+
+        `do_normalize=False` keeps the views uint8; `normalize(pixel_values, model.dtype)` finishes them.
+        """
         if isinstance(videos, (torch.Tensor, np.ndarray)) and np.ndim(videos) == 4:
             videos = [videos]
-        pixel_values = torch.stack([self.preprocess_video(video) for video in videos])
+        pixel_values = torch.stack([self.preprocess_video(video, do_normalize) for video in videos])
         return BatchFeature({"pixel_values": pixel_values}, tensor_type=return_tensors)
 
 

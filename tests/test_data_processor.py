@@ -99,3 +99,17 @@ def test_save_and_load_through_auto_image_processor_as_remote_code(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
                             cwd=tmp_path, check=True)
     assert result.stdout.split("\n")[0] == "True (1, 2, 4, 3, 32, 32) True False"
+
+
+def test_uint8_views_normalised_later_equal_the_float_views():
+    processor = AdhVitVideoProcessor(num_frames=2, test_num_segment=2, test_num_crop=3, short_side_size=40,
+                                     crop_size=32)
+    frames = coordinate_frames(4, 40, 60)
+    floats = processor(frames)["pixel_values"]
+    views = processor(frames, do_normalize=False)["pixel_values"]
+    assert views.dtype == torch.uint8 and views.shape == floats.shape == (1, 6, 2, 3, 32, 32)
+    assert torch.equal(processor.normalize(views), floats)
+    bf16 = processor.normalize(views, torch.bfloat16)
+    assert bf16.dtype == torch.bfloat16 and torch.allclose(bf16.float(), floats, atol=0.02)
+    with pytest.raises(ValueError, match="^expected uint8 views to normalise, got torch.float32$"):
+        processor.normalize(floats)

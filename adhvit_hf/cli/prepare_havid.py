@@ -1,5 +1,9 @@
 #!/usr/bin/env python
-"""Turn HA-ViD's frame-wise per-hand annotations into ADH-ViT clip lists (lh/ and rh/), without re-encoding."""
+"""Turn HA-ViD's frame-wise per-hand annotations into ADH-ViT clip lists (lh/ and rh/), without re-encoding.
+
+Run `adhvit-resize-videos` first and pass its output folder as --video_dir: the copies keep every frame, so the
+frame ranges written here hold for the originals too, and training decodes the copies several times faster.
+"""
 
 import argparse
 import logging
@@ -18,7 +22,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="HA-ViD's ActionSegmentation/data folder (view{V}_{lh,rh}_{pt,aa}/) or a folder with "
                              "groundTruth/{left_hand,right_hand}/, mapping.txt and splits/{left_hand,right_hand}/.")
     parser.add_argument("--video_dir", default=None,
-                        help="Folder with <video>.mp4 (default: <annotation_root>/videos).")
+                        help="Folder with <video>.mp4 (default: <annotation_root>/videos); best the "
+                             "adhvit-resize-videos copy.")
     parser.add_argument("--output_dir", required=True, help="Gets lh/ and rh/ with train/val lists and labels.txt.")
     parser.add_argument("--view", type=int, default=0, choices=(0, 1, 2), help="Camera view: 0 side, 1 front, 2 top.")
     parser.add_argument("--level", default="pt", choices=("pt", "aa"), help="Primitive task or atomic action labels.")

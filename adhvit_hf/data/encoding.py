@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from collections.abc import Iterable
 
 import numpy as np
+
+from .decoding import DAMAGED, _decode_error
 
 
 def write_mp4(
@@ -41,3 +44,71 @@ def write_mp4(
             raise ValueError(f"{path}: no frames to write")
         for packet in stream.encode():
             container.mux(packet)
+
+
+# x264 settings for training copies (see adhvit_hf.cli.resize_videos for the measurements behind them): a short
+# keyframe interval bounds the frames decoded before a clip's first frame, no B-frames keeps decoding order equal to
+# presentation order, and "fastdecode" (no CABAC, no deblocking, no weighted prediction) makes each frame cheaper.
+RESIZE_GOP_SIZE = 16
+RESIZE_CRF = 20
+RESIZE_TUNE = "fastdecode"
+
+
+def even_resized_size(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """(h, w) with the short side at `short_side` and the aspect ratio kept, each rounded to even (yuv420p)."""
+    scale = short_side / min(height, width)
+    return tuple(max(2, round(side * scale / 2) * 2) for side in (height, width))
+
+
+def transcode(
+    source: str,
+    target,
+    short_side: int,
+    gop_size: int = RESIZE_GOP_SIZE,
+    crf: int = RESIZE_CRF,
+    tune: str | None = RESIZE_TUNE,
+    threads: int = 1,
+    container_format: str = "mp4",
+) -> int:
+    """Re-encode the first video stream of `source` to H.264 in `target` (path or writable file) at `short_side`.
+
+    Every frame is kept, in presentation order, at the source's average frame rate (so a frame index means the same
+    frame in both files); audio and other streams are dropped. Returns the number of frames written; a source that
+    cannot be decoded raises `VideoDecodeError` naming it.
+    """
+    import av
+
+    try:
+        return _transcode(source, target, short_side, gop_size, crf, tune, threads, container_format)
+    except (av.FFmpegError, IndexError, UnicodeDecodeError) as error:
+        raise _decode_error(source, f"cannot convert video ({DAMAGED})", error) from error
+
+
+def _transcode(source, target, short_side, gop_size, crf, tune, threads, container_format) -> int:
+    import av
+
+    written = 0
+    with av.open(source) as reader, av.open(target, mode="w", format=container_format) as writer:
+        source_stream = reader.streams.video[0]
+        source_stream.thread_count = threads
+        rate = source_stream.average_rate or source_stream.guessed_rate or 30
+        height, width = even_resized_size(source_stream.codec_context.height, source_stream.codec_context.width,
+                                        short_side)
+        stream = writer.add_stream("libx264", rate=rate)
+        time_base = 1 / Fraction(rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.thread_count = threads
+        stream.codec_context.gop_size = gop_size
+        stream.codec_context.max_b_frames = 0
+        options = {"crf": str(crf), "preset": "veryfast", "sc_threshold": "0", "threads": str(threads),
+                   "x264-params": f"keyint={gop_size}:min-keyint={gop_size}:bframes=0"}
+        if tune:
+            options["tune"] = tune
+        stream.options = options
+        for frame in reader.decode(source_stream):
+            frame = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+            frame.pts, frame.time_base = written, time_base
+            writer.mux(stream.encode(frame))
+            written += 1
+        writer.mux(stream.encode())
+    return written

@@ -1,0 +1,164 @@
+#!/usr/bin/env python
+"""Make a training copy of a video folder: every video re-encoded at a small size for cheap random access.
+
+HA-ViD's videos are 1280x720 with long keyframe intervals, so a training clip decodes from a keyframe up to
+hundreds of frames before its first frame, at full size. Training crops 224 px from a short side of 256-320 px,
+so a one-time copy at `--short_side` makes every later epoch cheaper. The copy mirrors SRC's folder tree and file
+names and keeps every frame at the source's frame rate, so the `[start, end]` frame ranges of the clip lists stay
+valid with the data root pointed at DST; each copy's frame count is checked against its source and a copy whose
+count differs is refused. Audio is dropped.
+
+Encoder settings (libx264 through PyAV), measured on a 1280x720 30 fps stand-in with a 250-frame GOP and B-frames,
+copied at short side 256, decoding one training clip (16 frames at stride 4, from the keyframe before it) with
+PyAV on one thread (`benchmarks/resize_choices.py`):
+
+    source (720p, GOP 250)                      {source} ms per clip
+    GOP 8,   tune fastdecode                     {g8} ms per clip
+    GOP 16,  tune fastdecode  (the default)      {g16} ms per clip
+    GOP 32,  tune fastdecode                     {g32} ms per clip
+    GOP 64,  tune fastdecode                     {g64} ms per clip
+    GOP 250, tune fastdecode                     {g250} ms per clip
+    GOP 16,  no tune                             {g16n} ms per clip
+
+A clip spans 64 frames, so past a GOP of about 16 the frames decoded before the clip start dominate; shorter GOPs
+cost file size (keyframes) for little gain. B-frames are off so decoding order is presentation order, and
+"fastdecode" drops CABAC and deblocking for cheaper frames. CRF 20 keeps the copy visually close to the source.
+
+Runs in parallel over files (one process each, one thread per process), is resumable (finished copies are
+skipped; each copy is written to a hidden temporary file and moved into place only when complete), and a video
+that cannot be converted is listed at the end while the others are still converted (exit status 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from tqdm import tqdm
+
+from adhvit_hf.data.decoding import VideoDecodeError, count_frames, video_info
+from adhvit_hf.data.encoding import RESIZE_CRF, RESIZE_GOP_SIZE, even_resized_size, transcode
+from adhvit_hf.utils import atomic_write, run_cli
+
+
+logger = logging.getLogger(__name__)
+
+# Suffix -> container format of the copy; the copy keeps its source's name so clip lists need no change.
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="adhvit-resize-videos", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("src", help="Folder with the original videos (searched recursively).")
+    parser.add_argument("dst", help="Folder for the copies; gets the same tree and file names.")
+    parser.add_argument("--short_side", type=int, required=True,
+                        help="Short side of the copies in pixels (e.g. 256 or 320 for 224-pixel training crops).")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Videos converted in parallel.")
+    parser.add_argument("--gop_size", type=int, default=RESIZE_GOP_SIZE, help="Keyframe interval of the copies.")
+    parser.add_argument("--crf", type=int, default=RESIZE_CRF, help="x264 constant rate factor (lower: better).")
+    args = parser.parse_args(argv)
+    for name, low in (("short_side", 2), ("workers", 1), ("gop_size", 1)):
+        if getattr(args, name) < low:
+            parser.error(f"--{name} must be >= {low}, got {getattr(args, name)}")
+    if not 0 <= args.crf <= 51:
+        parser.error(f"--crf must be in 0..51, got {args.crf}")
+    return args
+
+
+def find_videos(src: str) -> list[str]:
+    """Paths of the videos under `src`, relative to it, sorted."""
+    found = []
+    for root, folders, files in os.walk(src):
+        folders.sort()
+        found.extend(os.path.relpath(os.path.join(root, name), src) for name in sorted(files)
+                     if os.path.splitext(name)[1].lower() in CONTAINERS and not name.startswith("."))
+    return found
+
+
+def convert_one(source: str, target: str, short_side: int, gop_size: int, crf: int) -> dict:
+    """Convert one video (run in a worker process); returns its summary row, with "error" set when it failed."""
+    row = {"source": source, "status": "failed", "frames": 0, "seconds": 0.0, "bytes_in": 0, "bytes_out": 0}
+    try:
+        row["bytes_in"] = os.path.getsize(source)
+        num_frames, fps, height, width = video_info(source)
+        if os.path.exists(target):
+            copy = video_info(target)
+            if (copy.num_frames, copy.height, copy.width) != (num_frames, *even_resized_size(height, width, short_side)):
+                raise VideoDecodeError(
+                    f"{target}: exists but is not a {short_side}-pixel copy of {source} with {num_frames} frames; "
+                    "remove it to convert again"
+                )
+            row["status"] = "skipped"
+        else:
+            fmt = CONTAINERS[os.path.splitext(target)[1].lower()]
+            with atomic_write(target, "w+b") as file:
+                written = transcode(source, file, short_side, gop_size=gop_size, crf=crf, container_format=fmt)
+                file.flush()
+                file.seek(0)
+                copied = count_frames(file)
+                if not num_frames == written == copied:
+                    raise VideoDecodeError(
+                        f"{source}: the copy has {copied} frames (decoded {written}) but the source has "
+                        f"{num_frames}; not written"
+                    )
+            row["status"] = "converted"
+        row.update(frames=num_frames, seconds=num_frames / fps if fps else 0.0, bytes_out=os.path.getsize(target))
+    except VideoDecodeError as error:
+        row["error"] = str(error)
+    except OSError as error:
+        row["error"] = f"{source}: {error.strerror or error}"
+    return row
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    done = [row for row in rows if row["status"] != "failed"]
+    count = {status: sum(row["status"] == status for row in rows) for status in ("converted", "skipped", "failed")}
+    size_in, size_out = (sum(row[key] for row in done) / 2**30 for key in ("bytes_in", "bytes_out"))
+    lines = [
+        (f"{len(rows)} videos: {count['converted']} converted, {count['skipped']} already done, "
+         f"{count['failed']} failed"),
+        (f"{sum(row['seconds'] for row in done) / 3600:.2f} hours of video, {sum(row['frames'] for row in done)} "
+         f"frames; size {size_in:.2f} GiB -> {size_out:.2f} GiB"),
+    ]
+    lines += [f"failed: {row['error']}" for row in rows if row["status"] == "failed"]
+    return lines
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    src, dst = os.path.abspath(args.src), os.path.abspath(args.dst)
+    if not os.path.isdir(src):
+        raise ValueError(f"{args.src}: no such folder")
+    if dst == src or dst.startswith(src + os.sep):
+        raise ValueError(f"{args.dst}: must not be {args.src} or inside it (the copies would be converted again)")
+    videos = find_videos(src)
+    if not videos:
+        raise ValueError(f"{args.src}: no videos ({', '.join(CONTAINERS)}) found")
+    rows = []
+    with ProcessPoolExecutor(max_workers=min(args.workers, len(videos))) as pool:
+        futures = [
+            pool.submit(convert_one, os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size,
+                        args.crf)
+            for rel in videos
+        ]
+        for future in tqdm(as_completed(futures), total=len(futures), unit="video", desc="resize"):
+            rows.append(future.result())
+    rows.sort(key=lambda row: row["source"])
+    for line in summary_lines(rows):
+        logger.info(line)
+    return 1 if any(row["status"] == "failed" for row in rows) else 0
+
+
+def cli() -> None:
+    """The console script: bad input ends in one line, not a traceback."""
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

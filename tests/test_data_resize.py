@@ -1,0 +1,102 @@
+import logging
+import os
+
+import pytest
+
+from adhvit_hf.cli import resize_videos
+from adhvit_hf.data.decoding import open_video, video_info
+from adhvit_hf.data.encoding import write_mp4
+from data_helpers import decoded_indices, index_frames, write_garbled_video
+
+
+@pytest.fixture()
+def source_tree(tmp_path):
+    """src/ with a long-GOP index video in a subfolder, a second one at the top, a garbled video and a text file."""
+    src = tmp_path / "src"
+    write_mp4(str(src / "a" / "b" / "long_gop.mp4"), index_frames(30, 24, 40), fps=30, gop_size=30, crf=0)
+    write_mp4(str(src / "short.mp4"), index_frames(9, 32, 32), fps=25, gop_size=30, crf=0)
+    write_garbled_video(src / "garbled.mp4")
+    (src / "notes.txt").write_text("not a video")
+    return src
+
+
+def run(src, dst, *flags):
+    return resize_videos.main([str(src), str(dst), "--short_side", "12", "--workers", "2", *flags])
+
+
+def test_copies_keep_every_frame_and_the_tree(source_tree, tmp_path, caplog):
+    dst = tmp_path / "dst"
+    with caplog.at_level(logging.INFO):
+        assert run(source_tree, dst) == 1  # the garbled video failed, the others were converted
+    copy = video_info(dst / "a" / "b" / "long_gop.mp4")
+    assert (copy.num_frames, copy.fps, copy.height, copy.width) == (30, 30.0, 12, 20)
+    reader = open_video(str(dst / "a" / "b" / "long_gop.mp4"), backend="pyav")
+    assert decoded_indices(reader.get_frames(range(30))) == list(range(30))  # frame ranges still mean the same
+    assert decoded_indices(reader.get_frames([17, 3, 29])) == [17, 3, 29]
+    assert video_info(dst / "short.mp4")[:2] == (9, 25.0)
+    assert sorted(os.listdir(dst)) == ["a", "short.mp4"]  # nothing half-written, no copy of the garbled file
+    assert caplog.messages[-3:] == [
+        "3 videos: 2 converted, 0 already done, 1 failed",
+        caplog.messages[-2],
+        f"failed: {source_tree / 'garbled.mp4'}: cannot convert video (the file is damaged or not a supported video)",
+    ]
+    assert caplog.messages[-2].startswith("0.00 hours of video, 39 frames; size ")
+
+
+def test_resumes_and_skips_finished_copies(source_tree, tmp_path, caplog):
+    dst = tmp_path / "dst"
+    run(source_tree, dst)
+    finished = os.stat(dst / "short.mp4").st_mtime_ns
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert run(source_tree, dst) == 1
+    assert "3 videos: 0 converted, 2 already done, 1 failed" in caplog.messages
+    assert os.stat(dst / "short.mp4").st_mtime_ns == finished
+    os.remove(source_tree / "garbled.mp4")
+    assert run(source_tree, dst) == 0
+
+
+def test_refuses_an_existing_copy_of_another_size(source_tree, tmp_path, caplog):
+    dst = tmp_path / "dst"
+    run(source_tree, dst)
+    with caplog.at_level(logging.INFO):
+        resize_videos.main([str(source_tree), str(dst), "--short_side", "16"])
+    target = dst / "short.mp4"
+    assert (f"failed: {target}: exists but is not a 16-pixel copy of {source_tree / 'short.mp4'} with 9 frames; "
+            "remove it to convert again") in caplog.messages
+
+
+def test_refuses_a_copy_whose_frame_count_differs(source_tree, tmp_path, monkeypatch):
+    monkeypatch.setattr(resize_videos, "count_frames", lambda file: 8)
+    target = tmp_path / "dst" / "short.mp4"
+    row = resize_videos.convert_one(str(source_tree / "short.mp4"), str(target), 12, 16, 20)
+    assert row["error"] == (
+        f"{source_tree / 'short.mp4'}: the copy has 8 frames (decoded 9) but the source has 9; not written"
+    )
+    assert not target.parent.exists() or os.listdir(target.parent) == []
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--short_side", "0"], "--short_side must be >= 2, got 0"),
+        (["--short_side", "12", "--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--short_side", "12", "--gop_size", "-1"], "--gop_size must be >= 1, got -1"),
+        (["--short_side", "12", "--crf", "60"], "--crf must be in 0..51, got 60"),
+    ],
+)
+def test_bad_flags(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        resize_videos.main([str(tmp_path), str(tmp_path / "dst"), *flags])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
+
+
+def test_bad_folders(source_tree, tmp_path):
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'nope'}: no such folder$"):
+        run(tmp_path / "nope", tmp_path / "dst")
+    with pytest.raises(ValueError, match="must not be .* or inside it"):
+        run(source_tree, source_tree / "small")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'empty'}: no videos \\(.mp4, .m4v, .mov, .mkv, .avi\\) found$"):
+        run(tmp_path / "empty", tmp_path / "dst")
