@@ -26,7 +26,7 @@ from adhvit_hf.utils import HelpFormatter, non_negative_int, positive_int, run_c
 logger = logging.getLogger(__name__)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--model", required=True, help="a saved model folder or a Hub repo id (owner/name)")
     parser.add_argument(
@@ -45,7 +45,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="video decoder")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:

@@ -31,7 +31,7 @@ HAND_TITLES = {"left_hand": "left hand", "right_hand": "right hand"}
 MIN_VIEW_COVERAGE = 0.5
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to classify")
     parser.add_argument("--model", required=True, help="a saved model folder or a Hub repo id (owner/name)")
@@ -47,7 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--test_num_crop", type=positive_int, default=None, help="spatial crops, 1 or 3 (default: the processor's)"
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def format_predictions(video: str, prediction: dict) -> str:
