@@ -12,8 +12,10 @@ Two sources are understood:
 The backbone (and `fc_norm` where the source has one) is copied; the two hand heads always stay new.
 """
 
+import os
 import pickle
 import re
+import struct
 from pathlib import Path
 
 import torch
@@ -83,6 +85,8 @@ def read_videomae_v2_state_dict(path, model_key: str = "model|module", model_pre
     `model_key` lists (`|`-separated) the keys that may wrap the state dict; `model_prefix` is stripped from every
     key that has it (keys without it are left out). The file is opened with `torch.load(weights_only=True)`.
     """
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: checkpoint file not found.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -90,7 +94,7 @@ def read_videomae_v2_state_dict(path, model_key: str = "model|module", model_pre
             f"{path}: refused to load, the file holds Python objects that would run code when unpickled "
             f"(torch.load(weights_only=True) said: {str(error).splitlines()[0]})."
         ) from error
-    except RuntimeError as error:
+    except (RuntimeError, EOFError, struct.error) as error:  # struct.error: a file of a few bytes
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({error}).") from error
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path}: expected a dict of tensors, got {type(checkpoint).__name__}.")

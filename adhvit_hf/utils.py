@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -55,6 +56,23 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def prepare_output_dir(output_dir: str | os.PathLike, flag: str = "--out") -> Path:
+    """Creates `output_dir` if needed and checks that it is a writable folder, so a program fails before its work
+    starts rather than at its first write. `flag` names the command-line flag in messages."""
+    if not str(output_dir).strip():
+        raise UserInputError(f"{flag}: empty path; give a folder for the outputs")
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserInputError(f"{flag} {output_dir}: is a file; give a folder for the outputs")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserInputError(f"{flag} {output_dir}: cannot create the folder ({error.strerror})") from None
+    if not os.access(output_dir, os.W_OK | os.X_OK):
+        raise UserInputError(f"{flag} {output_dir}: the folder is not writable")
+    return output_dir
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -252,20 +252,6 @@ def list_videos(source: str | os.PathLike) -> list[Path]:
     return videos
 
 
-def prepare_output_dir(output_dir: str | os.PathLike, flag: str = "--out") -> Path:
-    """Creates `output_dir` if needed and checks that it is a writable folder, before any video is processed."""
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserInputError(f"{flag} {output_dir}: is a file; give a folder for the outputs")
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise UserInputError(f"{flag} {output_dir}: cannot create the folder ({error.strerror})") from None
-    if not os.access(output_dir, os.W_OK | os.X_OK):
-        raise UserInputError(f"{flag} {output_dir}: the folder is not writable")
-    return output_dir
-
-
 def extract_features(
     model,
     processor,
