@@ -14,7 +14,14 @@ from transformers import pipeline
 from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline, add_pipeline_to_folder
 from adhvit_hf.cli import extract_features, predict
 from adhvit_hf.utils import run_cli
-from inference_helpers import cli_error, noise_frames, save_stock_videomae, save_tiny_model, two_hand_frames, write_video
+from inference_helpers import (
+    cli_error,
+    noise_frames,
+    save_stock_videomae,
+    save_tiny_model,
+    two_hand_frames,
+    write_video,
+)
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +251,8 @@ def test_zero_or_negative_numbers_are_refused_not_read_as_default(tmp_path, caps
     argv = predict_argv(tmp_path, "v.mp4") if main is predict.main else extract_argv(tmp_path, "v.mp4", tmp_path)
     what = "an integer >= 0" if flag == "--num_workers" else "a positive integer"
     shown = repr(value) if value == "two" else value
-    assert cli_error(main, [*argv, flag, value], capsys).endswith(f"error: argument {flag}: must be {what}, got {shown}")
+    message = cli_error(main, [*argv, flag, value], capsys)
+    assert message.endswith(f"error: argument {flag}: must be {what}, got {shown}")
 
 
 def test_extract_takes_one_video_file(saved, tmp_path):

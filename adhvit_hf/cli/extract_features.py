@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
     parser.add_argument(
-        "--stride", type=positive_int, default=None, help="frames between window starts (default: the model's sampling_rate)"
+        "--stride",
+        type=positive_int,
+        default=None,
+        help="frames between window starts (default: the model's sampling_rate)",
     )
     parser.add_argument("--batch_size", type=positive_int, default=8, help="windows per forward pass")
     parser.add_argument(

@@ -130,7 +130,8 @@ def main(argv=None) -> int:
     videos = [str(check_video_path(video)) for video in args.videos]
     device = resolve_device(args.device)
     model = load_model_for_inference(args.model, device)
-    processor = processor_with_views(load_processor_for_inference(args.model), args.test_num_segment, args.test_num_crop)
+    processor = load_processor_for_inference(args.model)
+    processor = processor_with_views(processor, args.test_num_segment, args.test_num_crop)
     # The installed adhvit_hf code runs, never the copies a shared model folder carries as remote code.
     classifier = DualHandVideoClassificationPipeline(
         model=model, video_processor=processor, device=device, task=PIPELINE_TASK

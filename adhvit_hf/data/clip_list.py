@@ -173,7 +173,8 @@ def read_label_names(data_path: str, num_classes: int | None = None) -> dict[int
             raise ClipListError(f"{where}: label id {label_id} appears twice")
         if name in lines_of_names:
             raise ClipListError(
-                f"{where}: label name {name!r} appears twice (also line {lines_of_names[name]}); names must be distinct"
+                f"{where}: label name {name!r} appears twice (also line {lines_of_names[name]}); "
+                "names must be distinct"
             )
         names[label_id], lines_of_names[name] = name, line_number
     expected = set(range(num_classes if num_classes is not None else max(names, default=-1) + 1))

@@ -107,7 +107,12 @@ def load_hand_splits(
             splits[split], skipped[split], past_end[split] = splits["validation"], skipped["validation"], 0
             continue
         records = read_clip_list(
-            list_path, data_root, num_classes, hand, skip_missing=skip_missing, video_subdir=ORIGINAL_VIDEO_FOLDERS[split]
+            list_path,
+            data_root,
+            num_classes,
+            hand,
+            skip_missing=skip_missing,
+            video_subdir=ORIGINAL_VIDEO_FOLDERS[split],
         )
         splits[split] = records_to_dataset(records)
         skipped[split] = records.num_skipped_missing

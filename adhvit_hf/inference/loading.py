@@ -101,7 +101,9 @@ def read_config_dict(source: str, flag: str = "--model") -> dict:
     try:
         config, _ = PretrainedConfig.get_config_dict(source)
     except (OSError, ValueError) as error:
-        raise UserInputError(f"{flag} {source}: no such folder, and the Hub repo could not be loaded ({error})") from None
+        raise UserInputError(
+            f"{flag} {source}: no such folder, and the Hub repo could not be loaded ({error})"
+        ) from None
     return config
 
 
@@ -234,8 +236,9 @@ def load_model_for_inference(
 def load_processor_for_inference(name_or_path: str | os.PathLike, flag: str = "--model") -> AdhVitVideoProcessor:
     """The `AdhVitVideoProcessor` saved with a model; a missing or damaged preprocessor_config.json names the file."""
     source = str(name_or_path)
-    where = os.path.join(source, PROCESSOR_CONFIG_NAME) if os.path.isdir(source) else f"{source} ({PROCESSOR_CONFIG_NAME})"
-    if os.path.isdir(source) and not os.path.isfile(where):
+    local = os.path.isdir(source)
+    where = os.path.join(source, PROCESSOR_CONFIG_NAME) if local else f"{source} ({PROCESSOR_CONFIG_NAME})"
+    if local and not os.path.isfile(where):
         raise UserInputError(
             f"{flag} {source}: no {PROCESSOR_CONFIG_NAME} (the video processor saved with the model: frames per clip, "
             "crop size, normalisation); save it with AdhVitVideoProcessor.save_pretrained"

@@ -46,8 +46,8 @@ def short_video_message(video, num_video_frames: int, num_frames: int, sampling_
         return None
     return (
         f"{video}: {num_video_frames} frame(s), shorter than one window ({num_frames} frames every {sampling_rate}: "
-        f"{span} frames); frames 0, {sampling_rate}, {2 * sampling_rate}, ... are used and the last of them is repeated to fill "
-        "the window"
+        f"{span} frames); frames 0, {sampling_rate}, {2 * sampling_rate}, ... are used and the last of them is "
+        "repeated to fill the window"
     )
 
 
