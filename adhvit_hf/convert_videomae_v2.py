@@ -16,8 +16,10 @@ holds only what was converted: loading it reports the heads (and `fc_norm` of a 
 so they are initialised anew, and nothing untrained passes for trained weights.
 """
 
+import os
 import pickle
 import re
+import struct
 from pathlib import Path
 
 import torch
@@ -93,6 +95,8 @@ def read_videomae_v2_state_dict(path, model_key: str = "model|module", model_pre
     `model_key` lists (`|`-separated) the keys that may wrap the state dict; `model_prefix` is stripped from every
     key that has it (keys without it are left out). The file is opened with `torch.load(weights_only=True)`.
     """
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: checkpoint file not found.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -100,7 +104,7 @@ def read_videomae_v2_state_dict(path, model_key: str = "model|module", model_pre
             f"{path}: refused to load, the file holds Python objects that would run code when unpickled "
             f"(torch.load(weights_only=True) said: {str(error).splitlines()[0]})."
         ) from error
-    except RuntimeError as error:
+    except (RuntimeError, EOFError, struct.error) as error:  # struct.error: a file of a few bytes
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({error}).") from error
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path}: expected a dict of tensors, got {type(checkpoint).__name__}.")

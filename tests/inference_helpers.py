@@ -3,11 +3,14 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
+from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
 from adhvit_hf.data.encoding import write_mp4
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+from adhvit_hf.utils import run_cli
 from model_helpers import tiny_model
 
 
@@ -84,3 +87,25 @@ class HalfBrightnessModel(nn.Module):
             lh_logits=logits["lh"],
             rh_logits=logits["rh"],
         )
+
+
+def cli_error(main, argv, capsys) -> str:
+    """The one `error:` line `run_cli(main, argv)` prints, after checking it exits with status 2 and no traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err[-2000:]
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error: ") or ": error: " in line]
+    assert len(lines) == 1, err[-2000:]
+    return lines[0]
+
+
+def save_stock_videomae(folder) -> None:
+    """A stock VideoMAE classification folder (tiny) with an ADH-ViT preprocessor config beside it."""
+    config = VideoMAEConfig(
+        image_size=32, patch_size=16, num_frames=4, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, num_labels=3,
+    )
+    VideoMAEForVideoClassification(config).save_pretrained(folder)
+    AdhVitVideoProcessor(**TINY_PROCESSOR).save_pretrained(folder)

@@ -2,6 +2,7 @@ import logging
 import os
 
 import pytest
+from data_helpers import write_index_video
 
 from adhvit_hf.data.clip_list import ClipListError, ClipRecord, read_clip_list, read_label_names
 from adhvit_hf.data.datasets import load_hand_splits
@@ -128,3 +129,76 @@ def test_load_hand_splits_columns_and_test_fallback(hand_dir):
     splits = load_hand_splits(str(hand_dir), "rh", num_classes=2, skip_missing=True)
     assert splits["test"]["video"] == [str(hand_dir / "a.mp4")]
     assert splits.num_skipped_missing == {"train": 0, "validation": 0, "test": 1}
+
+
+def test_utf8_byte_order_mark_is_not_part_of_the_first_path_or_label(hand_dir):
+    """Row: list or labels.txt saved with a UTF-8 BOM (Windows editors)."""
+    list_path = hand_dir / "train_list_video.txt"
+    list_path.write_bytes("a.mp4 1\nb.mp4 0\n".encode("utf-8-sig"))
+    records = read_clip_list(str(list_path), None, num_classes=2, hand="lh")
+    assert [r.video for r in records] == [str(hand_dir / "a.mp4"), str(hand_dir / "videos" / "b.mp4")]
+    (hand_dir / "labels.txt").write_bytes("0 grasp\n1 screw\n".encode("utf-8-sig"))
+    assert read_label_names(str(hand_dir), num_classes=2) == {0: "grasp", 1: "screw"}
+
+
+@pytest.mark.parametrize(
+    "text, num_classes, message",
+    [
+        ("0 a\n1 b\n2 c\n", 5, "3 label name(s) for 5 classes: missing ids 3, 4"),
+        ("0 a\n1 b\n2 c\n7 d\n", 3, "4 label name(s) for 3 classes: extra ids 7 (ids run from 0 to 2)"),
+        ("0 a\n2 c\n", None, "2 label name(s) for 3 classes: missing ids 1"),
+        ("1 b\n2 c\n3 d\n", 3, "3 label name(s) for 3 classes: missing ids 0; extra ids 3 (ids run from 0 to 2)"),
+    ],
+)
+def test_label_names_must_cover_exactly_the_classes(hand_dir, text, num_classes, message):
+    """Row: labels.txt with fewer, more or other ids than the model has classes."""
+    path = write(hand_dir / "labels.txt", text)
+    with pytest.raises(ClipListError) as error:
+        read_label_names(str(hand_dir), num_classes)
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_duplicate_label_names_are_refused(hand_dir):
+    """Row: one name for two ids in labels.txt (label2id would keep only one of them)."""
+    path = write(hand_dir / "labels.txt", "0 grasp\n1 screw\n# c\n2 grasp\n")
+    with pytest.raises(ClipListError) as error:
+        read_label_names(str(hand_dir), 3)
+    assert str(error.value) == f"{path}:4: label name 'grasp' appears twice (also line 1); names must be distinct"
+
+
+def test_original_layout_videos_train_and_videos_val(tmp_path):
+    """Row: the original ADH-ViT's layout, list paths relative to <data_root>/videos_train and videos_val."""
+    root, lists = tmp_path / "havid", tmp_path / "lists" / "lh"
+    for name in ("videos_train/s01.mp4", "videos_val/s02.mp4", "videos_val/s03.mp4"):
+        write(root / name, "")
+    write(lists / "train_list_video.txt", "s01.mp4 1\n")
+    write(lists / "val_list_video.txt", "s02.mp4 0\n")
+    write(lists / "test_list_video.txt", "s03.mp4 1\n")
+    splits = load_hand_splits(str(lists), "lh", num_classes=2, data_root=str(root))
+    assert splits["train"]["video"] == [str(root / "videos_train" / "s01.mp4")]
+    assert splits["validation"]["video"] == [str(root / "videos_val" / "s02.mp4")]
+    assert splits["test"]["video"] == [str(root / "videos_val" / "s03.mp4")]
+    # The package's own layout is still taken first where both exist.
+    write(root / "s01.mp4", "")
+    assert load_hand_splits(str(lists), "lh", num_classes=2, data_root=str(root))["train"]["video"] == [
+        str(root / "s01.mp4")
+    ]
+
+
+def test_frame_ranges_past_the_end_of_the_video_are_counted_and_reported_once(tmp_path, caplog):
+    """Row: a [start, end] range past the end of its video."""
+
+    write_index_video(tmp_path / "lh" / "a.mp4", num_frames=12)
+    write_index_video(tmp_path / "lh" / "b.mp4", num_frames=8)
+    list_path = write(
+        tmp_path / "lh" / "train_list_video.txt", "a.mp4 0 11 0\nb.mp4 2 9 1\na.mp4 4 20 1\nb.mp4 0 7 0\n"
+    )
+    write(tmp_path / "lh" / "val_list_video.txt", "a.mp4 0\n")
+    with caplog.at_level(logging.WARNING):
+        splits = load_hand_splits(str(tmp_path / "lh"), "lh", num_classes=2)
+    assert splits.num_ranges_past_end == {"train": 2, "validation": 0, "test": 0}
+    warnings = [m for m in caplog.messages if "past the last frame" in m]
+    assert warnings == [
+        f"{list_path}: 2 clip(s) end past the last frame of their video and are cut at it (first: {list_path}:2: "
+        f"end_frame 9, but {tmp_path / 'lh' / 'b.mp4'} has 8 frames); check that the list belongs to these videos"
+    ]

@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import tiny_run_args
 from data_helpers import write_index_video
+from inference_helpers import cli_error as program_error
 
 from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
@@ -27,14 +28,7 @@ def data(demo_data, tmp_path):
 
 def cli_error(argv, capsys) -> str:
     """The one `error:` line `run_havid` prints for `argv`, after checking it exits with status 2 and no traceback."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(run_havid.main, argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1, err[-2000:]
-    return lines[0]
+    return program_error(run_havid.main, argv, capsys)
 
 
 def append_line(list_path, line: str | bytes) -> str:
@@ -199,3 +193,12 @@ def test_traceback_on_request(data, tmp_path, monkeypatch):
     monkeypatch.setenv("ADHVIT_TRACEBACK", "1")
     with pytest.raises(ValueError, match=r"^--alternation_steps must be a positive number of optimizer steps, got 0$"):
         run_cli(run_havid.main, tiny_run_args(data, tmp_path / "out", alternation_steps=0))
+
+
+def test_labels_txt_that_does_not_match_the_class_count_names_the_ids(data, tmp_path, capsys):
+    """Row: labels.txt with fewer ids than --lh_num_classes, through the training command line."""
+    labels = data / "lh" / "labels.txt"
+    labels.write_text("".join(line + "\n" for line in labels.read_text().splitlines()[:4]))
+    assert cli_error(tiny_run_args(data, tmp_path / "out"), capsys) == (
+        f"error: {labels}: 4 label name(s) for 6 classes: missing ids 4, 5"
+    )

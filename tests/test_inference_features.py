@@ -45,7 +45,7 @@ def test_outputs_use_polyphony_names_shapes_and_float32(extracted):
     model, _, video_dir, out, summary = extracted
 
     videos = [str(video_dir / "assembly_01.mp4"), str(video_dir / "short.mp4")]
-    assert summary == {"done": videos, "skipped": [], "failed": []}
+    assert summary == {"done": videos, "skipped": [], "failed": [], "errors": {}}
     for name, num_frames in (("assembly_01", 20), ("short", 5)):
         shared = np.load(out / "shared_features" / f"{name}.npy")
         lh = np.load(out / "lh_features" / f"{name}.npy")
@@ -136,18 +136,18 @@ def test_finished_videos_are_skipped_unless_overwrite(tmp_path):
     first = extract_features(model, processor, videos, **run)
     after_first = modification_times()
     second = extract_features(model, processor, videos, **run)
-    assert first == {"done": [str(v) for v in videos], "skipped": [], "failed": []}
-    assert second == {"done": [], "skipped": [str(v) for v in videos], "failed": []}
+    assert first == {"done": [str(v) for v in videos], "skipped": [], "failed": [], "errors": {}}
+    assert second == {"done": [], "skipped": [str(v) for v in videos], "failed": [], "errors": {}}
     assert modification_times() == after_first and len(after_first) == 10
 
     output_paths(tmp_path / "out", "b")["timeline_png"].unlink()  # as if the run was killed before b's last file
     third = extract_features(model, processor, videos, **run)
-    assert third == {"done": [str(videos[1])], "skipped": [str(videos[0])], "failed": []}
+    assert third == {"done": [str(videos[1])], "skipped": [str(videos[0])], "failed": [], "errors": {}}
     unchanged = {path: mtime for path, mtime in modification_times().items() if path.stem == "a"}
     assert unchanged == {path: mtime for path, mtime in after_first.items() if path.stem == "a"}
 
     forced = extract_features(model, processor, videos, overwrite=True, **run)
-    assert forced == {"done": [str(v) for v in videos], "skipped": [], "failed": []}
+    assert forced == {"done": [str(v) for v in videos], "skipped": [], "failed": [], "errors": {}}
 
 
 def test_an_undecodable_video_is_reported_and_the_others_are_written(tmp_path, caplog):
@@ -160,7 +160,10 @@ def test_an_undecodable_video_is_reported_and_the_others_are_written(tmp_path, c
         progress=False,
     )
 
-    assert summary == {"done": [str(video_dir / "good.mp4")], "skipped": [], "failed": [str(video_dir / "broken.mp4")]}
+    broken = str(video_dir / "broken.mp4")
+    assert summary["done"] == [str(video_dir / "good.mp4")]
+    assert (summary["skipped"], summary["failed"], list(summary["errors"])) == ([], [broken], [broken])
+    assert summary["errors"][broken].startswith(f"{broken}: cannot open video")
     assert f"Skipping {video_dir / 'broken.mp4'}" in caplog.text
     assert sorted(p.name for p in (tmp_path / "out" / "shared_features").iterdir()) == ["good.npy"]
 
@@ -191,7 +194,7 @@ def test_list_videos_from_a_list_file_resolves_relative_paths(tmp_path):
 def test_list_videos_errors_name_the_source(tmp_path):
     with pytest.raises(ValueError, match=f"{tmp_path}: no video files"):
         list_videos(tmp_path)
-    with pytest.raises(ValueError, match=f"{tmp_path / 'missing'}: no such folder or video list file"):
+    with pytest.raises(ValueError, match=f"{tmp_path / 'missing'}: no such video, folder or video list file"):
         list_videos(tmp_path / "missing")
     (tmp_path / "empty.txt").write_text("# nothing\n")
     with pytest.raises(ValueError, match=f"{tmp_path / 'empty.txt'}: the video list is empty"):

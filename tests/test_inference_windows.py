@@ -1,11 +1,15 @@
 """Sliding windows, the window-to-frame rule, timeline segments and atomic writes."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from adhvit_hf.utils import atomic_write, save_npy
-from adhvit_hf.inference.timeline import timeline_segments
+from adhvit_hf.utils import atomic_write, save_json, save_npy
+from adhvit_hf.inference.timeline import fit_label, label_colours, plot_timelines, timeline_segments
 from adhvit_hf.inference.windows import window_centres, window_frame_indices, windows_to_frames
 
 
@@ -31,11 +35,13 @@ def test_windows_that_fit_exactly_get_no_extra_window():
     ]
 
 
-def test_a_video_shorter_than_one_window_repeats_its_last_frame():
+def test_a_video_shorter_than_one_window_repeats_its_last_sampled_frame_like_evaluation():
     windows = window_frame_indices(5, num_frames=4, sampling_rate=2, stride=3)
 
     assert windows.tolist() == [[0, 2, 4, 4]]
     assert window_centres(windows).tolist() == [2.5]
+    # every 4th frame of 6 is frames 0 and 4 (frame 5 is never reached), as evaluation's test views take them
+    assert window_frame_indices(6, num_frames=4, sampling_rate=4, stride=1).tolist() == [[0, 4, 4, 4]]
 
 
 @pytest.mark.parametrize("argument", ["num_video_frames", "num_frames", "sampling_rate", "stride"])
@@ -121,3 +127,63 @@ def test_atomic_output_replaces_the_old_file_only_when_complete(tmp_path):
     save_npy(target, np.ones((2, 2), dtype=np.float32))
     assert np.load(target).tolist() == [[1.0, 1.0], [1.0, 1.0]]
     assert [path.name for path in tmp_path.iterdir()] == ["video.npy"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_atomic_write_respects_the_umask_like_open(tmp_path, umask):
+    """Row: output files get the permissions a plain open() gives them (mkstemp alone makes them 0600)."""
+    old = os.umask(umask)
+    try:
+        save_npy(tmp_path / "a.npy", np.zeros(2))
+        save_json(tmp_path / "a.json", {"a": 1})
+        with open(tmp_path / "plain.txt", "w") as handle:
+            handle.write("x")
+    finally:
+        os.umask(old)
+    modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in ("a.npy", "a.json", "plain.txt")}
+    assert modes == {"a.npy": 0o666 & ~umask, "a.json": 0o666 & ~umask, "plain.txt": 0o666 & ~umask}
+
+
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    target = tmp_path / "list.txt"
+    target.write_text("old")
+    os.chmod(target, 0o640)
+    with atomic_write(target) as handle:
+        handle.write("new")
+    assert (target.read_text(), stat.S_IMODE(os.stat(target).st_mode)) == ("new", 0o640)
+
+
+def test_label_colours_are_distinct_for_up_to_seventy_labels():
+    """Row: timeline colours at HA-ViD scale (tab20 repeated every 20 ids)."""
+    for count in (3, 12, 41, 70):
+        colours = label_colours([f"label {i}" for i in range(count)])
+        assert len(set(colours.values())) == count
+
+
+def test_fit_label_breaks_after_underscores_or_gives_up():
+    assert fit_label("insert_cylinder_pin", 19) == "insert_cylinder_pin"
+    assert fit_label("insert_cylinder_pin", 9) == "insert_\ncylinder_\npin"
+    assert fit_label("pick up the screw", 6) == "pick\nup the\nscrew"
+    assert fit_label("pick up the screw", 5) is None  # four lines
+    assert fit_label("screwdriver", 5) is None
+
+
+def test_timeline_figure_at_havid_scale_lists_only_present_labels_below_the_bars():
+    """Row: timeline PNG of a 75-class model: legend of the labels present, below the axes; segments labelled."""
+    names = [f"task_{i:02d}" for i in range(75)]
+    segments = {
+        "lh": [{"start_frame": 0, "end_frame": 2999, "label": "task_07"},
+               {"start_frame": 3000, "end_frame": 3009, "label": "task_70"}],
+        "rh": [{"start_frame": 0, "end_frame": 3009, "label": "task_03"}],
+    }
+    figure = plot_timelines(segments, {"lh": names, "rh": names}, 3010, 30.0, title="v")
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    (legend,) = figure.legends
+    assert [text.get_text() for text in legend.get_texts()] == ["task_03", "task_07", "task_70"]
+    axes = figure.axes[0]
+    # below the axes with their tick labels and x label, never over them
+    assert legend.get_window_extent(canvas.get_renderer()).y1 <= axes.get_tightbbox(canvas.get_renderer()).y0
+    assert sorted(text.get_text() for text in axes.texts) == ["task_03", "task_07"]  # task_70 is 10 frames wide
+    colours = [handle.get_facecolor() for handle in legend.legend_handles]
+    assert len(set(colours)) == 3

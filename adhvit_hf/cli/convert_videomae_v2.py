@@ -15,7 +15,7 @@ import argparse
 from transformers.utils import logging
 
 from adhvit_hf import convert_videomae_v2_checkpoint
-from adhvit_hf.utils import run_cli
+from adhvit_hf.utils import positive_int, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -24,12 +24,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--checkpoint", required=True, help="VideoMAE V2 .pth file (read with weights_only=True)")
     parser.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="folder to write")
-    parser.add_argument("--lh_num_labels", type=int, default=75, help="classes of the left-hand head")
-    parser.add_argument("--rh_num_labels", type=int, default=75, help="classes of the right-hand head")
-    parser.add_argument("--num_frames", type=int, default=None, help="frames per clip (default: 16 or saved table)")
-    parser.add_argument("--image_size", type=int, default=224, help="input resolution")
+    parser.add_argument("--lh_num_labels", type=positive_int, default=75, help="classes of the left-hand head")
+    parser.add_argument("--rh_num_labels", type=positive_int, default=75, help="classes of the right-hand head")
     parser.add_argument(
-        "--num_attention_heads", type=int, default=None, help="only for widths other than small/base/large/huge/giant"
+        "--num_frames", type=positive_int, default=None, help="frames per clip (default: 16 or saved table)"
+    )
+    parser.add_argument("--image_size", type=positive_int, default=224, help="input resolution")
+    parser.add_argument(
+        "--num_attention_heads",
+        type=positive_int,
+        default=None,
+        help="only for widths other than small/base/large/huge/giant",
     )
     parser.add_argument("--model_key", default="model|module", help="|-separated keys that may wrap the state dict")
     parser.add_argument("--model_prefix", default="", help="prefix to strip from the checkpoint's tensor names")

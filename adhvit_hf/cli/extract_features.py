@@ -2,7 +2,7 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Per-frame ADH-ViT features and per-hand action timelines for whole (untrimmed) videos.
 
-    python scripts/extract_features.py --model M --videos DIR_OR_LIST --out OUT [--stride S] [--batch_size B]
+    %(prog)s --model M --videos VIDEO_FOLDER_OR_LIST --out OUT [--stride S] [--batch_size B]
 
 Writes, for every video <name>, the inputs of polyphony's semantic conditioning and action segmentation stages:
 OUT/shared_features/<name>.npy [hidden_size, T], OUT/lh_features/<name>.npy [lh_num_labels, T] and
@@ -10,45 +10,60 @@ OUT/rh_features/<name>.npy [rh_num_labels, T] (float32, T = the video's frame co
 OUT/timelines/<name>.json (segments per hand) and OUT/timelines/<name>.png. A window of num_frames frames every
 sampling_rate frames slides over the video every --stride frames; each window's result is assigned to its centre frame,
 frames between centres are linearly interpolated and frames before the first / after the last centre are held.
-Videos whose outputs already exist are skipped unless --overwrite.
+Videos whose outputs already exist are skipped unless --overwrite. A video that cannot be decoded is skipped and listed
+at the end (exit status 1); the others are still processed.
 """
 
 import argparse
 import logging
 
-import torch
-
-from adhvit_hf import AdhVitForDualHandClassification
 from adhvit_hf.data.decoding import BACKENDS
 from adhvit_hf.inference.features import extract_features, list_videos
-from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.utils import run_cli
+from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
+from adhvit_hf.utils import HelpFormatter, non_negative_int, positive_int, prepare_output_dir, run_cli
 
 
 logger = logging.getLogger(__name__)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="a saved model folder or a Hub repo id")
-    parser.add_argument("--videos", required=True, help="a folder of videos or a text file with one video path a line")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--stride", type=int, default=None, help="frames between windows (default: sampling_rate)")
-    parser.add_argument("--batch_size", type=int, default=8, help="windows per forward pass")
-    parser.add_argument("--num_workers", type=int, default=2, help="decoding workers (0: decode in the main process)")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--model", required=True, help="a saved model folder or a Hub repo id (owner/name)")
+    parser.add_argument(
+        "--videos", required=True, help="one video file, a folder of videos, or a text file with one video path a line"
+    )
+    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "--stride",
+        type=positive_int,
+        default=None,
+        help="frames between window starts (default: the model's sampling_rate)",
+    )
+    parser.add_argument("--batch_size", type=positive_int, default=8, help="windows per forward pass")
+    parser.add_argument(
+        "--num_workers", type=non_negative_int, default=2, help="decoding workers (0: decode in the main process)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose outputs exist")
-    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: GPU if any)")
+    parser.add_argument(
+        "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
+    )
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="video decoder")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    # Everything the user typed is checked before the model is loaded.
     videos = list_videos(args.videos)
-    model = AdhVitForDualHandClassification.from_pretrained(args.model).to(device)
-    processor = AdhVitVideoProcessor.from_pretrained(args.model)
+    prepare_output_dir(args.out)
+    device = resolve_device(args.device)
+    model = load_model_for_inference(args.model, device)
+    processor = load_processor_for_inference(args.model)
     summary = extract_features(
         model,
         processor,
@@ -65,7 +80,7 @@ def main(argv=None) -> int:
         len(summary["done"]), len(summary["skipped"]), len(summary["failed"]), args.out,
     )
     for video in summary["failed"]:
-        logger.error("failed: %s", video)
+        logger.error("failed: %s", summary["errors"][video])
     return 1 if summary["failed"] else 0
 
 

@@ -2,35 +2,56 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Classify what each hand does in one or more videos with a trained ADH-ViT.
 
-    python scripts/predict.py video1.mp4 video2.mp4 --model path/or/hub-repo [--top_k 5] [--json]
+    %(prog)s video1.mp4 video2.mp4 --model path/or/owner/repo [--top_k 5] [--json]
 
 Prints one table per video (rank, left-hand label and score, right-hand label and score), or JSON with --json.
+Each video gets one label per hand, from the average of its evaluation views; for what each hand does over time in
+a long video, `adhvit-extract` writes a per-frame timeline. A video that cannot be decoded is reported (exit status 1)
+and the others are still printed.
 """
 
 import argparse
 import json
 import logging
+import sys
 
-from transformers import pipeline
-
+from adhvit_hf.data.decoding import VideoDecodeError, open_video
 from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
-from adhvit_hf.utils import run_cli
+from adhvit_hf.inference.features import check_video_path
+from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
+from adhvit_hf.inference.pipeline_adhvit import processor_with_views
+from adhvit_hf.inference.windows import short_video_message
+from adhvit_hf.utils import HelpFormatter, positive_int, run_cli
 
+
+logger = logging.getLogger(__name__)
 
 HAND_TITLES = {"left_hand": "left hand", "right_hand": "right hand"}
+# A video whose views see less than this fraction of its frames gets the hint that adhvit-extract gives a timeline.
+MIN_VIEW_COVERAGE = 0.5
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to classify")
+    parser.add_argument("--model", required=True, help="a saved model folder or a Hub repo id (owner/name)")
+    parser.add_argument("--top_k", type=positive_int, default=5, help="labels shown per hand")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
+    )
+    parser.add_argument("--batch_size", type=positive_int, default=1, help="videos per forward pass")
+    parser.add_argument(
+        "--test_num_segment", type=positive_int, default=None, help="temporal views (default: the processor's)"
+    )
+    parser.add_argument(
+        "--test_num_crop", type=positive_int, default=None, help="spatial crops, 1 or 3 (default: the processor's)"
+    )
+    return parser
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("videos", nargs="+", metavar="VIDEO", help="video files to classify")
-    parser.add_argument("--model", required=True, help="a saved model folder or a Hub repo id")
-    parser.add_argument("--top_k", type=int, default=5, help="labels shown per hand")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: GPU 0 if any)")
-    parser.add_argument("--batch_size", type=int, default=1, help="videos per forward pass")
-    parser.add_argument("--test_num_segment", type=int, default=None, help="temporal views (default: processor's)")
-    parser.add_argument("--test_num_crop", type=int, default=None, help="spatial crops, 1 or 3 (default: processor's)")
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
 
 
 def format_predictions(video: str, prediction: dict) -> str:
@@ -52,24 +73,87 @@ def format_predictions(video: str, prediction: dict) -> str:
     return "\n".join(lines)
 
 
+def view_coverage_message(video: str, num_video_frames: int, processor) -> str | None:
+    """The hint for a video much longer than its views cover (None otherwise)."""
+    views = processor.view_frame_indices(num_video_frames)
+    covered = set()
+    for view in views.tolist():
+        covered.update(range(view[0], view[-1] + 1))
+    if len(covered) >= MIN_VIEW_COVERAGE * num_video_frames:
+        return None
+    return (
+        f"{video}: its {len(views)} views cover {len(covered)} of its {num_video_frames} frames and give one label "
+        "per hand for the whole video; for what each hand does over time, adhvit-extract writes a per-frame timeline"
+    )
+
+
+def check_video(video: str, processor) -> str | None:
+    """Opens `video` and warns when it is shorter than one window or much longer than its views cover; returns the
+    decoding error message, if any."""
+    try:
+        num_video_frames = open_video(video).num_frames
+    except VideoDecodeError as error:
+        return str(error)
+    for message in (
+        short_video_message(video, num_video_frames, processor.num_frames, processor.sampling_rate),
+        view_coverage_message(video, num_video_frames, processor),
+    ):
+        if message:
+            logger.warning(message)
+    return None
+
+
+def classify(classifier, videos: list[str], top_k: int, batch_size: int) -> dict[str, dict | str]:
+    """{video: prediction, or the error message of a video that could not be decoded}, in the order of `videos`.
+
+    Videos go through the pipeline `batch_size` at a time; a batch that fails to decode is redone one video at a time,
+    so one bad file costs only its own result.
+    """
+    results = {}
+    for first in range(0, len(videos), batch_size):
+        batch = videos[first : first + batch_size]
+        try:
+            results.update(zip(batch, classifier(batch, top_k=top_k, batch_size=batch_size)))
+        except VideoDecodeError:
+            for video in batch:
+                try:
+                    results[video] = classifier(video, top_k=top_k)
+                except VideoDecodeError as error:
+                    results[video] = str(error)
+    return results
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    # Everything the user typed is checked before the model is loaded.
+    videos = [str(check_video_path(video)) for video in args.videos]
+    device = resolve_device(args.device)
+    model = load_model_for_inference(args.model, device)
+    processor = load_processor_for_inference(args.model)
+    processor = processor_with_views(processor, args.test_num_segment, args.test_num_crop)
     # The installed adhvit_hf code runs, never the copies a shared model folder carries as remote code.
-    classifier = pipeline(
-        PIPELINE_TASK,
-        model=args.model,
-        device=args.device,
-        pipeline_class=DualHandVideoClassificationPipeline,
-        trust_remote_code=False,
+    classifier = DualHandVideoClassificationPipeline(
+        model=model, video_processor=processor, device=device, task=PIPELINE_TASK
     )
-    view_args = {key: getattr(args, key) for key in ("test_num_segment", "test_num_crop") if getattr(args, key)}
-    predictions = classifier(args.videos, top_k=args.top_k, batch_size=args.batch_size, **view_args)
+    errors = {video: message for video in videos if (message := check_video(video, processor))}
+    results = {video: errors[video] for video in videos if video in errors}
+    readable = [video for video in videos if video not in errors]
+    results.update(classify(classifier, readable, args.top_k, args.batch_size))
+    failed = {video: result for video, result in results.items() if isinstance(result, str)}
     if args.json:
-        print(json.dumps([{"video": video, **p} for video, p in zip(args.videos, predictions)], indent=2))
+        print(json.dumps(
+            [{"video": video, "error": failed[video]} if video in failed else {"video": video, **results[video]}
+             for video in videos],
+            indent=2,
+        ))
     else:
-        print("\n\n".join(format_predictions(video, p) for video, p in zip(args.videos, predictions)))
-    return 0
+        tables = [format_predictions(video, results[video]) for video in videos if video not in failed]
+        if tables:
+            print("\n\n".join(tables))
+    for message in failed.values():
+        print(f"error: {message}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cli() -> None:

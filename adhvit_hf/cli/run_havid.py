@@ -86,7 +86,7 @@ def load_data(data_args: DataArguments, model_args: ModelArguments) -> dict:
 
 def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitForDualHandClassification:
     label_names = {
-        hand: read_label_names(path)
+        hand: read_label_names(path, getattr(model_args, f"{hand}_num_labels"))
         for hand, path in (("lh", data_args.lh_data_path), ("rh", data_args.rh_data_path or data_args.lh_data_path))
     }
     overrides = dict(

@@ -40,15 +40,18 @@ class ClipList(list):
         self.num_skipped_missing = num_skipped_missing
 
 
-def resolve_video_path(relative: str, data_root: str, data_path: str) -> str:
-    """Absolute path of a list entry: `data_root`, else `<data_path>/videos`; the former if neither exists."""
+def resolve_video_path(relative: str, data_root: str, data_path: str, video_subdir: str | None = None) -> str:
+    """Absolute path of a list entry, the first that exists of: `<data_root>/<relative>`,
+    `<data_root>/<video_subdir>/<relative>` (the original ADH-ViT's layout: `videos_train/` for the train list,
+    `videos_val/` for the others) and `<data_path>/videos/<relative>`; the first when none exists."""
     if os.path.isabs(relative):
         return relative
-    primary = os.path.abspath(os.path.join(data_root, relative))
-    if os.path.exists(primary):
-        return primary
-    fallback = os.path.abspath(os.path.join(data_path, "videos", relative))
-    return fallback if os.path.exists(fallback) else primary
+    candidates = [os.path.join(data_root, relative)]
+    if video_subdir:
+        candidates.append(os.path.join(data_root, video_subdir, relative))
+    candidates.append(os.path.join(data_path, "videos", relative))
+    existing = [path for path in candidates if os.path.exists(path)]
+    return os.path.abspath((existing or candidates)[0])
 
 
 def _parse_int(token: str, what: str, where: str) -> int:
@@ -79,11 +82,14 @@ def parse_clip_line(line: str, where: str) -> tuple[str, int | None, int | None,
 
 
 def _content_lines(path: str):
-    """(line number, stripped text) of each non-blank, non-comment line; non-UTF-8 bytes raise ClipListError."""
+    """(line number, stripped text) of each non-blank, non-comment line; non-UTF-8 bytes raise ClipListError.
+
+    A UTF-8 byte order mark (Windows editors write one) is dropped, so it never becomes part of a path or a name.
+    """
     with open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8").strip()
+                line = raw.decode("utf-8-sig" if line_number == 1 else "utf-8").strip()
             except UnicodeDecodeError as error:
                 raise ClipListError(
                     f"{path}:{line_number}: not UTF-8 text (byte {raw[error.start]:#04x} at column {error.start + 1})"
@@ -98,10 +104,13 @@ def read_clip_list(
     num_classes: int,
     hand: str,
     skip_missing: bool = False,
+    video_subdir: str | None = None,
 ) -> ClipList:
     """Read and check a clip list; returns `ClipRecord`s (a `ClipList` with `num_skipped_missing`).
 
-    Relative paths resolve against `data_root` (default: the list's folder), failing that `<list folder>/videos`.
+    Relative paths resolve against `data_root` (default: the list's folder), failing that
+    `<data_root>/<video_subdir>` (the original ADH-ViT's `videos_train`/`videos_val`), failing that
+    `<list folder>/videos`.
     Raises `ClipListError` naming the file and line for malformed lines, non-integer or out-of-range labels,
     start > end, an empty list, and missing videos (unless `skip_missing`, which drops them and logs the count).
     """
@@ -117,7 +126,7 @@ def read_clip_list(
         path, start, end, label = parse_clip_line(line, where)
         if not 0 <= label < num_classes:
             raise ClipListError(f"{where}: label {label} is out of range for {num_classes} classes")
-        video = resolve_video_path(path, data_root, data_path)
+        video = resolve_video_path(path, data_root, data_path, video_subdir)
         record = ClipRecord(video=video, start=start, end=end, label=label, hand=hand, source=where)
         if os.path.isfile(video):
             records.append(record)
@@ -137,19 +146,43 @@ def read_clip_list(
     return ClipList(records, num_skipped_missing=len(missing))
 
 
-def read_label_names(data_path: str) -> dict[int, str] | None:
-    """`{id: name}` from `<data_path>/labels.txt` (`id name` per line), or None when there is no such file."""
+def _id_list(ids: list[int]) -> str:
+    more = f" and {len(ids) - MAX_LISTED_MISSING} more" if len(ids) > MAX_LISTED_MISSING else ""
+    return ", ".join(map(str, ids[:MAX_LISTED_MISSING])) + more
+
+
+def read_label_names(data_path: str, num_classes: int | None = None) -> dict[int, str] | None:
+    """`{id: name}` from `<data_path>/labels.txt` (`id name` per line), or None when there is no such file.
+
+    The ids must be exactly 0 .. num_classes - 1 (0 .. the largest id when `num_classes` is None) and the names
+    distinct: a `ClipListError` naming labels.txt lists the missing and extra ids, or the line of a repeated name
+    (two ids of one name would make label2id map the name to only one of them).
+    """
     path = os.path.join(data_path, LABEL_NAMES_FILE)
     if not os.path.isfile(path):
         return None
-    names = {}
+    names, lines_of_names = {}, {}
     for line_number, line in _content_lines(path):
         where = f"{path}:{line_number}"
         parts = line.split(None, 1)
         if len(parts) != 2:
             raise ClipListError(f"{where}: expected 'id name', got {line!r}")
         label_id = _parse_int(parts[0], "label id", where)
+        name = parts[1].strip()
         if label_id in names:
             raise ClipListError(f"{where}: label id {label_id} appears twice")
-        names[label_id] = parts[1].strip()
+        if name in lines_of_names:
+            raise ClipListError(
+                f"{where}: label name {name!r} appears twice (also line {lines_of_names[name]}); "
+                "names must be distinct"
+            )
+        names[label_id], lines_of_names[name] = name, line_number
+    expected = set(range(num_classes if num_classes is not None else max(names, default=-1) + 1))
+    missing, extra = sorted(expected - set(names)), sorted(set(names) - expected)
+    if missing or extra or not names:
+        problems = [f"missing ids {_id_list(missing)}"] if missing else []
+        problems += [f"extra ids {_id_list(extra)} (ids run from 0 to {len(expected) - 1})"] if extra else []
+        raise ClipListError(
+            f"{path}: {len(names)} label name(s) for {len(expected)} classes: {'; '.join(problems) or 'no labels'}"
+        )
     return names

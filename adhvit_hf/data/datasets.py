@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from datasets import Dataset, DatasetDict, Features, Value
 
 from .clip_list import ClipRecord, read_clip_list
+from .decoding import VideoDecodeError, open_video
 
 
 logger = logging.getLogger(__name__)
@@ -17,6 +19,10 @@ SPLIT_FILES = {
     "validation": "val_list_video.txt",
     "test": "test_list_video.txt",
 }
+# The original ADH-ViT resolves train list paths under <data_root>/videos_train and the others under videos_val.
+ORIGINAL_VIDEO_FOLDERS = {"train": "videos_train", "validation": "videos_val", "test": "videos_val"}
+# Videos opened at once to read frame counts (decoders wait on the disk more than on the CPU).
+FRAME_COUNT_THREADS = 8
 CLIP_FEATURES = Features(
     {
         "video": Value("string"),
@@ -42,6 +48,41 @@ def records_to_dataset(records: list[ClipRecord]) -> Dataset:
     )
 
 
+def video_frame_counts(videos, backend: str = "auto") -> dict[str, int | None]:
+    """{video: its number of frames, or None when it cannot be opened}, reading each distinct video's header once."""
+    def count(video: str) -> int | None:
+        try:
+            return open_video(video, backend=backend).num_frames
+        except VideoDecodeError:
+            return None
+
+    distinct = sorted(set(videos))
+    with ThreadPoolExecutor(FRAME_COUNT_THREADS) as pool:
+        return dict(zip(distinct, pool.map(count, distinct)))
+
+
+def count_ranges_past_end(records: list[ClipRecord], list_path: str, backend: str = "auto") -> int:
+    """Counts the clips whose `end_frame` lies past their video's last frame and logs them once for the list.
+
+    Such a clip is cut at the video's end (a range past it would only repeat the last frame), so its frame range in
+    the list is wrong, usually annotations of another video or frame rate: the user hears of it, training goes on.
+    Unreadable videos are left to the training loop, which replaces and counts them.
+    """
+    ranged = [record for record in records if record.end is not None]
+    if not ranged:
+        return 0
+    frame_counts = video_frame_counts([record.video for record in ranged], backend)
+    past_end = [r for r in ranged if frame_counts[r.video] is not None and r.end >= frame_counts[r.video]]
+    if past_end:
+        first = past_end[0]
+        logger.warning(
+            "%s: %d clip(s) end past the last frame of their video and are cut at it (first: %s: end_frame %d, but "
+            "%s has %d frames); check that the list belongs to these videos",
+            list_path, len(past_end), first.source, first.end, first.video, frame_counts[first.video],
+        )
+    return len(past_end)
+
+
 def load_hand_splits(
     data_path: str,
     hand: str,
@@ -52,19 +93,31 @@ def load_hand_splits(
     """Read `<data_path>/{train,val[,test]}_list_video.txt` into a DatasetDict with train/validation/test.
 
     Every list is checked before anything is returned (see `read_clip_list`); test falls back to the validation
-    list when `test_list_video.txt` is absent. With `skip_missing`, the number of dropped clips per split is in
-    the returned dict's `num_skipped_missing` attribute.
+    list when `test_list_video.txt` is absent. Relative paths resolve as `read_clip_list` says, including the
+    original ADH-ViT's `<data_root>/videos_train/` (train) and `<data_root>/videos_val/` (validation, test). With
+    `skip_missing`, the number of dropped clips per split is in the returned dict's `num_skipped_missing`
+    attribute; the number of clips whose frame range ends past their video (logged once per list) is in
+    `num_ranges_past_end`.
     """
-    splits, skipped = {}, {}
+    splits, skipped, past_end = {}, {}, {}
     for split, file_name in SPLIT_FILES.items():
         list_path = os.path.join(data_path, file_name)
         if split == "test" and not os.path.isfile(list_path):
             logger.info("%s not found; the %s test split uses the validation list", list_path, hand)
-            splits[split], skipped[split] = splits["validation"], skipped["validation"]
+            splits[split], skipped[split], past_end[split] = splits["validation"], skipped["validation"], 0
             continue
-        records = read_clip_list(list_path, data_root, num_classes, hand, skip_missing=skip_missing)
+        records = read_clip_list(
+            list_path,
+            data_root,
+            num_classes,
+            hand,
+            skip_missing=skip_missing,
+            video_subdir=ORIGINAL_VIDEO_FOLDERS[split],
+        )
         splits[split] = records_to_dataset(records)
         skipped[split] = records.num_skipped_missing
+        past_end[split] = count_ranges_past_end(records, list_path)
     dataset_dict = DatasetDict(splits)
     dataset_dict.num_skipped_missing = skipped
+    dataset_dict.num_ranges_past_end = past_end
     return dataset_dict

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ..utils import atomic_write
+from ..utils import UserInputError, atomic_write, prepare_output_dir
 from .encoding import write_mp4
 
 
@@ -70,6 +70,9 @@ def make_demo_dataset(out_dir: str, seed: int = 0, split_sizes: dict[str, int] |
     (lines `../videos/<file> <label>`, resolved against the hand folder) plus out_dir/<hand>/labels.txt.
     The same seed gives the same frames and the same files.
     """
+    if seed < 0:
+        raise UserInputError(f"--seed must be >= 0, got {seed}")
+    prepare_output_dir(out_dir)
     split_sizes = split_sizes or SPLIT_SIZES
     rng = np.random.default_rng(seed)
     lines = {hand: {split: [] for split in split_sizes} for hand in HAND_COLORS}

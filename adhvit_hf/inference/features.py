@@ -24,10 +24,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..data.decoding import VideoDecodeError, open_video
-from ..utils import save_json, save_npy
+from ..utils import UserInputError, save_json, save_npy
 from .pipeline_adhvit import processor_with_views
 from .timeline import plot_timelines, save_figure, timeline_segments
-from .windows import window_centres, window_frame_indices, windows_to_frames
+from .windows import short_video_message, window_centres, window_frame_indices, windows_to_frames
 
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ class WindowBatches(Dataset):
     `window_indices[i * batch_size : (i + 1) * batch_size]`, preprocessed like evaluation with one centre crop.
 
     Neighbouring windows share most frames, so each item decodes and preprocesses the distinct frames of its windows
-    once and builds the windows by indexing. Each DataLoader worker opens its own reader on first use.
+    once and builds the windows by indexing. Each DataLoader worker opens its own reader on first use. A
+    `VideoDecodeError` is returned, not raised: a DataLoader worker would wrap it in its own traceback text.
     """
 
     def __init__(
@@ -71,13 +72,16 @@ class WindowBatches(Dataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        if self._reader is None:
-            self._reader = open_video(self.video_path, backend=self.backend)
-        distinct, inverse = torch.unique(self.batches[index], return_inverse=True)
-        size = self.processor.decode_size(self._reader.height, self._reader.width)
-        pixel_values = self.processor.preprocess_clip(self._reader.get_frames(distinct, size=size))[0]
-        return pixel_values[inverse]
+    def __getitem__(self, index: int) -> torch.Tensor | VideoDecodeError:
+        try:
+            if self._reader is None:
+                self._reader = open_video(self.video_path, backend=self.backend)
+            distinct, inverse = torch.unique(self.batches[index], return_inverse=True)
+            frames = self._reader.get_frames(distinct, size=self.processor.decode_size(self._reader.height,
+                                                                                        self._reader.width))
+        except VideoDecodeError as error:
+            return error
+        return self.processor.preprocess_clip(frames)[0][inverse]
 
 
 def extract_video_features(
@@ -115,6 +119,9 @@ def extract_video_features(
     reader = open_video(video_path, backend=backend)
     num_video_frames, fps = reader.num_frames, reader.fps
     del reader
+    message = short_video_message(video_path, num_video_frames, processor.num_frames, processor.sampling_rate)
+    if message:
+        logger.warning(message)
     windows = window_frame_indices(
         num_video_frames, processor.num_frames, processor.sampling_rate, stride or processor.sampling_rate
     )
@@ -129,6 +136,8 @@ def extract_video_features(
     results = {hand: [] for hand in FEATURE_FOLDERS}
     with tqdm(total=len(windows), desc=Path(video_path).name, unit="window", disable=not progress) as bar:
         for pixel_values in loader:
+            if isinstance(pixel_values, VideoDecodeError):
+                raise VideoDecodeError(str(pixel_values))
             pixel_values = pixel_values.to(device, model.dtype, non_blocking=True)
             with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
                 outputs = model(pixel_values=pixel_values, hand=None)
@@ -180,32 +189,63 @@ def write_video_outputs(output_dir: str | os.PathLike, name: str, features: Vide
     save_figure(paths["timeline_png"], figure)
 
 
+def check_video_path(path: str | os.PathLike) -> Path:
+    """`path` as a Path, refusing what is certainly no video file: a URL or a directory. A missing or unreadable
+    file is left to the decoder, so it is reported (and skipped) with the other videos that fail."""
+    text = str(path)
+    if "://" in text:
+        raise UserInputError(f"{text}: URLs are not supported here; download the video and give its path")
+    if os.path.isdir(text):
+        raise UserInputError(
+            f"{text}: is a directory, not a video (adhvit-extract --videos takes a folder of videos)"
+        )
+    return Path(text)
+
+
+def _read_video_list(source: Path) -> list[Path] | None:
+    """The paths in a video list file (relative ones relative to the list), None when `source` is not text."""
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    videos = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            videos.append(check_video_path(source.parent / line if "://" not in line else line))
+        except UserInputError as error:
+            raise UserInputError(f"{source}:{line_number}: {error}") from None
+    if not videos:
+        raise UserInputError(f"{source}: the video list is empty.")
+    return videos
+
+
 def list_videos(source: str | os.PathLike) -> list[Path]:
-    """Videos to process: the video files directly inside a folder (sorted), or the paths listed in a text file, one
-    per line (relative paths are relative to the list file; blank lines and lines starting with # are skipped).
+    """Videos to process: one video file, the video files directly inside a folder (sorted), or the paths listed in
+    a UTF-8 text file, one per line (relative paths are relative to the list file; blank lines and lines starting
+    with # are skipped). A file with a video extension, or one that is not text, is a video.
 
     Output files are named after the video's file name without extension, so two videos with the same name are an
     error.
     """
+    if "://" in str(source):
+        raise UserInputError(f"{source}: URLs are not supported for --videos; download the video and give its path")
     source = Path(source)
     if source.is_dir():
         videos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
         if not videos:
-            raise ValueError(f"{source}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder.")
+            raise UserInputError(f"{source}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder.")
     elif source.is_file():
-        videos = []
-        for line in source.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                videos.append(source.parent / line)
-        if not videos:
-            raise ValueError(f"{source}: the video list is empty.")
+        listed = None if source.suffix.lower() in VIDEO_EXTENSIONS else _read_video_list(source)
+        videos = [source] if listed is None else listed
     else:
-        raise ValueError(f"{source}: no such folder or video list file.")
+        raise UserInputError(f"{source}: no such video, folder or video list file.")
     names = {}
     for video in videos:
         if video.stem in names:
-            raise ValueError(
+            raise UserInputError(
                 f"{names[video.stem]} and {video} would both write outputs named {video.stem!r}; rename one of them."
             )
         names[video.stem] = video
@@ -227,9 +267,10 @@ def extract_features(
     """Extracts features and timelines for every video into `output_dir`.
 
     A video whose outputs all exist is skipped unless `overwrite`; a video that cannot be decoded is logged and left
-    out. Returns the video paths per outcome: {"done": [...], "skipped": [...], "failed": [...]}.
+    out, and the others go on. Returns the video paths per outcome, {"done": [...], "skipped": [...],
+    "failed": [...]}, and "errors": {failed video: message}.
     """
-    summary = {"done": [], "skipped": [], "failed": []}
+    summary = {"done": [], "skipped": [], "failed": [], "errors": {}}
     for video in map(Path, videos):
         if not overwrite and all(path.exists() for path in output_paths(output_dir, video.stem).values()):
             summary["skipped"].append(str(video))
@@ -239,8 +280,9 @@ def extract_features(
                 model, processor, video, stride, batch_size, num_workers, backend, progress
             )
         except VideoDecodeError as error:
-            logger.error("Skipping %s: %s", video, error)
+            logger.error("Skipping %s", error)
             summary["failed"].append(str(video))
+            summary["errors"][str(video)] = str(error)
             continue
         write_video_outputs(output_dir, video.stem, features, model.config)
         summary["done"].append(str(video))

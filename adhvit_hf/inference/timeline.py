@@ -3,6 +3,7 @@
 
 import io
 import os
+import re
 from collections.abc import Mapping
 
 import torch
@@ -12,8 +13,6 @@ from matplotlib.patches import Patch
 
 from ..configuration_adhvit import HAND_NAMES
 from ..utils import atomic_write
-
-
 
 
 def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str]) -> list[dict]:
@@ -43,6 +42,53 @@ def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str]) -
     return segments
 
 
+# Qualitative palettes, most distinct first; a figure takes as many colours as it has labels, in this order.
+PALETTES = ("tab10", "tab20", "tab20b", "tab20c")
+LEGEND_COLUMNS = 6
+# Approximate width of one character of a segment label (fontsize 7 at 100 dpi, a little generous), in pixels.
+LABEL_CHAR_PIXELS = 4.4
+
+
+def label_colours(labels: list[str]) -> dict[str, tuple]:
+    """A colour per label, all distinct up to 70 labels: tab10 for up to 10, tab20 for up to 20, then tab20b/c and
+    evenly spaced hues beyond."""
+    if len(labels) <= 10:
+        colours = list(colormaps["tab10"].colors)
+    elif len(labels) <= 20:
+        colours = list(colormaps["tab20"].colors)
+    else:
+        colours = [colour for name in PALETTES[1:] for colour in colormaps[name].colors]
+        extra = len(labels) - len(colours)
+        colours += [colormaps["hsv"](i / extra) for i in range(extra)] if extra > 0 else []
+    return dict(zip(labels, colours))
+
+
+# Lines of a segment label that fit in a bar (fontsize 7 in a bar 0.8 of a row high).
+MAX_LABEL_LINES = 3
+
+
+def fit_label(label: str, max_chars: int) -> str | None:
+    """`label` as at most MAX_LABEL_LINES lines of at most `max_chars` characters, broken after `_` or at spaces;
+    None when it does not fit."""
+    if len(label) <= max_chars:
+        return label
+    words = re.findall(r"[^_ ]+(?:_|\s+|$)", label)
+    lines = [""]
+    for word in words:
+        if lines[-1] and len(lines[-1] + word.rstrip()) > max_chars:
+            lines.append("")
+        lines[-1] += word
+    lines = [line.strip() for line in lines]
+    if len(lines) > MAX_LABEL_LINES or max(map(len, lines)) > max_chars:
+        return None
+    return "\n".join(lines)
+
+
+def _text_colour(colour) -> str:
+    red, green, blue = colour[:3]
+    return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
+
+
 def plot_timelines(
     hand_segments: Mapping[str, list[dict]],
     label_order: Mapping[str, list[str]],
@@ -53,30 +99,39 @@ def plot_timelines(
     """Draws one horizontal bar per hand, coloured by label, against time (seconds when `fps` is known, else frames).
 
     `hand_segments` maps "lh"/"rh" to `timeline_segments` output; `label_order` maps each hand to its label names in
-    class-id order, which fixes each label's colour.
+    class-id order, which orders the legend. Only the labels that occur get a colour and a legend entry (below the
+    bars, never over them), and every segment wide enough for its label's name is labelled in place, so a timeline
+    of a 75-class model stays readable.
     """
     scale = 1.0 / fps if fps else 1.0
-    figure = Figure(figsize=(12, 2.8), layout="constrained")
-    axes = figure.add_subplot()
-    colours = colormaps["tab20"]
-    legend = {}
     hands = list(hand_segments)
+    order = {label: rank for hand in hands for rank, label in enumerate(label_order[hand])}
+    present = sorted({s["label"] for hand in hands for s in hand_segments[hand]}, key=lambda l: (order.get(l, 0), l))
+    colours = label_colours(present)
+    legend_rows = -(-len(present) // LEGEND_COLUMNS)
+    width = 12.0
+    figure = Figure(figsize=(width, 1.2 + 0.6 * len(hands) + 0.25 * legend_rows), layout="constrained")
+    axes = figure.add_subplot()
+    # Pixels per frame of the bars, for deciding which segments have room for their label.
+    pixels_per_frame = 0.85 * width * figure.dpi / max(num_video_frames, 1)
     for row, hand in enumerate(hands):
         for segment in hand_segments[hand]:
             label = segment["label"]
-            colour = colours(label_order[hand].index(label) % colours.N)
-            legend.setdefault(label, colour)
-            start = segment["start_frame"] * scale
-            width = (segment["end_frame"] + 1 - segment["start_frame"]) * scale
-            axes.broken_barh([(start, width)], (row - 0.4, 0.8), facecolors=colour)
+            start, length = segment["start_frame"], segment["end_frame"] + 1 - segment["start_frame"]
+            axes.broken_barh([(start * scale, length * scale)], (row - 0.4, 0.8), facecolors=colours[label],
+                             edgecolor="white", linewidth=0.5)
+            text = fit_label(label, int((length * pixels_per_frame - 6) // LABEL_CHAR_PIXELS))
+            if text:
+                axes.text((start + length / 2) * scale, row, text, ha="center", va="center", fontsize=7,
+                          color=_text_colour(colours[label]), clip_on=True)
     axes.set_yticks(range(len(hands)), [HAND_NAMES.get(hand, hand) for hand in hands])
     axes.set_ylim(len(hands) - 0.5, -0.5)
     axes.set_xlim(0, num_video_frames * scale)
     axes.set_xlabel("time (s)" if fps else "frame")
     axes.set_title(title)
-    axes.legend(
-        handles=[Patch(color=colour, label=label) for label, colour in legend.items()],
-        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False,
+    figure.legend(
+        handles=[Patch(color=colours[label], label=label) for label in present],
+        loc="outside lower center", ncols=min(LEGEND_COLUMNS, max(len(present), 1)), fontsize="small", frameon=False,
     )
     return figure
 

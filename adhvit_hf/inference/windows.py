@@ -4,7 +4,8 @@
 A window is `num_frames` frames taken every `sampling_rate` frames, so it spans `(num_frames - 1) * sampling_rate + 1`
 frames. Windows start every `stride` frames from frame 0; when the last one stops short of the video's end, one more
 window is placed flush with the end so every frame is covered. A video shorter than one span gets a single window
-whose indices past the end repeat the last frame (VideoMAE V2 pads short clips the same way).
+sampled by evaluation's rule (`dense_view_offsets`, VideoMAE V2's test sampling, so `adhvit-predict` and evaluation
+see the same frames): every `sampling_rate`-th frame from frame 0, the last of them repeated to fill the window.
 
 Frame assignment rule: a window's result belongs to its centre, the mean of its frame indices. A frame between two
 centres gets the linear interpolation of those two windows' results; frames before the first centre take the first
@@ -13,6 +14,8 @@ window's result and frames after the last centre the last window's (held, not ex
 
 import torch
 
+from ..processing_adhvit import dense_view_offsets
+
 
 def window_frame_indices(num_video_frames: int, num_frames: int, sampling_rate: int, stride: int) -> torch.Tensor:
     """Frame indices of every window over a video: LongTensor [num_windows, num_frames]."""
@@ -20,13 +23,32 @@ def window_frame_indices(num_video_frames: int, num_frames: int, sampling_rate: 
                         ("sampling_rate", sampling_rate), ("stride", stride)):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}.")
-    span = (num_frames - 1) * sampling_rate + 1
+    span = window_span(num_frames, sampling_rate)
+    if num_video_frames < span:
+        return dense_view_offsets(num_video_frames, num_frames, sampling_rate, num_segments=1)
     last_start = max(num_video_frames - span, 0)
     starts = torch.arange(0, last_start + 1, stride)
     if starts[-1] != last_start:
         starts = torch.cat([starts, torch.tensor([last_start])])
     offsets = torch.arange(num_frames) * sampling_rate
     return (starts[:, None] + offsets[None, :]).clamp(max=num_video_frames - 1)
+
+
+def window_span(num_frames: int, sampling_rate: int) -> int:
+    """Frames from the first to the last frame of one window."""
+    return (num_frames - 1) * sampling_rate + 1
+
+
+def short_video_message(video, num_video_frames: int, num_frames: int, sampling_rate: int) -> str | None:
+    """The warning for a video shorter than one window (None when it is not): which frames fill the window."""
+    span = window_span(num_frames, sampling_rate)
+    if num_video_frames >= span:
+        return None
+    return (
+        f"{video}: {num_video_frames} frame(s), shorter than one window ({num_frames} frames every {sampling_rate}: "
+        f"{span} frames); frames 0, {sampling_rate}, {2 * sampling_rate}, ... are used and the last of them is "
+        "repeated to fill the window"
+    )
 
 
 def window_centres(window_indices: torch.Tensor) -> torch.Tensor:
