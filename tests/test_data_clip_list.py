@@ -187,7 +187,6 @@ def test_original_layout_videos_train_and_videos_val(tmp_path):
 
 def test_frame_ranges_past_the_end_of_the_video_are_counted_and_reported_once(tmp_path, caplog):
     """Row: a [start, end] range past the end of its video."""
-
     write_index_video(tmp_path / "lh" / "a.mp4", num_frames=12)
     write_index_video(tmp_path / "lh" / "b.mp4", num_frames=8)
     list_path = write(

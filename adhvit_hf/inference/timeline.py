@@ -99,14 +99,15 @@ def plot_timelines(
     """Draws one horizontal bar per hand, coloured by label, against time (seconds when `fps` is known, else frames).
 
     `hand_segments` maps "lh"/"rh" to `timeline_segments` output; `label_order` maps each hand to its label names in
-    class-id order, which orders the legend. Only the labels that occur get a colour and a legend entry (below the
+    class-id order, which orders the legend (every label of `hand_segments` must be in it). Only the labels that occur get a colour and a legend entry (below the
     bars, never over them), and every segment wide enough for its label's name is labelled in place, so a timeline
     of a 75-class model stays readable.
     """
     scale = 1.0 / fps if fps else 1.0
     hands = list(hand_segments)
-    order = {label: rank for hand in hands for rank, label in enumerate(label_order[hand])}
-    present = sorted({s["label"] for hand in hands for s in hand_segments[hand]}, key=lambda l: (order.get(l, 0), l))
+    # Each hand's labels in class-id order, a label both hands share listed once (HA-ViD's hands share one set).
+    occurring = {segment["label"] for hand in hands for segment in hand_segments[hand]}
+    present = list(dict.fromkeys(label for hand in hands for label in label_order[hand] if label in occurring))
     colours = label_colours(present)
     legend_rows = -(-len(present) // LEGEND_COLUMNS)
     width = 12.0
@@ -118,8 +119,7 @@ def plot_timelines(
         for segment in hand_segments[hand]:
             label = segment["label"]
             start, length = segment["start_frame"], segment["end_frame"] + 1 - segment["start_frame"]
-            axes.broken_barh([(start * scale, length * scale)], (row - 0.4, 0.8), facecolors=colours[label],
-                             edgecolor="white", linewidth=0.5)
+            axes.broken_barh([(start * scale, length * scale)], (row - 0.4, 0.8), facecolors=colours[label])
             text = fit_label(label, int((length * pixels_per_frame - 6) // LABEL_CHAR_PIXELS))
             if text:
                 axes.text((start + length / 2) * scale, row, text, ha="center", va="center", fontsize=7,
