@@ -14,7 +14,7 @@ from transformers import Trainer, TrainingArguments
 
 from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.training.hub import HubPushMixin, copy_remote_code
+from adhvit_hf.publishing import HubPushMixin, add_remote_code
 from hub_server import local_hub  # noqa: F401 - pytest fixture
 
 
@@ -87,17 +87,12 @@ def assert_same_logits(model, pixel_values, remote_logits):
     torch.testing.assert_close(remote_logits["rh_logits"], expected.rh_logits, rtol=0, atol=1e-6)
 
 
-def test_copy_remote_code_fills_a_saved_folder(tmp_path):
+def test_add_remote_code_fills_a_saved_folder(tmp_path):
     tiny_model().save_pretrained(tmp_path)
     tiny_processor().save_pretrained(tmp_path)
 
-    assert copy_remote_code(tmp_path) == REMOTE_CODE_FILES
-    # a local folder does not declare the pipeline task: transformers would then insist on trust_remote_code
-    assert "custom_pipelines" not in json.loads((tmp_path / "config.json").read_text())
+    assert add_remote_code(tmp_path) == REMOTE_CODE_FILES
 
-    copied = copy_remote_code(tmp_path, declare_pipeline_task=True)
-
-    assert copied == REMOTE_CODE_FILES
     for name in REMOTE_CODE_FILES:
         assert (tmp_path / name).is_file(), name
     config = json.loads((tmp_path / "config.json").read_text())
@@ -109,28 +104,28 @@ def test_copy_remote_code_fills_a_saved_folder(tmp_path):
     assert processor_config["auto_map"] == {"AutoVideoProcessor": "processing_adhvit.AdhVitVideoProcessor"}
 
 
-def test_copy_remote_code_into_an_empty_output_dir_copies_only_the_code(tmp_path):
+def test_add_remote_code_into_an_empty_output_dir_copies_only_the_code(tmp_path):
     output_dir = tmp_path / "not_yet_saved"
 
-    assert copy_remote_code(output_dir) == REMOTE_CODE_FILES
+    assert add_remote_code(output_dir) == REMOTE_CODE_FILES
     assert sorted(path.name for path in output_dir.iterdir()) == REMOTE_CODE_FILES
 
 
-def test_copy_remote_code_refuses_a_config_without_auto_map(tmp_path):
+def test_add_remote_code_refuses_a_config_without_auto_map(tmp_path):
     tiny_model().config.to_json_file(tmp_path / "config.json")
     config = json.loads((tmp_path / "config.json").read_text())
     config.pop("auto_map", None)
     (tmp_path / "config.json").write_text(json.dumps(config))
 
     with pytest.raises(ValueError, match=r"config\.json has no auto_map, so the model cannot load with trust_remote"):
-        copy_remote_code(tmp_path)
+        add_remote_code(tmp_path)
 
 
 def test_upload_folder_then_load_with_remote_code_in_a_clean_process(local_hub, tmp_path):
     model, save_dir = tiny_model(), tmp_path / "saved"
     model.save_pretrained(save_dir)
     tiny_processor().save_pretrained(save_dir)
-    copy_remote_code(save_dir)
+    add_remote_code(save_dir)
     api = HfApi()
     repo_id = api.create_repo("local-user/tiny-adhvit").repo_id
     api.upload_folder(repo_id=repo_id, folder_path=save_dir, commit_message="Upload tiny ADH-ViT")
