@@ -141,7 +141,6 @@ def test_upload_folder_then_load_with_remote_code_in_a_clean_process(local_hub, 
     downloads = [path for method, path in local_hub.requests if method == "GET" and "/resolve/" in path]
     downloaded = {path.rsplit("/", 1)[-1] for path in downloads}
     assert {"configuration_adhvit.py", "modeling_adhvit.py", "processing_adhvit.py", "model.safetensors"} <= downloaded
-    assert local_hub.unhandled == []
 
 
 class PushingTrainer(HubPushMixin, Trainer):
@@ -212,7 +211,6 @@ def test_trainer_pushes_remote_code_and_card_with_every_checkpoint(local_hub, tm
     pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     remote_logits, _ = load_in_clean_process(local_hub, "local-user/tiny-trainer", pixel_values, tmp_path)
     assert_same_logits(trainer.model.eval(), pixel_values, remote_logits)
-    assert local_hub.unhandled == []
 
 
 class SyntheticClipTransform:
@@ -256,4 +254,3 @@ def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe
     assert "| alternation strategy | fixed |" in card
     assert "| optimizer steps per hand before switching | 1 |" in card
     assert "Backbone initialised from `vit_b.pth`." in card
-    assert local_hub.unhandled == []
