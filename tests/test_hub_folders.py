@@ -166,3 +166,27 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
             assert row["features"] == ["clip.npy"], name
         else:
             assert all(module.startswith("transformers_modules.") for module in row["modules"]), (name, row)
+
+
+def test_import_leaves_the_training_stack_to_first_use(tmp_path):
+    """`import adhvit_hf` brings in what transformers' own modeling code brings in, not Trainer or evaluate."""
+    script = """
+import json, sys
+import transformers.modeling_utils  # what any transformers model imports: the baseline
+baseline = set(sys.modules)
+import adhvit_hf
+training = ("transformers.trainer", "evaluate", "accelerate", "matplotlib")
+added = sorted(name for name in set(sys.modules) - baseline if name.startswith(training))
+trainer = adhvit_hf.AlternatingTrainer
+print(json.dumps({"added": added, "trainer": f"{trainer.__module__}.{trainer.__name__}",
+                  "after": "transformers.trainer" in sys.modules}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))},
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "added": [], "trainer": "adhvit_hf.training.trainer.AlternatingTrainer", "after": True
+    }
