@@ -2,10 +2,6 @@
 pushed repo with `trust_remote_code=True` in a process where `import adhvit_hf` fails."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
@@ -16,36 +12,31 @@ from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.publishing import HubPushMixin, add_remote_code
 from hub_server import local_hub  # noqa: F401 - pytest fixture
+from model_helpers import run_without_adhvit_hf
 
 
 REMOTE_CODE_FILES = ["configuration_adhvit.py", "modeling_adhvit.py", "pipeline_adhvit.py", "processing_adhvit.py"]
 LH_LABELS = {0: "grab", 1: "screw", 2: "place"}
 RH_LABELS = {0: "hold", 1: "w"}
 
-# Run in a fresh interpreter whose PYTHONPATH puts a fake `adhvit_hf` first: only the pushed files can define AdhVit.
-CLEAN_PROCESS_LOADER = textwrap.dedent(
-    """
-    import json, sys
-    import torch
-    try:
-        import adhvit_hf
-    except ImportError as error:
-        assert "blocked for this test" in str(error), error
-    else:
-        raise AssertionError("adhvit_hf is importable in the clean process")
-    from transformers import AutoModel, AutoVideoProcessor
+# Runs where adhvit_hf cannot be imported (only the pushed files can define AdhVit); the local hub's environment comes
+# as JSON and is set before huggingface_hub reads it.
+CLEAN_PROCESS_LOADER = """
+import json, os, sys
+os.environ.update(json.loads(sys.argv[1]))
+import torch
+from transformers import AutoModel, AutoVideoProcessor
 
-    repo_id, pixel_values_path, out_path = sys.argv[1:]
-    model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()
-    processor = AutoVideoProcessor.from_pretrained(repo_id, trust_remote_code=True)
-    with torch.no_grad():
-        output = model(torch.load(pixel_values_path, weights_only=True))
-    torch.save({"lh_logits": output.lh_logits, "rh_logits": output.rh_logits}, out_path)
-    with open(out_path + ".json", "w") as file:
-        json.dump({"model_module": type(model).__module__, "processor_class": type(processor).__name__,
-                   "processor_num_frames": processor.num_frames, "lh_id2label": model.config.lh_id2label}, file)
-    """
-)
+repo_id, pixel_values_path, out_path = sys.argv[2:]
+model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()
+processor = AutoVideoProcessor.from_pretrained(repo_id, trust_remote_code=True)
+with torch.no_grad():
+    output = model(torch.load(pixel_values_path, weights_only=True))
+torch.save({"lh_logits": output.lh_logits, "rh_logits": output.rh_logits}, out_path)
+with open(out_path + ".json", "w") as file:
+    json.dump({"model_module": type(model).__module__, "processor_class": type(processor).__name__,
+               "processor_num_frames": processor.num_frames, "lh_id2label": model.config.lh_id2label}, file)
+"""
 
 
 def tiny_model(seed: int = 0) -> AdhVitForDualHandClassification:
@@ -65,15 +56,11 @@ def tiny_processor() -> AdhVitVideoProcessor:
 
 def load_in_clean_process(hub, repo_id: str, pixel_values: torch.Tensor, tmp_path) -> tuple[dict, dict]:
     """Loads `repo_id` from the local hub in a subprocess that cannot import adhvit_hf; returns its logits and facts."""
-    blocker = tmp_path / "blocked" / "adhvit_hf"
-    blocker.mkdir(parents=True)
-    (blocker / "__init__.py").write_text('raise ImportError("adhvit_hf is blocked for this test")\n')
     torch.save(pixel_values, tmp_path / "pixel_values.pt")
     out_path = tmp_path / "remote_logits.pt"
-    env = {**os.environ, **hub.env, "PYTHONPATH": str(blocker.parent), "HF_MODULES_CACHE": str(tmp_path / "modules")}
-    result = subprocess.run(
-        [sys.executable, "-c", CLEAN_PROCESS_LOADER, repo_id, str(tmp_path / "pixel_values.pt"), str(out_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    env = {**hub.env, "HF_HOME": str(tmp_path / "hf_home"), "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    result = run_without_adhvit_hf(
+        CLEAN_PROCESS_LOADER, [json.dumps(env), repo_id, tmp_path / "pixel_values.pt", out_path], tmp_path
     )
     assert result.returncode == 0, result.stderr[-4000:]
     facts = json.loads((tmp_path / "remote_logits.pt.json").read_text())
