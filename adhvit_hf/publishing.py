@@ -117,8 +117,8 @@ def _check_remote_code_references(folder: Path) -> None:
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if not config.get("auto_map"):
         raise ValueError(
-            f"{config_path} has no auto_map, so the model cannot load with trust_remote_code: save a model whose class "
-            "was registered with register_for_auto_class (importing adhvit_hf does this)."
+            f"{config_path} has no auto_map, so the model cannot load with trust_remote_code: save a model whose "
+            "class was registered with register_for_auto_class (importing adhvit_hf does this)."
         )
     references = [(config_path, "auto_map", ref) for ref in config["auto_map"].values()]
     references += [(config_path, "custom_pipelines", task["impl"]) for task in config["custom_pipelines"].values()]
@@ -189,7 +189,9 @@ def training_summary_from_args(args, processor=None, config: AdhVitConfig | None
         "num_train_epochs": args.num_train_epochs,
         "max_steps": args.max_steps if args.max_steps > 0 else None,
         "learning_rate": args.learning_rate,
-        "total_train_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
+        "total_train_batch_size": (
+            args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        ),
         "weight_decay": args.weight_decay,
         "layer_decay": getattr(args, "layer_decay", None),
         "warmup_epochs": getattr(args, "warmup_epochs", None),

@@ -82,7 +82,8 @@ class HubStore:
                 # the Hub names the existing repo's url, which `create_repo(exist_ok=True)` returns
                 raise HubError(HTTPStatus.CONFLICT, f"You already created this model repo: {repo_id}", url=url)
             self.repos[repo_id] = []
-            self._add_commit(repo_id, "initial commit", {path: self._put(data) for path, data in INITIAL_FILES.items()})
+            files = {path: self._put(content) for path, content in INITIAL_FILES.items()}
+            self._add_commit(repo_id, "initial commit", files)
 
     def commit(self, repo_id: str, lines: list[dict]) -> Commit:
         """Applies one NDJSON commit payload (a header, then `file` and `deletedFile` lines) to `main`."""

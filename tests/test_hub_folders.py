@@ -124,16 +124,20 @@ def inputs(tmp_path_factory):
     return {"pixels": str(root / "pixels.pt"), "video": write_video(root / "videos" / "clip.mp4", noise_frames(12))}
 
 
+def with_this_tree() -> dict[str, str]:
+    """This process's environment with this checkout first on PYTHONPATH, so a subprocess imports its adhvit_hf."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 def run_matrix(folders, inputs, hub, work_dir: Path, with_adhvit_hf: bool) -> dict:
     work_dir.mkdir()
     env = {**hub.env, "HF_HOME": str(work_dir / "hf_home"), "HF_MODULES_CACHE": str(work_dir / "modules")}
     settings = json.dumps({**inputs, "folders": folders, "env": env, "work": str(work_dir),
                            "with_adhvit_hf": with_adhvit_hf})
     if with_adhvit_hf:
-        path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
         result = subprocess.run(
             [sys.executable, "-c", MATRIX_SCRIPT, settings], capture_output=True, text=True, cwd=work_dir,
-            env={**os.environ, "PYTHONPATH": path}, timeout=600,
+            env=with_this_tree(), timeout=600,
         )
     else:
         result = run_without_adhvit_hf(MATRIX_SCRIPT, [settings], work_dir)
@@ -182,8 +186,7 @@ print(json.dumps({"added": added, "trainer": f"{trainer.__module__}.{trainer.__n
                   "after": "transformers.trainer" in sys.modules}))
 """
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))},
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=with_this_tree()
     )
 
     assert result.returncode == 0, result.stderr[-3000:]

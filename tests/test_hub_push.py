@@ -55,7 +55,7 @@ def tiny_processor() -> AdhVitVideoProcessor:
 
 
 def load_in_clean_process(hub, repo_id: str, pixel_values: torch.Tensor, tmp_path) -> tuple[dict, dict]:
-    """Loads `repo_id` from the local hub in a subprocess that cannot import adhvit_hf; returns its logits and facts."""
+    """Loads `repo_id` from the local hub in a process that cannot import adhvit_hf; returns its logits and facts."""
     torch.save(pixel_values, tmp_path / "pixel_values.pt")
     out_path = tmp_path / "remote_logits.pt"
     env = {**hub.env, "HF_HOME": str(tmp_path / "hf_home"), "HF_MODULES_CACHE": str(tmp_path / "modules")}

@@ -32,7 +32,8 @@ def read_view_frames(video_path: str, processor) -> torch.Tensor:
     """Decodes the frames of all of `processor`'s evaluation views of a video file.
 
     Uses adhvit_hf's decoder when the package is installed (decoding straight at the processor's resize size, as
-    evaluation does) and transformers' `load_video` otherwise and for http(s) URLs (downloaded whole, then decoded). Returns uint8 (test_num_segment * num_frames, H, W, 3).
+    evaluation does) and transformers' `load_video` otherwise and for http(s) URLs (downloaded whole, then
+    decoded). Returns uint8 (test_num_segment * num_frames, H, W, 3).
     """
     try:
         from adhvit_hf.data.decoding import open_video
