@@ -5,16 +5,16 @@ This file imports only torch, numpy, safetensors and transformers so that it can
 remote code (`config.custom_pipelines`) and used by people who have only `transformers` installed.
 """
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from transformers import Pipeline
-from transformers.core_model_loading import revert_weight_conversion
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 from transformers.video_utils import load_video
-
 
 PIPELINE_TASK = "dual-hand-video-classification"
 MODEL_TYPE = "adhvit"
@@ -68,13 +68,9 @@ def saved_weight_names(name_or_path: str) -> set[str] | None:
     """The tensor names of a local folder's safetensors weights (single file or sharded), or None if it has none."""
     folder = Path(name_or_path)
     if (folder / SAFE_WEIGHTS_NAME).is_file():
-        from safetensors import safe_open
-
         with safe_open(folder / SAFE_WEIGHTS_NAME, framework="pt") as weights:
             return set(weights.keys())
     if (folder / SAFE_WEIGHTS_INDEX_NAME).is_file():
-        import json
-
         return set(json.loads((folder / SAFE_WEIGHTS_INDEX_NAME).read_text(encoding="utf-8"))["weight_map"])
     return None
 
@@ -93,6 +89,12 @@ def check_model(model) -> None:
         )
     saved = saved_weight_names(model.name_or_path) if model.name_or_path else None
     if saved is None:
+        return
+    try:
+        from transformers.core_model_loading import revert_weight_conversion
+    except ImportError:
+        # This file also runs as remote code under other transformers versions: without transformers' saved-name
+        # mapping the check is skipped rather than the pipeline broken (the pinned version's tests cover it).
         return
     expected = set(revert_weight_conversion(model, model.state_dict()))
     missing, unexpected = sorted(expected - saved), sorted(saved - expected)
