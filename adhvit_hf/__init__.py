@@ -1,23 +1,32 @@
-"""ADH-ViT as a native Hugging Face Transformers package."""
+"""ADH-ViT as a native Hugging Face Transformers package.
 
-from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification, AutoVideoProcessor
+Importing the package registers AdhVit with transformers' Auto classes and the `dual-hand-video-classification`
+pipeline task. The training side (`AlternatingTrainer`, which pulls in transformers' Trainer, accelerate and
+evaluate) is imported on first use, so inference-only users do not pay for it.
+"""
+
+import importlib
 
 from .configuration_adhvit import AdhVitConfig
 from .convert_videomae_v2 import config_from_model_name, convert_videomae_v2_checkpoint, load_pretrained_backbone
-from .inference import DualHandVideoClassificationPipeline, add_pipeline_to_folder  # registers the pipeline task
+from .inference.pipeline_adhvit import DualHandVideoClassificationPipeline
 from .modeling_adhvit import AdhVitForDualHandClassification, AdhVitModel, AdhVitOutput, AdhVitPreTrainedModel
 from .processing_adhvit import AdhVitVideoProcessor
-from .training.trainer import AlternatingTrainer
+from .publishing import add_remote_code, register
 
 
-AutoConfig.register(AdhVitConfig.model_type, AdhVitConfig, exist_ok=True)
-AutoModel.register(AdhVitConfig, AdhVitForDualHandClassification, exist_ok=True)
-AutoModelForVideoClassification.register(AdhVitConfig, AdhVitForDualHandClassification, exist_ok=True)
-AutoVideoProcessor.register(AdhVitConfig, AdhVitVideoProcessor, exist_ok=True)
-# save_pretrained then writes `auto_map` and copies configuration_adhvit.py + modeling_adhvit.py next to the weights,
-# so the folder loads with trust_remote_code=True where adhvit_hf is not installed
-AdhVitConfig.register_for_auto_class()
-AdhVitForDualHandClassification.register_for_auto_class("AutoModel")
+register()
+
+_LAZY_ATTRIBUTES = {"AlternatingTrainer": ".training.trainer"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name], __name__), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AdhVitConfig",
@@ -28,7 +37,7 @@ __all__ = [
     "AdhVitVideoProcessor",
     "AlternatingTrainer",
     "DualHandVideoClassificationPipeline",
-    "add_pipeline_to_folder",
+    "add_remote_code",
     "config_from_model_name",
     "convert_videomae_v2_checkpoint",
     "load_pretrained_backbone",

@@ -5,6 +5,7 @@ This file is shipped as remote code, so it imports only torch, torchvision, nump
 
 from __future__ import annotations
 
+import os
 from typing import TypedDict
 
 import numpy as np
@@ -62,6 +63,12 @@ def crop_starts(long_side: int, crop_size: int, num_crops: int) -> list[int]:
     return [int(i * step) for i in range(num_crops)]
 
 
+STOCK_PIPELINE_REFUSAL = (
+    "ADH-ViT predicts one label per hand, which the video-classification pipeline cannot return: use "
+    'pipeline("dual-hand-video-classification", model=..., trust_remote_code=True) instead.'
+)
+
+
 class AdhVitVideoProcessorKwargs(TypedDict, total=False):
     """The settings `from_pretrained`/`pipeline()` may pass through to the processor."""
 
@@ -89,9 +96,6 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
 
     model_input_names = ["pixel_values"]
     valid_kwargs = AdhVitVideoProcessorKwargs
-    # save_pretrained then writes an auto_map entry and copies this file, so AutoVideoProcessor can load it with
-    # trust_remote_code=True where adhvit_hf is not installed.
-    _auto_class = "AutoVideoProcessor"
 
     def __init__(
         self,
@@ -210,6 +214,9 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
 
         `do_normalize=False` keeps the views uint8; `normalize(pixel_values, model.dtype)` finishes them.
         """
+        if isinstance(videos, (str, os.PathLike)) or "do_sample_frames" in kwargs:
+            # transformers' video-classification pipeline hands over a file with one label set in mind
+            raise ValueError(STOCK_PIPELINE_REFUSAL)
         if isinstance(videos, (torch.Tensor, np.ndarray)) and np.ndim(videos) == 4:
             videos = [videos]
         pixel_values = torch.stack([self.preprocess_video(video, do_normalize) for video in videos])

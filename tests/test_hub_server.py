@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import HfApi, get_session, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -58,7 +58,6 @@ def test_commits_skip_unchanged_files_and_keep_old_revisions(local_hub, folder):
     info = api.model_info("someone/model")
     assert info.sha == local_hub.commits("someone/model")[-1].oid
     assert {s.rfilename: s.blob_id for s in info.siblings}["config.json"] == git_blob_oid(b'{"a": 2}\n')
-    assert local_hub.unhandled == []
 
 
 def test_invalid_card_metadata_is_refused_before_the_commit(local_hub, folder):
@@ -102,4 +101,14 @@ def test_a_subprocess_reaches_the_hub_through_env(local_hub, folder, tmp_path):
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == str([".gitattributes", "README.md", "config.json", "sub/weights.bin"])
-    assert local_hub.unhandled == []
+
+
+def test_a_route_the_local_hub_lacks_is_named_and_fails_the_test(local_hub):
+    response = get_session().get(f"{local_hub.endpoint}/api/models/someone/model/refs")
+
+    assert response.status_code == 501
+    assert response.json()["error"] == "The local hub has no route GET /api/models/someone/model/refs"
+    with pytest.raises(AssertionError, match=r"called routes the local hub does not implement .*: "
+                       r"GET /api/models/someone/model/refs$"):
+        local_hub.check_routes()
+    local_hub.server.unhandled.clear()  # this test provoked it on purpose

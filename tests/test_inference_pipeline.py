@@ -1,7 +1,11 @@
-"""The dual-hand-video-classification pipeline: outputs, view protocol, batching, remote code."""
+"""The dual-hand-video-classification pipeline: outputs, view protocol, batching, inputs, refusals, remote code."""
 
+import functools
+import http.server
 import json
 import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +15,12 @@ from transformers.dynamic_module_utils import get_imports
 
 import adhvit_hf  # noqa: F401  (registers the model and the task)
 from adhvit_hf.data.decoding import open_video
-from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline, add_pipeline_to_folder
+from safetensors.torch import load_file, save_file
+
+from adhvit_hf import add_remote_code
+from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.processing_adhvit import STOCK_PIPELINE_REFUSAL
+from adhvit_hf.publishing import custom_pipelines
 from inference_helpers import LH_LABELS, RH_LABELS, noise_frames, save_tiny_model, write_video
 from model_helpers import run_without_adhvit_hf
 
@@ -32,17 +41,24 @@ def classifier(saved):
     return pipeline(PIPELINE_TASK, model=str(saved[2]), device="cpu")
 
 
-def expected_scores(model, processor, video):
-    """Per-hand class probabilities: softmax of every evaluation view, averaged, computed without the pipeline."""
+SCORE_FUNCTIONS = {"softmax": lambda x: x.softmax(-1), "sigmoid": torch.sigmoid, "none": lambda x: x}
+
+
+def expected_scores(model, processor, video, function_to_apply="softmax"):
+    """Per-hand scores: the function of every evaluation view's logits, averaged, computed without the pipeline."""
     reader = open_video(video)
     frames = reader.get_frames(processor.view_frame_indices(reader.num_frames).reshape(-1))
     pixel_values = processor(frames)["pixel_values"][0]
     with torch.no_grad():
         outputs = model(pixel_values=pixel_values)
-    return {
-        "left_hand": outputs.lh_logits.softmax(-1).mean(0),
-        "right_hand": outputs.rh_logits.softmax(-1).mean(0),
-    }
+    function = SCORE_FUNCTIONS[function_to_apply]
+    return {"left_hand": function(outputs.lh_logits).mean(0), "right_hand": function(outputs.rh_logits).mean(0)}
+
+
+def assert_same_predictions(result, expected):
+    for hand in ("left_hand", "right_hand"):
+        assert [e["label"] for e in result[hand]] == [e["label"] for e in expected[hand]]
+        assert [e["score"] for e in result[hand]] == pytest.approx([e["score"] for e in expected[hand]], abs=1e-6)
 
 
 def test_task_is_registered_on_import(classifier):
@@ -110,19 +126,135 @@ def test_decoded_frames_give_the_same_result_as_the_file(saved, classifier):
 def test_bad_inputs_are_named(classifier):
     with pytest.raises(ValueError, match=r"uint8 frames of shape \(num_frames, height, width, 3\), got \(4, 8, 8\)"):
         classifier(np.zeros((4, 8, 8), dtype=np.uint8))
-    with pytest.raises(ValueError, match="Expected a video path or decoded uint8 frames .* got int"):
+    with pytest.raises(ValueError, match="Expected a video path, URL or decoded uint8 frames .* got int"):
         classifier(7)
-    with pytest.raises(ValueError, match="top_k must be at least 1, got 0"):
-        classifier(np.zeros((4, 8, 8, 3), dtype=np.uint8), top_k=0)
 
 
-def test_add_pipeline_to_folder_registers_the_task(tmp_path, saved):
-    model = saved[0]
+@pytest.mark.parametrize("top_k", [0, -1, 1.5, True, "3"])
+def test_top_k_must_be_a_positive_integer(classifier, top_k):
+    with pytest.raises(ValueError, match=f"top_k must be an integer >= 1, got {top_k!r}"):
+        classifier(np.zeros((4, 8, 8, 3), dtype=np.uint8), top_k=top_k)
+
+
+def test_paths_and_empty_lists(saved, classifier):
+    video = saved[3][0]
+
+    assert classifier(Path(video), top_k=2) == classifier(video, top_k=2)
+    assert classifier([Path(video)], top_k=2) == [classifier(video, top_k=2)]
+    assert classifier([]) == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_an_unreadable_video_in_a_list_is_reported_in_its_place(saved, classifier, tmp_path, batch_size):
+    videos = saved[3]
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 50)
+    missing = str(tmp_path / "missing.mp4")
+
+    results = classifier([videos[0], str(broken), videos[1], missing], top_k=2, batch_size=batch_size)
+
+    assert len(results) == 4
+    assert_same_predictions(results[0], classifier(videos[0], top_k=2))
+    assert_same_predictions(results[2], classifier(videos[1], top_k=2))
+    assert list(results[1]) == ["error"] and results[1]["error"].startswith(str(broken))
+    assert results[3] == {"error": f"{missing}: video file not found"}
+    with pytest.raises(ValueError, match=f"{missing}: video file not found"):
+        classifier(missing)
+    with pytest.raises(ValueError, match=f"{missing}: video file not found"):
+        classifier([videos[0], missing], errors_per_item=False)
+
+
+@pytest.mark.parametrize("function_to_apply", ["softmax", "sigmoid", "none"])
+def test_function_to_apply_scores_each_view_before_averaging(saved, classifier, function_to_apply):
+    model, processor, _, videos = saved
+    result = classifier(videos[0], top_k=10, function_to_apply=function_to_apply)
+
+    expected = expected_scores(model, processor, videos[0], function_to_apply)
+    for hand, entries in result.items():
+        top_scores, _ = expected[hand].topk(len(entries))
+        assert [entry["score"] for entry in entries] == pytest.approx(top_scores.tolist(), abs=1e-6)
+    expected = r"function_to_apply must be one of \('softmax', 'sigmoid', 'none'\), got 'max'"
+    with pytest.raises(ValueError, match=expected):
+        classifier(videos[0], function_to_apply="max")
+
+
+def test_frame_count_and_sampling_rate_per_call(saved, classifier):
+    model, processor, _, videos = saved
+    result = classifier(videos[0], top_k=3, frame_sampling_rate=4, num_frames=4)
+
+    every_fourth = type(processor).from_dict({**processor.to_dict(), "sampling_rate": 4})
+    expected = expected_scores(model, every_fourth, videos[0])["left_hand"].topk(3)[0]
+    default = classifier(videos[0], top_k=3)
+    assert [e["score"] for e in result["left_hand"]] == pytest.approx(expected.tolist(), abs=1e-6)
+    assert result != default  # sampling rate 2 (the processor's) and 4 pick different frames of the 20
+    with pytest.raises(ValueError, match="num_frames=8: this model's position embeddings cover num_frames=4"):
+        classifier(videos[0], num_frames=8)
+    with pytest.raises(ValueError, match="frame_sampling_rate must be an integer >= 1, got 0"):
+        classifier(videos[0], frame_sampling_rate=0)
+
+
+def test_url_inputs_are_downloaded_with_transformers_video_loading(saved, classifier):
+    folder, videos = saved[2], saved[3]
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{Path(videos[0]).name}"
+        from_url = classifier(url, top_k=3)
+        missing = classifier([url, url.replace("long.mp4", "absent.mp4")], top_k=3)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_same_predictions(from_url, classifier(videos[0], top_k=3))
+    assert missing[0] == from_url and "absent.mp4" in missing[1]["error"]
+
+
+def test_the_stock_video_classification_pipeline_points_at_the_dual_hand_task(saved):
+    stock = pipeline("video-classification", model=str(saved[2]), device="cpu")
+
+    with pytest.raises(ValueError) as error:
+        stock(saved[3][0])
+    assert str(error.value) == STOCK_PIPELINE_REFUSAL
+    assert 'pipeline("dual-hand-video-classification"' in STOCK_PIPELINE_REFUSAL
+
+
+def test_another_architecture_is_refused_by_model_type(saved):
+    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+
+    config = VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32,
+                            num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    expected = "needs an ADH-ViT model \\(model_type 'adhvit'\\), got model_type 'videomae'"
+    with pytest.raises(ValueError, match=expected):
+        pipeline(PIPELINE_TASK, model=VideoMAEForVideoClassification(config), video_processor=saved[1])
+
+
+@pytest.mark.parametrize("change", ["missing", "unexpected"])
+def test_weights_the_model_did_not_load_are_named(saved, tmp_path, change):
+    model, processor = saved[0], saved[1]
     model.save_pretrained(tmp_path)
-    add_pipeline_to_folder(tmp_path)
+    processor.save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    if change == "missing":
+        del weights["lh_classifier.weight"]
+    else:
+        weights["extra_head.weight"] = torch.zeros(2)
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+
+    expected = "missing: lh_classifier.weight; unexpected: none" if change == "missing" else (
+        "missing: none; unexpected: extra_head.weight"
+    )
+    with pytest.raises(ValueError, match=f"{tmp_path}: the model does not match its saved weights.*{expected}"):
+        pipeline(PIPELINE_TASK, model=str(tmp_path), device="cpu")
+
+
+def test_add_remote_code_declares_the_registered_task(tmp_path, saved):
+    saved[0].save_pretrained(tmp_path)
+    add_remote_code(tmp_path)
 
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["custom_pipelines"] == {
+    assert config["custom_pipelines"] == custom_pipelines() == {
         PIPELINE_TASK: {
             "impl": "pipeline_adhvit.DualHandVideoClassificationPipeline",
             "pt": ["AutoModelForVideoClassification"],
@@ -132,12 +264,7 @@ def test_add_pipeline_to_folder_registers_the_task(tmp_path, saved):
     assert config["lh_id2label"] == {str(i): name for i, name in LH_LABELS.items()}
     # What the Hub loader will require to be installed before it runs the file.
     required = set(get_imports(tmp_path / "pipeline_adhvit.py")) - sys.stdlib_module_names
-    assert required == {"numpy", "torch", "transformers"}
-
-
-def test_add_pipeline_to_folder_needs_a_saved_model(tmp_path):
-    with pytest.raises(ValueError, match=f"{tmp_path / 'config.json'} not found: save the model"):
-        add_pipeline_to_folder(tmp_path)
+    assert required == {"numpy", "safetensors", "torch", "transformers"}
 
 
 def test_remote_code_pipeline_without_adhvit_hf(tmp_path, saved, classifier):
@@ -145,7 +272,7 @@ def test_remote_code_pipeline_without_adhvit_hf(tmp_path, saved, classifier):
     folder = tmp_path / "shared_model"
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
-    add_pipeline_to_folder(folder)
+    add_remote_code(folder)
     script = """
         import json
         from transformers import pipeline

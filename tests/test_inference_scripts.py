@@ -11,7 +11,8 @@ import pytest
 import torch
 from transformers import pipeline
 
-from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline, add_pipeline_to_folder
+from adhvit_hf import add_remote_code
+from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
 from adhvit_hf.cli import extract_features, predict
 from adhvit_hf.utils import run_cli
 from inference_helpers import (
@@ -29,7 +30,7 @@ def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("scripts")
     save_tiny_model(root / "model")
     # A folder prepared for the Hub also carries the pipeline as remote code; the scripts must still use ours.
-    add_pipeline_to_folder(root / "model")
+    add_remote_code(root / "model")
     videos = [
         write_video(root / "videos" / "first.mp4", noise_frames(12, seed=5)),
         write_video(root / "videos" / "second.mp4", two_hand_frames(9, 3, 6, size=32)),

@@ -116,8 +116,8 @@ def test_per_hand_evaluation_and_prediction_reports(demo_data, tmp_path):
         assert len(matrix) == 7 and sum(int(c) for row in matrix[1:] for c in row.split(",")[1:]) == 6
         assert (tmp_path / f"confusion_{hand}.png").read_bytes()[:4] == b"\x89PNG"
 
-    # the saved run loads straight into the pipeline (no trust_remote_code needed where adhvit_hf is installed)
-    classifier = pipeline(PIPELINE_TASK, model=str(tmp_path))
+    # the saved run loads straight into the pipeline by task name (its folder names the pipeline as remote code)
+    classifier = pipeline(PIPELINE_TASK, model=str(tmp_path), trust_remote_code=True)
     first = lines[0]
     prediction = classifier(first["video"], top_k=5)
     assert [p["label"] for p in prediction["left_hand"]] == [p["label"] for p in first["top_k"]]

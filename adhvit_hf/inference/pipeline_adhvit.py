@@ -1,33 +1,45 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """`dual-hand-video-classification` pipeline for ADH-ViT.
 
-This file imports only torch, numpy and transformers so that it can be shipped next to a saved model as remote code
-(`config.custom_pipelines`) and used by people who have only `transformers` installed.
+This file imports only torch, numpy, safetensors and transformers so that it can be shipped next to a saved model as
+remote code (`config.custom_pipelines`) and used by people who have only `transformers` installed.
 """
 
-from typing import Any
+import json
+import math
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from transformers import Pipeline
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 from transformers.video_utils import load_video
 
-
 PIPELINE_TASK = "dual-hand-video-classification"
+MODEL_TYPE = "adhvit"
 HAND_OUTPUT_KEYS = {"lh": "left_hand", "rh": "right_hand"}
+SCORE_FUNCTIONS = ("softmax", "sigmoid", "none")
+# Where a video cannot be read these are raised (decoders, file system, HTTP); anything else is a bug and propagates.
+READ_ERRORS = (ValueError, OSError, RuntimeError)
+
+
+def is_url(video: str) -> bool:
+    return video.startswith(("http://", "https://"))
 
 
 def read_view_frames(video_path: str, processor) -> torch.Tensor:
     """Decodes the frames of all of `processor`'s evaluation views of a video file.
 
     Uses adhvit_hf's decoder when the package is installed (decoding straight at the processor's resize size, as
-    evaluation does) and transformers' `load_video` otherwise. Returns uint8 (test_num_segment * num_frames, H, W, 3).
+    evaluation does) and transformers' `load_video` otherwise and for http(s) URLs (downloaded whole, then
+    decoded). Returns uint8 (test_num_segment * num_frames, H, W, 3).
     """
     try:
         from adhvit_hf.data.decoding import open_video
     except ImportError:
         open_video = None
-    if open_video is not None:
+    if open_video is not None and not is_url(video_path):
         reader = open_video(video_path)
         indices = processor.view_frame_indices(reader.num_frames).reshape(-1)
         return reader.get_frames(indices, size=processor.decode_size(reader.height, reader.width))
@@ -46,37 +58,76 @@ def read_view_frames(video_path: str, processor) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames))[torch.from_numpy(inverse.reshape(-1))]
 
 
-def processor_with_views(processor, test_num_segment: int | None = None, test_num_crop: int | None = None):
-    """`processor` itself, or a copy with `test_num_segment` / `test_num_crop` replaced where given and different."""
-    overrides = {
-        key: value
-        for key, value in (("test_num_segment", test_num_segment), ("test_num_crop", test_num_crop))
-        if value is not None and value != getattr(processor, key)
-    }
+def processor_with_views(processor, **settings):
+    """`processor` itself, or a copy with the given settings (`test_num_segment`, `sampling_rate`, ...) replaced."""
+    overrides = {key: value for key, value in settings.items() if value != getattr(processor, key)}
     return type(processor).from_dict({**processor.to_dict(), **overrides}) if overrides else processor
+
+
+def saved_weight_names(name_or_path: str) -> set[str] | None:
+    """The tensor names of a local folder's safetensors weights (single file or sharded), or None if it has none."""
+    folder = Path(name_or_path)
+    if (folder / SAFE_WEIGHTS_NAME).is_file():
+        with safe_open(folder / SAFE_WEIGHTS_NAME, framework="pt") as weights:
+            return set(weights.keys())
+    if (folder / SAFE_WEIGHTS_INDEX_NAME).is_file():
+        return set(json.loads((folder / SAFE_WEIGHTS_INDEX_NAME).read_text(encoding="utf-8"))["weight_map"])
+    return None
+
+
+def check_model(model) -> None:
+    """Refuses a model this pipeline cannot answer for: another architecture, or weights it did not load.
+
+    The weights are compared where they can be read cheaply: a local folder's safetensors header, named as
+    `save_pretrained` names them (transformers' own reverse of its load-time renaming).
+    """
+    model_type = getattr(model.config, "model_type", None)
+    if model_type != MODEL_TYPE:
+        raise ValueError(
+            f"The {PIPELINE_TASK} pipeline needs an ADH-ViT model (model_type {MODEL_TYPE!r}), got model_type "
+            f"{model_type!r} from {model.name_or_path or type(model).__name__}."
+        )
+    saved = saved_weight_names(model.name_or_path) if model.name_or_path else None
+    if saved is None:
+        return
+    try:
+        from transformers.core_model_loading import revert_weight_conversion
+    except ImportError:
+        # This file also runs as remote code under other transformers versions: without transformers' saved-name
+        # mapping the check is skipped rather than the pipeline broken (the pinned version's tests cover it).
+        return
+    expected = set(revert_weight_conversion(model, model.state_dict()))
+    missing, unexpected = sorted(expected - saved), sorted(saved - expected)
+    if missing or unexpected:
+        raise ValueError(
+            f"{model.name_or_path}: the model does not match its saved weights, so its predictions would come from "
+            f"random tensors; missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(unexpected) or 'none'}."
+        )
 
 
 class DualHandVideoClassificationPipeline(Pipeline):
     """Classifies what the left and the right hand do in each video.
 
-    Inputs: a video path, decoded frames of a whole video (uint8 array or tensor (N, H, W, 3)), or a list of these.
-    Each video is sampled with the evaluation view protocol of the model's `AdhVitVideoProcessor`
-    (`test_num_segment` temporal segments x `test_num_crop` spatial crops; both can be overridden per call), the
-    softmax scores of all views are averaged per hand, and the output per video is
-    `{"left_hand": [{"label", "score"}, ...], "right_hand": [...]}` with the `top_k` best labels per hand, best first.
+    Inputs: a video path (`str` or `pathlib.Path`), an http(s) URL, decoded frames of a whole video (uint8 array or
+    tensor (N, H, W, 3)), or a list of these. Each video is sampled with the evaluation view protocol of the model's
+    `AdhVitVideoProcessor` (`test_num_segment` temporal segments x `test_num_crop` spatial crops, `num_frames`
+    frames `frame_sampling_rate` apart; each can be overridden per call), the scores of all views are averaged per
+    hand, and the output per video is `{"left_hand": [{"label", "score"}, ...], "right_hand": [...]}` with the
+    `top_k` best labels per hand, best first. In a list, a video that cannot be read gives `{"error": message}` in
+    its place and the others are classified.
 
     Example:
 
     ```python
     >>> import adhvit_hf  # registers the task
     >>> from transformers import pipeline
-    >>> classifier = pipeline("dual-hand-video-classification", model="path/to/model")
+    >>> classifier = pipeline("dual-hand-video-classification", model="path/to/model", trust_remote_code=True)
     >>> classifier("assembly.mp4", top_k=3)
     ```
 
-    A folder prepared for the Hub (`add_pipeline_to_folder`) names this pipeline in `config.custom_pipelines`, and
-    transformers then requires `trust_remote_code=True` (runs the shipped copy; all that is needed where adhvit_hf is
-    not installed) or `pipeline_class=DualHandVideoClassificationPipeline` (runs the installed one).
+    Every folder adhvit_hf writes names this pipeline in `config.custom_pipelines`, and transformers then requires
+    `trust_remote_code=True` (runs the folder's copy; all that is needed where adhvit_hf is not installed) or
+    `pipeline_class=DualHandVideoClassificationPipeline` (runs the installed one).
     """
 
     _load_processor = False
@@ -87,6 +138,7 @@ class DualHandVideoClassificationPipeline(Pipeline):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        check_model(self.model)
         self.video_processor = self._find_video_processor()
         if self.video_processor is None:
             raise ValueError(
@@ -113,47 +165,96 @@ class DualHandVideoClassificationPipeline(Pipeline):
         except (OSError, ValueError):
             return None
 
-    def _sanitize_parameters(self, top_k=None, test_num_segment=None, test_num_crop=None):
-        preprocess_params = {}
-        if test_num_segment is not None:
-            preprocess_params["test_num_segment"] = test_num_segment
-        if test_num_crop is not None:
-            preprocess_params["test_num_crop"] = test_num_crop
+    def _sanitize_parameters(
+        self,
+        top_k=None,
+        test_num_segment=None,
+        test_num_crop=None,
+        num_frames=None,
+        frame_sampling_rate=None,
+        function_to_apply=None,
+        errors_per_item=None,
+    ):
+        views = {
+            "test_num_segment": test_num_segment,
+            "test_num_crop": test_num_crop,
+            "num_frames": num_frames,
+            "sampling_rate": frame_sampling_rate,
+        }
+        for name, value in views.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{'frame_sampling_rate' if name == 'sampling_rate' else name} must be an integer "
+                                 f">= 1, got {value!r}.")
+        if num_frames is not None and num_frames != self.model.config.num_frames:
+            raise ValueError(
+                f"num_frames={num_frames}: this model's position embeddings cover num_frames="
+                f"{self.model.config.num_frames} frames per clip, so only that value works."
+            )
+        preprocess_params = {key: value for key, value in views.items() if value is not None}
+        if errors_per_item is not None:
+            preprocess_params["errors_per_item"] = errors_per_item
         postprocess_params = {}
         if top_k is not None:
-            if top_k < 1:
-                raise ValueError(f"top_k must be at least 1, got {top_k}.")
+            if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+                raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}.")
             postprocess_params["top_k"] = top_k
-        return preprocess_params, {}, postprocess_params
+        forward_params = {}
+        if function_to_apply is not None:
+            if function_to_apply not in SCORE_FUNCTIONS:
+                raise ValueError(f"function_to_apply must be one of {SCORE_FUNCTIONS}, got {function_to_apply!r}.")
+            forward_params["function_to_apply"] = function_to_apply
+        return preprocess_params, forward_params, postprocess_params
 
     def __call__(self, inputs, **kwargs):
         """Classifies one video or a list of videos.
 
         Args:
-            inputs (`str`, frames, or a list of these): video paths, or decoded uint8 frames (N, H, W, 3) of whole
-                videos.
+            inputs (`str`, `pathlib.Path`, URL, frames, or a list of these): video files, http(s) URLs, or decoded
+                uint8 frames (N, H, W, 3) of whole videos. An empty list gives an empty list.
             top_k (`int`, *optional*, defaults to 5): labels returned per hand (at most the hand's number of labels).
             test_num_segment (`int`, *optional*): temporal segments per video, default from the processor.
             test_num_crop (`int`, *optional*): spatial crops per segment (1 or 3), default from the processor.
+            num_frames (`int`, *optional*): frames per clip; must be the model's `num_frames` (checked).
+            frame_sampling_rate (`int`, *optional*): frames between the sampled ones, default from the processor.
+            function_to_apply (`str`, *optional*, defaults to `"softmax"`): `"softmax"`, `"sigmoid"` or `"none"`
+                (logits), applied per view before the views are averaged.
             batch_size (`int`, *optional*): videos per forward pass.
+            errors_per_item (`bool`, *optional*, defaults to `True` for a list): a list's unreadable video gives
+                `{"error": ...}` in its place; `False` raises instead.
 
         Returns:
-            A dict `{"left_hand": [...], "right_hand": [...]}` per video (a list of them for a list input).
+            A dict `{"left_hand": [...], "right_hand": [...]}` per video (a list of them for a list input; a video of
+            the list that cannot be read gives `{"error": "<video>: <why>"}` instead).
         """
+        if isinstance(inputs, Path):
+            inputs = str(inputs)
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                return []
+            inputs = [str(video) if isinstance(video, Path) else video for video in inputs]
+            kwargs.setdefault("errors_per_item", True)
         return super().__call__(inputs, **kwargs)
 
-    def view_processor(self, test_num_segment=None, test_num_crop=None):
-        """The processor with the number of temporal segments and spatial crops replaced where given (cached)."""
-        key = (test_num_segment, test_num_crop)
+    def view_processor(self, **settings):
+        """The processor with the view settings replaced where given (cached per combination)."""
+        key = tuple(sorted(settings.items()))
         if key not in self._view_processors:
-            self._view_processors[key] = processor_with_views(self.video_processor, test_num_segment, test_num_crop)
+            self._view_processors[key] = processor_with_views(self.video_processor, **settings)
         return self._view_processors[key]
 
-    def preprocess(self, video, test_num_segment=None, test_num_crop=None):
-        processor = self.view_processor(test_num_segment, test_num_crop)
-
+    def preprocess(self, video, errors_per_item=False, **settings):
+        processor = self.view_processor(**settings)
         if isinstance(video, str):
-            frames = read_view_frames(video, processor)
+            try:
+                frames = read_view_frames(video, processor)
+            except READ_ERRORS as error:
+                if not errors_per_item:
+                    raise
+                # Stand-in pixels keep the batch rectangular; _forward never runs the model on them.
+                crop = processor.crop_size
+                pixel_values = torch.zeros(1, processor.num_views, processor.num_frames, 3, crop, crop)
+                message = str(error) if video in str(error) else f"{video}: {error}"
+                return {"pixel_values": pixel_values, "error": [message]}
         elif isinstance(video, (np.ndarray, torch.Tensor)):
             frames = torch.as_tensor(video)
             if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
@@ -164,23 +265,39 @@ class DualHandVideoClassificationPipeline(Pipeline):
             frames = frames[processor.view_frame_indices(frames.shape[0]).reshape(-1)]
         else:
             raise ValueError(
-                f"Expected a video path or decoded uint8 frames (N, H, W, 3), got {type(video).__name__}."
+                "Expected a video path, URL or decoded uint8 frames (N, H, W, 3), got "
+                f"{type(video).__name__}."
             )
-        return processor(frames, return_tensors="pt")
+        return {**processor(frames, return_tensors="pt"), "error": [None]}
 
-    def _forward(self, model_inputs):
-        pixel_values = model_inputs["pixel_values"]
+    def _forward(self, model_inputs, function_to_apply="softmax"):
+        pixel_values, errors = model_inputs["pixel_values"], model_inputs["error"]
+        errors = [error for item in errors for error in (item if isinstance(item, list) else [item])]
         num_videos, num_views = pixel_values.shape[:2]
-        pixel_values = pixel_values.flatten(0, 1).to(self.model.dtype)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            outputs = self.model(pixel_values=pixel_values, hand=None)
-        # As in VideoMAE V2 testing: softmax per view, then the mean over a video's views.
-        return {
-            f"{hand}_scores": logits.float().softmax(-1).view(num_videos, num_views, -1).mean(1)
-            for hand, logits in (("lh", outputs.lh_logits), ("rh", outputs.rh_logits))
+        readable = torch.tensor([error is None for error in errors])
+        scores = {
+            hand: torch.full((num_videos, len(getattr(self.model.config, f"{hand}_id2label"))), math.nan)
+            for hand in HAND_OUTPUT_KEYS
         }
+        if readable.any():
+            pixel_values = pixel_values[readable].flatten(0, 1).to(self.model.dtype)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                outputs = self.model(pixel_values=pixel_values, hand=None)
+            # As in VideoMAE V2 testing: the score function per view, then the mean over a video's views.
+            for hand in HAND_OUTPUT_KEYS:
+                logits = getattr(outputs, f"{hand}_logits").float()
+                if function_to_apply == "softmax":
+                    logits = logits.softmax(-1)
+                elif function_to_apply == "sigmoid":
+                    logits = logits.sigmoid()
+                scores[hand][readable] = logits.view(int(readable.sum()), num_views, -1).mean(1)
+        return {**{f"{hand}_scores": value for hand, value in scores.items()}, "error": errors}
 
     def postprocess(self, model_outputs, top_k=5):
+        error = model_outputs["error"]
+        error = error[0] if isinstance(error, list) else error
+        if error is not None:
+            return {"error": error}
         result = {}
         for hand, key in HAND_OUTPUT_KEYS.items():
             scores = model_outputs[f"{hand}_scores"][0]
@@ -191,14 +308,3 @@ class DualHandVideoClassificationPipeline(Pipeline):
                 for score, class_id in zip(top_scores.tolist(), top_ids.tolist())
             ]
         return result
-
-
-def pipeline_task_entry() -> dict[str, Any]:
-    """The `custom_pipelines` entry a saved config needs to build this pipeline through remote code."""
-    return {
-        PIPELINE_TASK: {
-            "impl": f"pipeline_adhvit.{DualHandVideoClassificationPipeline.__name__}",
-            "pt": ["AutoModelForVideoClassification"],
-            "type": "video",
-        }
-    }

@@ -27,7 +27,7 @@ from ..configuration_adhvit import HANDS
 from ..modeling_adhvit import hand_cross_entropy
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
-from .hub import HubPushMixin
+from ..publishing import HubPushMixin
 from .optim import create_adamw, seed_lr_factor
 
 logger = logging.getLogger(__name__)

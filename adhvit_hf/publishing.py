@@ -1,9 +1,11 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Sharing trained models on the Hub: remote-code files, the model card, and the Trainer hooks that push both.
+"""Publishing ADH-ViT: the Auto-class and pipeline registration, the remote code a saved folder carries, the model
+card, and the Trainer hooks that push both.
 
-A repo pushed from an `output_dir` prepared here loads with `AutoModel.from_pretrained(repo, trust_remote_code=True)`
-(and the processor and the `dual-hand-video-classification` pipeline likewise) in a process that has only
-`transformers` installed, and its README.md states the labels, the per-hand results and the training recipe.
+Every folder the package writes (converted checkpoints, training outputs and checkpoints, Hub pushes) goes through
+`add_remote_code`, so it loads with `AutoModel`/`AutoVideoProcessor.from_pretrained(folder, trust_remote_code=True)`
+and `pipeline("dual-hand-video-classification", model=folder, trust_remote_code=True)` in a process that has only
+`transformers` installed; its README.md states the labels, the per-hand results and the training recipe.
 """
 
 import json
@@ -13,16 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification, AutoVideoProcessor
 from transformers.dynamic_module_utils import custom_object_save
+from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import CONFIG_NAME
 
-from ..configuration_adhvit import HAND_NAMES, HANDS, AdhVitConfig
-from ..utils import atomic_write
+from .configuration_adhvit import HAND_NAMES, HANDS, AdhVitConfig
+from .inference.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from .modeling_adhvit import AdhVitForDualHandClassification
+from .processing_adhvit import AdhVitVideoProcessor
+from .utils import atomic_write, save_json
 
 
 MODEL_CARD_TEMPLATE = Path(__file__).with_name("model_card.md")
 MODEL_CARD_NAME = "README.md"
 PROCESSOR_CONFIG_NAMES = ("preprocessor_config.json", "video_preprocessor_config.json")
+# The classes whose modules (and the files those import relatively) a published folder carries.
+REMOTE_CODE_CLASSES = (AdhVitConfig, AdhVitForDualHandClassification, AdhVitVideoProcessor,
+                       DualHandVideoClassificationPipeline)
 
 METRIC_SPLITS = {"eval": "validation", "test": "test"}  # Trainer metric prefix -> dataset split
 HAND_METRICS = {  # metric key suffix -> (model-index metric type, readable name)
@@ -47,35 +57,57 @@ RECIPE_NAMES = {
 }
 
 
-def _remote_code_classes() -> list[type]:
-    # Imported here: the pipeline pulls in the inference stack, which the rest of training does not need.
-    from ..inference.pipeline_adhvit import DualHandVideoClassificationPipeline
-    from ..modeling_adhvit import AdhVitForDualHandClassification
-    from ..processing_adhvit import AdhVitVideoProcessor
+def register() -> None:
+    """Registers AdhVit with transformers' Auto classes and the `dual-hand-video-classification` task (idempotent).
 
-    return [AdhVitConfig, AdhVitForDualHandClassification, AdhVitVideoProcessor, DualHandVideoClassificationPipeline]
+    `register_for_auto_class` makes `save_pretrained` write `auto_map` and copy the configuration, modeling and
+    processing modules next to the weights.
+    """
+    AutoConfig.register(AdhVitConfig.model_type, AdhVitConfig, exist_ok=True)
+    AutoModel.register(AdhVitConfig, AdhVitForDualHandClassification, exist_ok=True)
+    AutoModelForVideoClassification.register(AdhVitConfig, AdhVitForDualHandClassification, exist_ok=True)
+    AutoVideoProcessor.register(AdhVitConfig, AdhVitVideoProcessor, exist_ok=True)
+    AdhVitConfig.register_for_auto_class()
+    AdhVitForDualHandClassification.register_for_auto_class("AutoModel")
+    AdhVitVideoProcessor.register_for_auto_class("AutoVideoProcessor")
+    if PIPELINE_REGISTRY.supported_tasks.get(PIPELINE_TASK, {}).get("impl") is not DualHandVideoClassificationPipeline:
+        PIPELINE_REGISTRY.register_pipeline(
+            PIPELINE_TASK,
+            pipeline_class=DualHandVideoClassificationPipeline,
+            pt_model=AutoModelForVideoClassification,
+            type="video",
+        )
 
 
-def copy_remote_code(output_dir: str | os.PathLike, declare_pipeline_task: bool = False) -> list[str]:
+def custom_pipelines() -> dict[str, dict[str, Any]]:
+    """The `config.json` `custom_pipelines` entry of the registered task, in the form `Pipeline.save_pretrained`
+    writes it: the registry's classes as `module.Class` and Auto-class names."""
+    entry = dict(PIPELINE_REGISTRY.supported_tasks[PIPELINE_TASK])
+    entry["impl"] = f"{entry['impl'].__module__.rsplit('.', 1)[-1]}.{entry['impl'].__name__}"
+    entry["pt"] = [model_class.__name__ for model_class in entry["pt"]]
+    return {PIPELINE_TASK: entry}
+
+
+def add_remote_code(output_dir: str | os.PathLike) -> list[str]:
     """Puts every file remote code needs into `output_dir`; returns their names.
 
     Copies the configuration, modeling, processing and pipeline modules (with the files they import relatively) and,
-    once `output_dir` holds a `config.json`, checks that each module named by an `auto_map` (config and processor
-    config) or `custom_pipelines` entry is present. The Trainer's intermediate pushes copy only weights and configs
-    into `output_dir`, so call this before every push.
+    once `output_dir` holds a `config.json`, names the pipeline there (`custom_pipelines`) and checks that each module
+    named by an `auto_map` (config and processor config) or `custom_pipelines` entry is present. The Trainer's
+    intermediate pushes copy only weights and configs into `output_dir`, so call this before every push.
 
-    `declare_pipeline_task` also names the pipeline in `config.json` (`custom_pipelines`), so transformers alone runs
-    it with `trust_remote_code=True`. Only Hub folders declare it: once declared, transformers demands
-    `trust_remote_code=True` even where adhvit_hf is installed and registers the task itself.
+    Once a folder declares the pipeline, transformers builds the task from it only with `trust_remote_code=True`
+    (then the folder's copy runs) or `pipeline_class=DualHandVideoClassificationPipeline` (the installed one runs),
+    also where adhvit_hf is installed.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    copied = {Path(path).name for cls in _remote_code_classes() for path in custom_object_save(cls, output_dir)}
-    if (output_dir / CONFIG_NAME).is_file():
-        if declare_pipeline_task:
-            from ..inference.remote_code import add_pipeline_to_folder
-
-            add_pipeline_to_folder(output_dir)
+    copied = {Path(path).name for cls in REMOTE_CODE_CLASSES for path in custom_object_save(cls, output_dir)}
+    config_path = output_dir / CONFIG_NAME
+    if config_path.is_file():
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if config.get("custom_pipelines") != custom_pipelines():
+            save_json(config_path, {**config, "custom_pipelines": custom_pipelines()})
         _check_remote_code_references(output_dir)
     return sorted(copied)
 
@@ -85,12 +117,11 @@ def _check_remote_code_references(folder: Path) -> None:
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if not config.get("auto_map"):
         raise ValueError(
-            f"{config_path} has no auto_map, so the model cannot load with trust_remote_code: save a model whose class "
-            "was registered with register_for_auto_class (importing adhvit_hf does this)."
+            f"{config_path} has no auto_map, so the model cannot load with trust_remote_code: save a model whose "
+            "class was registered with register_for_auto_class (importing adhvit_hf does this)."
         )
     references = [(config_path, "auto_map", ref) for ref in config["auto_map"].values()]
-    pipelines = config.get("custom_pipelines", {}).values()
-    references += [(config_path, "custom_pipelines", task["impl"]) for task in pipelines]
+    references += [(config_path, "custom_pipelines", task["impl"]) for task in config["custom_pipelines"].values()]
     for name in PROCESSOR_CONFIG_NAMES:
         if (folder / name).is_file():
             processor_config = json.loads((folder / name).read_text(encoding="utf-8"))
@@ -158,7 +189,9 @@ def training_summary_from_args(args, processor=None, config: AdhVitConfig | None
         "num_train_epochs": args.num_train_epochs,
         "max_steps": args.max_steps if args.max_steps > 0 else None,
         "learning_rate": args.learning_rate,
-        "total_train_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
+        "total_train_batch_size": (
+            args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        ),
         "weight_decay": args.weight_decay,
         "layer_decay": getattr(args, "layer_decay", None),
         "warmup_epochs": getattr(args, "warmup_epochs", None),
@@ -280,11 +313,11 @@ class HubPushMixin:
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         super()._save(output_dir, state_dict=state_dict)
         if self.args.should_save:
-            copy_remote_code(output_dir or self.args.output_dir, declare_pipeline_task=self.args.push_to_hub)
+            add_remote_code(output_dir or self.args.output_dir)
 
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
         if self.is_world_process_zero():
-            copy_remote_code(self.args.output_dir, declare_pipeline_task=True)
+            add_remote_code(self.args.output_dir)
             self.create_model_card()
         super()._push_from_checkpoint(checkpoint_folder)
 

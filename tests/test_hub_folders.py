@@ -1,0 +1,195 @@
+"""Every folder the package writes x every entry point, in clean processes with and without adhvit_hf.
+
+Folders: a converted VideoMAE V2 checkpoint, a training output, a checkpoint folder and a Hub push (local hub).
+Entry points: AutoModel, AutoVideoProcessor, the dual-hand pipeline by task name and, where adhvit_hf is installed
+(they are its console scripts), predict and extract. The folders are built once for the module; each process loops
+over all of them, so the whole matrix costs two interpreter starts.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import HfApi
+from transformers import AutoModel, pipeline
+
+from adhvit_hf import add_remote_code, convert_videomae_v2_checkpoint
+from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
+from adhvit_hf.training.arguments import AlternatingTrainingArguments
+from adhvit_hf.training.trainer import AlternatingTrainer
+from hub_server import LocalHub
+from inference_helpers import noise_frames, write_video
+from model_helpers import run_without_adhvit_hf, videomae_v2_state_dict
+from test_hub_push import LH_LABELS, RH_LABELS, SyntheticClipTransform, tiny_model, tiny_processor
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PIPELINE_TASK = "dual-hand-video-classification"
+
+# Runs in a fresh interpreter; settings come as JSON (the environment is set before huggingface_hub reads it).
+MATRIX_SCRIPT = """
+import contextlib, io, json, os, sys
+settings = json.loads(sys.argv[1])
+os.environ.update(settings["env"])
+import torch
+from transformers import AutoModel, AutoVideoProcessor, pipeline
+
+installed = settings["with_adhvit_hf"]
+if installed:
+    from adhvit_hf.cli import extract_features, predict
+pixel_values = torch.load(settings["pixels"], weights_only=True)
+report = {}
+for name, source in settings["folders"].items():
+    row = report[name] = {}
+    remote = {} if installed else {"trust_remote_code": True}
+    model = AutoModel.from_pretrained(source, **remote).eval()
+    processor = AutoVideoProcessor.from_pretrained(source, **remote)
+    with torch.no_grad():
+        row["lh_logits"] = model(pixel_values).lh_logits.tolist()
+    row["modules"] = [type(model).__module__, type(processor).__module__]
+    classifier = pipeline(PIPELINE_TASK, model=source, trust_remote_code=True, device="cpu")
+    row["pipeline"] = classifier(settings["video"], top_k=2)
+    if installed:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            predict.main([settings["video"], "--model", source, "--top_k", "2", "--json", "--device", "cpu"])
+        row["predict"] = json.loads(printed.getvalue())[0]
+        out = os.path.join(settings["work"], name.replace(" ", "_"))
+        extract_features.main(["--model", source, "--videos", os.path.dirname(settings["video"]), "--out", out,
+                               "--num_workers", "0", "--device", "cpu"])
+        row["features"] = sorted(os.listdir(os.path.join(out, "shared_features")))
+print(json.dumps(report))
+""".replace("PIPELINE_TASK", repr(PIPELINE_TASK))
+
+
+def train(output_dir: Path) -> None:
+    """A two-step AlternatingTrainer run that saves checkpoint-2 and then the final model into `output_dir`."""
+    hand_rows = {
+        hand: [{"video": f"{hand}{i}.mp4", "label": i % len(labels), "hand": hand} for i in range(4)]
+        for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS))
+    }
+    args = AlternatingTrainingArguments(
+        output_dir=str(output_dir), max_steps=2, alternation_steps=1, alternation_strategy="fixed",
+        per_device_train_batch_size=2, learning_rate=1e-3, warmup_epochs=0, save_strategy="steps", save_steps=2,
+        eval_strategy="no", report_to="none", use_cpu=True,
+    )
+    trainer = AlternatingTrainer(
+        model=tiny_model(), args=args, train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
+        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}), processing_class=tiny_processor(),
+    )
+    trainer.train()
+    trainer.save_model()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    with LocalHub(tmp_path_factory.mktemp("hub_home")) as hub:
+        yield hub
+        hub.check_routes()
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, hub):
+    root = tmp_path_factory.mktemp("folders")
+    torch.save(videomae_v2_state_dict(), root / "videomae_v2.pth")
+    converted = root / "converted"
+    convert_videomae_v2_checkpoint(
+        root / "videomae_v2.pth", converted, image_size=32, num_frames=4, num_attention_heads=2,
+        lh_id2label=LH_LABELS, rh_id2label=RH_LABELS,
+    )
+    # Until the converter writes its evaluation processor and remote code (helper "model"), this fixture does.
+    if not (converted / "preprocessor_config.json").is_file():
+        tiny_processor().save_pretrained(converted)
+        add_remote_code(converted)
+    train(root / "run")
+    api = HfApi(endpoint=hub.endpoint, token=hub.env["HF_TOKEN"])
+    repo_id = api.create_repo("local-user/pushed").repo_id
+    api.upload_folder(repo_id=repo_id, folder_path=root / "run", ignore_patterns=["checkpoint-*/*"])
+    return {
+        "converted folder": str(converted),
+        "training output": str(root / "run"),
+        "checkpoint folder": str(root / "run" / "checkpoint-2"),
+        "Hub push": repo_id,
+    }
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs")
+    torch.save(torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(4)), root / "pixels.pt")
+    return {"pixels": str(root / "pixels.pt"), "video": write_video(root / "videos" / "clip.mp4", noise_frames(12))}
+
+
+def with_this_tree() -> dict[str, str]:
+    """This process's environment with this checkout first on PYTHONPATH, so a subprocess imports its adhvit_hf."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def run_matrix(folders, inputs, hub, work_dir: Path, with_adhvit_hf: bool) -> dict:
+    work_dir.mkdir()
+    env = {**hub.env, "HF_HOME": str(work_dir / "hf_home"), "HF_MODULES_CACHE": str(work_dir / "modules")}
+    settings = json.dumps({**inputs, "folders": folders, "env": env, "work": str(work_dir),
+                           "with_adhvit_hf": with_adhvit_hf})
+    if with_adhvit_hf:
+        result = subprocess.run(
+            [sys.executable, "-c", MATRIX_SCRIPT, settings], capture_output=True, text=True, cwd=work_dir,
+            env=with_this_tree(), timeout=600,
+        )
+    else:
+        result = run_without_adhvit_hf(MATRIX_SCRIPT, [settings], work_dir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("with_adhvit_hf", [False, True], ids=["without adhvit_hf", "with adhvit_hf"])
+def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_path, with_adhvit_hf):
+    report = run_matrix(folders, inputs, hub, tmp_path / "matrix", with_adhvit_hf)
+
+    assert list(report) == list(folders)
+    pixel_values = torch.load(inputs["pixels"], weights_only=True)
+    for name, row in report.items():
+        local = folders[name] if name != "Hub push" else folders["training output"]
+        model = AutoModel.from_pretrained(local).eval()
+        with torch.no_grad():
+            expected = model(pixel_values).lh_logits
+        torch.testing.assert_close(torch.tensor(row["lh_logits"]), expected, rtol=0, atol=1e-5, msg=name)
+        classifier = pipeline(PIPELINE_TASK, model=local, trust_remote_code=True, device="cpu")
+        expected_prediction = classifier(inputs["video"], top_k=2)
+        for hand in ("left_hand", "right_hand"):
+            assert [e["label"] for e in row["pipeline"][hand]] == [e["label"] for e in expected_prediction[hand]]
+            assert [e["score"] for e in row["pipeline"][hand]] == pytest.approx(
+                [e["score"] for e in expected_prediction[hand]], abs=1e-5
+            )
+        if with_adhvit_hf:
+            assert row["modules"] == ["adhvit_hf.modeling_adhvit", "adhvit_hf.processing_adhvit"], name
+            assert row["predict"] == {"video": inputs["video"], **row["pipeline"]}, name
+            assert row["features"] == ["clip.npy"], name
+        else:
+            assert all(module.startswith("transformers_modules.") for module in row["modules"]), (name, row)
+
+
+def test_import_leaves_the_training_stack_to_first_use(tmp_path):
+    """`import adhvit_hf` brings in what transformers' own modeling code brings in, not Trainer or evaluate."""
+    script = """
+import json, sys
+import transformers.modeling_utils  # what any transformers model imports: the baseline
+baseline = set(sys.modules)
+import adhvit_hf
+training = ("transformers.trainer", "evaluate", "accelerate", "matplotlib")
+added = sorted(name for name in set(sys.modules) - baseline if name.startswith(training))
+trainer = adhvit_hf.AlternatingTrainer
+print(json.dumps({"added": added, "trainer": f"{trainer.__module__}.{trainer.__name__}",
+                  "after": "transformers.trainer" in sys.modules}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=with_this_tree()
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "added": [], "trainer": "adhvit_hf.training.trainer.AlternatingTrainer", "after": True
+    }
