@@ -149,17 +149,22 @@ def main(argv=None) -> int:
     videos = find_videos(src)
     if not videos:
         raise ValueError(f"{args.src}: no videos ({', '.join(CONTAINERS)}) found")
+    jobs = [(os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size, args.crf)
+            for rel in videos]
+    progress = tqdm(total=len(jobs), unit="video", desc="resize")
     rows = []
-    # forkserver: a forked copy of a process that already ran a decoder's threads (decord, a caller's) can deadlock.
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=min(args.workers, len(videos)), mp_context=context) as pool:
-        futures = [
-            pool.submit(convert_one, os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size,
-                        args.crf)
-            for rel in videos
-        ]
-        for future in tqdm(as_completed(futures), total=len(futures), unit="video", desc="resize"):
-            rows.append(future.result())
+    if args.workers == 1:  # in this process: no worker start-up
+        for job in jobs:
+            rows.append(convert_one(*job))
+            progress.update()
+    else:
+        # forkserver: a forked copy of a process that already ran decoder threads (decord's, a caller's) can hang.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=min(args.workers, len(jobs)), mp_context=context) as pool:
+            for future in as_completed([pool.submit(convert_one, *job) for job in jobs]):
+                rows.append(future.result())
+                progress.update()
+    progress.close()
     rows.sort(key=lambda row: row["source"])
     for line in summary_lines(rows):
         logger.info(line)
