@@ -8,21 +8,29 @@ names and keeps every frame at the source's frame rate, so the `[start, end]` fr
 valid with the data root pointed at DST; each copy's frame count is checked against its source and a copy whose
 count differs is refused. Audio is dropped.
 
-Encoder settings (libx264 through PyAV), measured on a 1280x720 30 fps stand-in with a 250-frame GOP and B-frames,
-copied at short side 256, decoding one training clip (16 frames at stride 4, from the keyframe before it) with
-PyAV on one thread (`benchmarks/resize_choices.py`):
+Encoder settings (libx264 through PyAV; its wheels ship libx264), measured with `benchmarks/resize_choices.py`
+on a 1280x720 30 fps synthetic stand-in (600 frames of moving block noise, GOP 250, 3 B-frames, 9.1 MB), copied at
+short side 256 (456x256): CPU time per training clip (16 frames at stride 4, random start, decoded with PyAV on one
+thread from the keyframe before it, as `PyAVVideoReader` does), and the copy's size. A shared 2-core VM under load,
+so only the ratios matter:
 
-    source (720p, GOP 250)                      {source} ms per clip
-    GOP 8,   tune fastdecode                     {g8} ms per clip
-    GOP 16,  tune fastdecode  (the default)      {g16} ms per clip
-    GOP 32,  tune fastdecode                     {g32} ms per clip
-    GOP 64,  tune fastdecode                     {g64} ms per clip
-    GOP 250, tune fastdecode                     {g250} ms per clip
-    GOP 16,  no tune                             {g16n} ms per clip
+    | copy                          | CPU ms per clip | size    |
+    |-------------------------------|-----------------|---------|
+    | none (the 720p source)        | 965             | 9.1 MB  |
+    | GOP 8,   fastdecode           | 98              | 14.7 MB |
+    | GOP 16,  fastdecode (default) | 102             | 14.0 MB |
+    | GOP 32,  fastdecode           | 104             | 13.3 MB |
+    | GOP 64,  fastdecode           | 200             | 12.9 MB |
+    | GOP 250, fastdecode           | 296             | 12.7 MB |
+    | GOP 16,  no tune              | 289             | 12.3 MB |
+    | GOP 32,  no tune              | 305             | 11.6 MB |
 
-A clip spans 64 frames, so past a GOP of about 16 the frames decoded before the clip start dominate; shorter GOPs
-cost file size (keyframes) for little gain. B-frames are off so decoding order is presentation order, and
-"fastdecode" drops CABAC and deblocking for cheaper frames. CRF 20 keeps the copy visually close to the source.
+The default copy decodes a clip about 9.5x cheaper than the source. A clip spans 64 frames: up to a GOP of about
+32 the frames decoded before the clip's start cost little, beyond it they dominate; GOP 16 bounds the worst case
+at 15 extra frames. x264's "fastdecode" tuning (no CABAC, no deblocking, no weighted prediction) is worth about
+3x in decoding for about 10 % in size; B-frames are off so decoding order is presentation order. CRF 20 keeps
+the copy visually close to the source. (Block noise compresses badly at small sizes, so this stand-in's copies are
+larger than its source; real recordings shrink.)
 
 Runs in parallel over files (one process each, one thread per process), is resumable (finished copies are
 skipped; each copy is written to a hidden temporary file and moved into place only when complete), and a video
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -140,15 +149,22 @@ def main(argv=None) -> int:
     videos = find_videos(src)
     if not videos:
         raise ValueError(f"{args.src}: no videos ({', '.join(CONTAINERS)}) found")
+    jobs = [(os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size, args.crf)
+            for rel in videos]
+    progress = tqdm(total=len(jobs), unit="video", desc="resize")
     rows = []
-    with ProcessPoolExecutor(max_workers=min(args.workers, len(videos))) as pool:
-        futures = [
-            pool.submit(convert_one, os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size,
-                        args.crf)
-            for rel in videos
-        ]
-        for future in tqdm(as_completed(futures), total=len(futures), unit="video", desc="resize"):
-            rows.append(future.result())
+    if args.workers == 1:  # in this process: no worker start-up
+        for job in jobs:
+            rows.append(convert_one(*job))
+            progress.update()
+    else:
+        # forkserver: a forked copy of a process that already ran decoder threads (decord's, a caller's) can hang.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=min(args.workers, len(jobs)), mp_context=context) as pool:
+            for future in as_completed([pool.submit(convert_one, *job) for job in jobs]):
+                rows.append(future.result())
+                progress.update()
+    progress.close()
     rows.sort(key=lambda row: row["source"])
     for line in summary_lines(rows):
         logger.info(line)

@@ -8,7 +8,6 @@ variable-frame-rate video and beside audio tracks.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import importlib.util
 import logging
@@ -132,7 +131,7 @@ class DecordVideoReader:
         return _to_rgb_tensor(frames)
 
 
-def _read_frame_table(source) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _read_frame_table(source) -> tuple[np.ndarray, np.ndarray]:
     """(pts of every frame in presentation order, positions of the keyframes) of the first video stream of
     `source` (a path or a readable file), read from the packets alone (no decoding)."""
     import av
@@ -152,14 +151,13 @@ def _read_frame_table(source) -> tuple[tuple[int, ...], tuple[int, ...]]:
                     keyframe_pts.append(packet.pts)
     except (av.FFmpegError, IndexError, UnicodeDecodeError, OSError) as error:
         raise _decode_error(name, f"cannot open video ({DAMAGED})", error) from error
-    presentation = sorted(set(timestamps))
-    position = {pts: index for index, pts in enumerate(presentation)}
-    return tuple(presentation), tuple(sorted(position[pts] for pts in keyframe_pts))
+    presentation = np.unique(np.asarray(timestamps, dtype=np.int64))
+    return presentation, np.unique(np.searchsorted(presentation, np.asarray(keyframe_pts, dtype=np.int64)))
 
 
-@functools.lru_cache(maxsize=64)
-def _frame_table(path: str, file_size: int, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """`_read_frame_table(path)`, cached per file version: training opens a video once per clip."""
+@functools.lru_cache(maxsize=256)
+def _frame_table(path: str, file_size: int, mtime_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_read_frame_table(path)`, cached per file version (8 bytes a frame): training opens a video per clip."""
     return _read_frame_table(path)
 
 
@@ -187,7 +185,6 @@ class PyAVVideoReader:
         except (av.FFmpegError, IndexError, UnicodeDecodeError, OSError) as error:
             raise _decode_error(path, f"cannot open video ({DAMAGED})", error) from error
         self._stream.thread_count = num_threads
-        self._position = {pts: index for index, pts in enumerate(self._pts)}
         self.num_frames = len(self._pts)
         if self.num_frames == 0:
             raise VideoDecodeError(f"{path}: the video has no frames")
@@ -198,24 +195,29 @@ class PyAVVideoReader:
     def close(self) -> None:
         self._container.close()
 
+    def _position(self, pts: int | None) -> int:
+        """Presentation position of the frame with timestamp `pts`; -1 for one the packet index does not list."""
+        slot = int(np.searchsorted(self._pts, pts)) if pts is not None else len(self._pts)
+        return slot if slot < len(self._pts) and self._pts[slot] == pts else -1
+
     def _frames_from(self, keyframe: int):
         """(position, frame) pairs decoded forward from the keyframe at presentation position `keyframe`."""
-        self._container.seek(self._pts[keyframe], stream=self._stream, backward=True, any_frame=False)
+        self._container.seek(int(self._pts[keyframe]), stream=self._stream, backward=True, any_frame=False)
         frames = self._container.decode(self._stream)
         first = next(frames, None)
-        if first is not None and self._position.get(first.pts, -1) > keyframe:
+        if first is not None and self._position(first.pts) > keyframe:
             # The demuxer's seek index is in decoding order and landed past the keyframe: decode from the start.
-            self._container.seek(self._pts[0], stream=self._stream, backward=True, any_frame=False)
+            self._container.seek(int(self._pts[0]), stream=self._stream, backward=True, any_frame=False)
             first = None
             frames = self._container.decode(self._stream)
         if first is not None:
-            yield self._position.get(first.pts, -1), first
+            yield self._position(first.pts), first
         for frame in frames:
-            yield self._position.get(frame.pts, -1), frame
+            yield self._position(frame.pts), frame
 
     def _keyframe_before(self, position: int) -> int:
-        slot = bisect.bisect_right(self._keyframes, position) - 1
-        return self._keyframes[slot] if slot >= 0 else 0
+        slot = int(np.searchsorted(self._keyframes, position, side="right")) - 1
+        return int(self._keyframes[slot]) if slot >= 0 else 0
 
     def get_frames(self, indices, size: tuple[int, int] | None = None) -> torch.Tensor:
         """Frames at `indices` (clamped to the video) as uint8 (N, H, W, 3), resized to `size` = (h, w) if given."""
