@@ -106,21 +106,12 @@ def check_video(video: str, processor) -> str | None:
 def classify(classifier, videos: list[str], top_k: int, batch_size: int) -> dict[str, dict | str]:
     """{video: prediction, or the error message of a video that could not be decoded}, in the order of `videos`.
 
-    Videos go through the pipeline `batch_size` at a time; a batch that fails to decode is redone one video at a time,
-    so one bad file costs only its own result.
+    The pipeline answers a list item it cannot decode with `{"error": message}` and goes on with the others.
     """
-    results = {}
-    for first in range(0, len(videos), batch_size):
-        batch = videos[first : first + batch_size]
-        try:
-            results.update(zip(batch, classifier(batch, top_k=top_k, batch_size=batch_size)))
-        except VideoDecodeError:
-            for video in batch:
-                try:
-                    results[video] = classifier(video, top_k=top_k)
-                except VideoDecodeError as error:
-                    results[video] = str(error)
-    return results
+    if not videos:
+        return {}
+    predictions = classifier(videos, top_k=top_k, batch_size=batch_size)
+    return {video: result.get("error", result) for video, result in zip(videos, predictions)}
 
 
 def main(argv=None) -> int:
@@ -131,7 +122,8 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
-    processor = processor_with_views(processor, args.test_num_segment, args.test_num_crop)
+    views = {"test_num_segment": args.test_num_segment, "test_num_crop": args.test_num_crop}
+    processor = processor_with_views(processor, **{key: value for key, value in views.items() if value is not None})
     # The installed adhvit_hf code runs, never the copies a shared model folder carries as remote code.
     classifier = DualHandVideoClassificationPipeline(
         model=model, video_processor=processor, device=device, task=PIPELINE_TASK
