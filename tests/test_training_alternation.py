@@ -1,7 +1,6 @@
 """AlternatingTrainer end to end on a tiny model: frozen heads, exact resume, per-hand evaluation, seed flags."""
 
 import json
-import math
 import os
 
 import pytest
@@ -171,16 +170,6 @@ def test_seed_eval_resume_and_unknown_optimizer():
     assert translate_seed_args(["--model_ema_force_cpu", "--lr", "1e-3"]) == ["--base_lr", "1e-3"]
     with pytest.raises(ValueError, match="--opt sgd: only adamw is supported"):
         translate_seed_args(["--opt", "sgd"])
-
-
-def test_learning_rate_follows_the_seed_schedule():
-    from adhvit_hf.training.optim import seed_lr_factor
-
-    factors = [seed_lr_factor(s, 1e-3, total_steps=20, warmup_steps=5, warmup_lr=1e-6, min_lr=1e-5) for s in range(21)]
-    assert factors[0] == pytest.approx(1e-3)
-    assert factors[5] == pytest.approx(1.0)
-    assert factors[20] == pytest.approx(1e-2)
-    assert factors[12] == pytest.approx((1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 7 / 15))) / 1e-3)
 
 
 def test_model_ema_is_saved_with_checkpoints_and_survives_a_resume(demo_data, tmp_path):

@@ -18,7 +18,6 @@ from pathlib import Path
 import evaluate
 import torch
 import torch.nn.functional as F
-from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
@@ -28,7 +27,7 @@ from ..modeling_adhvit import hand_cross_entropy
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
 from .hub import HubPushMixin
-from .optim import create_adamw, seed_lr_factor
+from .optim import CosineSchedule, CosineScheduler, create_adamw
 
 logger = logging.getLogger(__name__)
 
@@ -168,10 +167,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             if isinstance(warmup, float) and warmup < 1:  # HF's warmup_steps may be a ratio
                 warmup = round(warmup * num_training_steps)
 
-            def factor(step):
-                return seed_lr_factor(step, args.learning_rate, num_training_steps, int(warmup), args.warmup_lr, args.min_lr)
-
-            self.lr_scheduler = LambdaLR(optimizer or self.optimizer, factor)
+            lr = CosineSchedule(args.learning_rate, args.min_lr, num_training_steps, int(warmup), args.warmup_lr)
+            weight_decay = CosineSchedule(args.weight_decay, args.weight_decay, num_training_steps)
+            self.lr_scheduler = CosineScheduler(optimizer or self.optimizer, lr, weight_decay)
         return self.lr_scheduler
 
     def load_checkpoint_weights(self, checkpoint: str) -> None:
