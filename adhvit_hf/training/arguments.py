@@ -162,6 +162,11 @@ class AlternatingTrainingArguments(TrainingArguments):
             raise ValueError(f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}")
         if self.alternation_strategy not in STRATEGIES:
             raise ValueError(f"--alternation_strategy must be one of {STRATEGIES}, got {self.alternation_strategy!r}")
+        if self.enable_jit_checkpoint:
+            raise ValueError(
+                "--enable_jit_checkpoint is not needed: SIGTERM/SIGINT already save a complete checkpoint at the end "
+                "of the step on every rank (adhvit_hf.training.preemption), and a second handler would replace it"
+            )
         if self.save_ckpt_freq is not None and self.save_ckpt_freq <= 0:
             raise ValueError(f"--save_ckpt_freq must be a positive number of epochs, got {self.save_ckpt_freq}")
         if self.save_ckpt_freq and self.save_strategy not in ("epoch", "no"):
