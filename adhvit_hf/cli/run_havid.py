@@ -5,7 +5,7 @@
         --output_dir output/havid --batch_size 4 --epochs 50 --lr 1e-3 ...
     python scripts/run_havid.py configs/havid_vit_b.json
 
-The seed's command line (ADH-ViT main.py) works with only the script name changed; HF's own
+The original's command line (ADH-ViT main.py) works with only the script name changed; HF's own
 TrainingArguments names work too. A single `.json` argument is read as a config file.
 """
 
@@ -25,7 +25,7 @@ from adhvit_hf.training import (
     build_model,
     build_trainer,
 )
-from adhvit_hf.training.arguments import SEED_SWITCHES, translate_seed_args
+from adhvit_hf.training.arguments import ORIGINAL_SWITCHES, translate_original_args
 from adhvit_hf.training.preemption import resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
 from adhvit_hf.utils import run_cli
@@ -34,11 +34,11 @@ logger = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str]):
-    """A leading `.json` file gives the arguments; flags after it override them (seed or HF names)."""
+    """A leading `.json` file gives the arguments; flags after it override them (original or HF names)."""
     if argv and argv[0].endswith(".json"):
         argv = [*json_to_argv(argv[0]), *argv[1:]]
     parser = HfArgumentParser((ModelArguments, DataArguments, AlternatingTrainingArguments))
-    return parser.parse_args_into_dataclasses(args=translate_seed_args(argv))
+    return parser.parse_args_into_dataclasses(args=translate_original_args(argv))
 
 
 def json_to_argv(path: str) -> list[str]:
@@ -48,9 +48,9 @@ def json_to_argv(path: str) -> list[str]:
         raise ValueError(f"{path}: a config file holds one JSON object of argument names and values")
     argv = []
     for name, value in config.items():
-        # `true` is a bare switch, so the seed's switches (--no_auto_resume, --one_stream) work too; `null`, and
-        # `false` for a seed switch, leave the default.
-        if value is None or (value is False and f"--{name}" in SEED_SWITCHES):
+        # `true` is a bare switch, so the original's switches (--no_auto_resume, --one_stream) work too; `null`, and
+        # `false` for an original switch, leave the default.
+        if value is None or (value is False and f"--{name}" in ORIGINAL_SWITCHES):
             continue
         values = [] if value is True else value if isinstance(value, list) else [value]
         argv += [f"--{name}", *map(str, values)]
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
 
     # ---- evaluate ----
     if training_args.do_eval:
-        metrics = trainer.evaluate()
+        metrics = trainer.final_evaluation()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
         results.update(metrics)

@@ -1,8 +1,9 @@
-"""Command-line arguments of `run_havid.py`: HF dataclasses plus the seed's flag names.
+"""Command-line arguments of `run_havid.py`: HF dataclasses plus the original's flag names.
 
-The seed's command line (ADH-ViT `main.py`/`train.sh`) runs unchanged: `translate_seed_args` maps
-its flags onto the dataclass fields before `HfArgumentParser` sees them, keeping the seed's meaning
-(`--lr` is per 256 clips of global batch, `--epochs` counts epochs, `--clip_grad` off by default).
+The original's command line (ADH-ViT `main.py`/`train.sh`) runs unchanged: `translate_original_args` maps
+its flags onto the dataclass fields before `HfArgumentParser` sees them, keeping the original's meaning
+(`--lr` is per 256 clips of global batch, `--epochs` counts the original's epochs and turns on its schedule,
+`--clip_grad` off by default). docs/original_recipe.md answers every flag.
 """
 
 import logging
@@ -24,7 +25,7 @@ class ModelArguments:
 
     model: str = field(
         default="vit_base_patch16_224_alternating",
-        metadata={"help": "The seed's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."},
+        metadata={"help": "The original's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."},
     )
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved AdhVit folder or Hub repo to start from (overrides --model)."}
@@ -40,7 +41,7 @@ class ModelArguments:
     head_dropout: float = field(default=0.0, metadata={"help": "Dropout before each head (seed: --head_drop_rate)."})
     init_scale: float = field(default=0.001, metadata={"help": "Scale of the new heads' initial weights (VideoMAE V2)."})
     hidden_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout in the blocks (seed: --drop)."})
-    attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Seed: --attn_drop_rate."})
+    attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Original: --attn_drop_rate."})
     tubelet_size: int = 2
     image_size: int = field(default=224, metadata={"help": "Crop size fed to the model (seed: --input_size)."})
     attn_implementation: str = field(default="sdpa", metadata={"help": "sdpa, eager or flex_attention."})
@@ -58,7 +59,7 @@ class DataArguments:
     rh_data_path: str | None = field(default=None, metadata={"help": "Folder with the RH lists (not with --one_stream)."})
     lh_data_root: str | None = field(default=None, metadata={"help": "Root for relative LH video paths."})
     rh_data_root: str | None = field(default=None, metadata={"help": "Root for relative RH video paths."})
-    one_stream: bool = field(default=False, metadata={"help": "Train both heads on the LH data alone (the seed's mode)."})
+    one_stream: bool = field(default=False, metadata={"help": "Train both heads on the LH data alone (the original's mode)."})
     skip_missing: bool = field(default=False, metadata={"help": "Drop list lines whose video is missing (counted)."})
     num_frames: int = 16
     sampling_rate: int = 4
@@ -66,6 +67,13 @@ class DataArguments:
     short_side_size: int = 224
     test_num_segment: int = 10
     test_num_crop: int = 3
+    multi_view_validation: bool = field(
+        default=False,
+        metadata={
+            "help": "Validate during training on all test_num_segment x test_num_crop views per video instead of one "
+            "centred view (the original); the test always uses all views."
+        },
+    )
     num_sample: int = field(default=2, metadata={"help": "Augmented copies of each decoded clip (repeated aug)."})
     aa: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "RandAugment spec; 'none' disables."})
     train_interpolation: str = "bicubic"
@@ -99,19 +107,31 @@ class DataArguments:
 
 @dataclass
 class AlternatingTrainingArguments(TrainingArguments):
-    """`TrainingArguments` plus alternation and the seed's optimisation options."""
+    """`TrainingArguments` plus alternation and the original's optimisation options."""
 
     alternation_steps: int = field(default=50, metadata={"help": "Optimizer steps per hand before switching."})
     alternation_strategy: str = field(default="fixed", metadata={"help": f"One of {STRATEGIES}."})
     base_lr: float | None = field(
-        default=None, metadata={"help": "The seed's --lr: learning rate per 256 clips of global batch."}
+        default=None, metadata={"help": "The original's --lr: learning rate per 256 clips of global batch."}
     )
     layer_decay: float = 0.9
     warmup_lr: float = 1e-8
     min_lr: float = 1e-6
     warmup_epochs: float = field(default=5, metadata={"help": "Warmup length in epochs when --warmup_steps is 0."})
     weight_decay: float = 0.1
-    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 = off (seed: --clip_grad)."})
+    weight_decay_end: float | None = field(
+        default=None, metadata={"help": "Weight decay at the end of a cosine from --weight_decay (default: constant)."}
+    )
+    original_schedule: bool = field(
+        default=False,
+        metadata={
+            "help": "The original's epoch (its LH loader: floor(N_lh / global batch) optimizer steps), its LR and "
+            "weight-decay schedules (indexed by max(N_lh, N_rh) // global batch steps per epoch, warmup from 0) and "
+            "its hand phases (restarting with LH each epoch, --alternation_steps in micro-batches). --epochs turns "
+            "it on; see docs/original_recipe.md."
+        },
+    )
+    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 = off (original: --clip_grad)."})
     model_ema: bool = False
     model_ema_decay: float = 0.9999
     save_ckpt_freq: int | None = field(default=None, metadata={"help": "Save a checkpoint every N epochs."})
@@ -162,6 +182,12 @@ class AlternatingTrainingArguments(TrainingArguments):
             raise ValueError(f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}")
         if self.alternation_strategy not in STRATEGIES:
             raise ValueError(f"--alternation_strategy must be one of {STRATEGIES}, got {self.alternation_strategy!r}")
+        if self.original_schedule and self.alternation_steps % self.gradient_accumulation_steps:
+            raise ValueError(
+                f"--alternation_steps {self.alternation_steps} is not a multiple of --update_freq "
+                f"{self.gradient_accumulation_steps}: the original counts micro-batches, so its switch would split an "
+                "optimizer step between the hands, which this package never does"
+            )
         if self.enable_jit_checkpoint:
             raise ValueError(
                 "--enable_jit_checkpoint is not needed: SIGTERM/SIGINT already save a complete checkpoint at the end "
@@ -200,12 +226,11 @@ def bf16_autocast_helps(use_cuda: bool) -> bool:
     return torch.cpu._is_amx_tile_supported()
 
 
-# The seed's flags onto ours. A flag taking values keeps them. The SEED_IGNORED_* flags are accepted for
-# the seed's command line but have nothing to do here (torchrun and accelerate set up DDP, every
+# The original's flags onto ours. A flag taking values keeps them. The ORIGINAL_IGNORED_* flags are accepted for
+# the original's command line but have nothing to do here (torchrun and accelerate set up DDP, every
 # evaluation is distributed, lists hold videos, not frame folders).
-SEED_FLAGS = {
+ORIGINAL_FLAGS = {
     "--lr": "--base_lr",
-    "--epochs": "--num_train_epochs",
     "--batch_size": "--per_device_train_batch_size",
     "--update_freq": "--gradient_accumulation_steps",
     "--clip_grad": "--max_grad_norm",
@@ -221,36 +246,46 @@ SEED_FLAGS = {
     "--lh_num_classes": "--lh_num_labels",
     "--rh_num_classes": "--rh_num_labels",
 }
-SEED_SWITCHES = {
+ORIGINAL_SWITCHES = {
     "--eval": ["--do_eval", "--do_predict", "True", "--do_train", "False"],
+    "--validation": ["--do_eval", "True", "--do_train", "False"],
     "--pin_mem": ["--dataloader_pin_memory", "True"],
     "--no_pin_mem": ["--dataloader_pin_memory", "False"],
     "--disable_eval_during_finetuning": ["--eval_strategy", "no"],
     "--no_save_ckpt": ["--save_strategy", "no"],
     "--no_auto_resume": ["--auto_resume", "False"],
 }
-SEED_IGNORED_WITH_VALUE = {
+ORIGINAL_IGNORED_WITH_VALUE = {
     "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
-    "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter", "--weight_decay_end",
+    "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter",
 }
-SEED_IGNORED_SWITCHES = {
+ORIGINAL_IGNORED_SWITCHES = {
     "--dist_eval", "--dist_on_itp", "--save_ckpt", "--imagenet_default_mean_and_std", "--use_mean_pooling",
-    "--validation", "--resplit", "--model_ema_force_cpu",
+    "--resplit", "--model_ema_force_cpu",
 }
 
 
-def translate_seed_args(argv: list[str]) -> list[str]:
-    """Rewrite the seed's flags into this package's; HF's own flag names pass through untouched."""
+def translate_original_args(argv: list[str]) -> list[str]:
+    """Rewrite the original's flags into this package's; HF's own flag names pass through untouched."""
     out, i = [], 0
     while i < len(argv):
         flag, value = (argv[i].split("=", 1) + [None])[:2] if argv[i].startswith("--") else (argv[i], None)
         inline = [value] if value is not None else []
         if value is None and flag in ("--device", "--opt") and i + 1 == len(argv):
             raise ValueError(f"{flag} expects a value")
-        if flag in SEED_FLAGS:
-            out += [SEED_FLAGS[flag], *inline]
-        elif flag in SEED_SWITCHES:
-            out += SEED_SWITCHES[flag]
+        if flag in ("--epochs", "--warmup_steps") and value is None and i + 1 < len(argv):
+            value, i = argv[i + 1], i + 1
+        if flag == "--epochs":
+            # The original's epoch is its LH loader: its epochs come with its schedule (docs/original_recipe.md).
+            out += ["--num_train_epochs", *([value] if value is not None else []), "--original_schedule", "True"]
+        elif flag == "--warmup_steps" and value is not None and value.lstrip("-").isdigit() and int(value) < 0:
+            pass  # the original's default -1: no step count, --warmup_epochs decides
+        elif flag == "--warmup_steps":
+            out += [flag, *([value] if value is not None else [])]
+        elif flag in ORIGINAL_FLAGS:
+            out += [ORIGINAL_FLAGS[flag], *inline]
+        elif flag in ORIGINAL_SWITCHES:
+            out += ORIGINAL_SWITCHES[flag]
         elif flag == "--device":
             device = value if value is not None else argv[i + 1]
             i += 0 if value is not None else 1
@@ -263,12 +298,12 @@ def translate_seed_args(argv: list[str]) -> list[str]:
                 betas.append(argv[i])
             out += [arg for name, beta in zip(("--adam_beta1", "--adam_beta2"), betas) for arg in (name, beta)]
         elif flag == "--opt" and (optimizer := argv[i + 1] if value is None else value) != "adamw":
-            raise ValueError(f"--opt {optimizer}: only adamw is supported (the seed's recipe)")
-        elif flag in SEED_IGNORED_WITH_VALUE:
-            logger.info("seed flag %s has no effect here", flag)
+            raise ValueError(f"--opt {optimizer}: only adamw is supported (the original's recipe)")
+        elif flag in ORIGINAL_IGNORED_WITH_VALUE:
+            logger.info("original flag %s has no effect here", flag)
             i += 0 if value is not None else 1
-        elif flag in SEED_IGNORED_SWITCHES:
-            logger.info("seed flag %s has no effect here", flag)
+        elif flag in ORIGINAL_IGNORED_SWITCHES:
+            logger.info("original flag %s has no effect here", flag)
         elif flag == "--use_cls":
             raise ValueError("--use_cls: VideoMAE V2 fine-tuning and ADH-ViT use mean pooling; a CLS token is not supported")
         else:

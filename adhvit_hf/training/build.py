@@ -6,7 +6,7 @@ dataclasses (what `adhvit-train` parses from its command line).
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from transformers import AutoModel, TrainerCallback
 
@@ -75,9 +75,14 @@ def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> Hand
         backend=data_args.decoder,
     )
     eval_transform = VideoTransform(processor, train=False, backend=data_args.decoder)
+    # Validation during training sees one centred view per video, as the original's; the test all views.
+    validation_transform = eval_transform
+    if not data_args.multi_view_validation:
+        single_view = build_processor(model_args, replace(data_args, test_num_segment=1, test_num_crop=1))
+        validation_transform = VideoTransform(single_view, train=False, backend=data_args.decoder)
     return HandData(
         train=AlternatingClipDataset({hand: s["train"] for hand, s in splits.items()}, train_transform),
-        validation={hand: s["validation"].with_transform(eval_transform) for hand, s in splits.items()},
+        validation={hand: s["validation"].with_transform(validation_transform) for hand, s in splits.items()},
         test={hand: s["test"].with_transform(eval_transform) for hand, s in splits.items()},
         processor=processor,
     )

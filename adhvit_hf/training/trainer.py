@@ -4,7 +4,8 @@
   optimizer step; the other head never enters the graph, so its gradient stays None and AdamW
   neither moves nor decays it (bit-identical while idle).
 - Data: batches come from `AlternatingBatchSampler`, which follows the same schedule.
-- Optimisation: AdamW over layer-wise LR decay groups and the seed's warmup + cosine schedule.
+- Optimisation: AdamW over layer-wise LR decay groups, the original's warmup + cosine schedules of the LR and the
+  weight decay, per optimizer step (`--original_schedule`: its epochs and schedule index too).
 - Evaluation: each hand's data through its own head, views averaged (mean of softmax), top-1,
   top-5 and mean class accuracy per hand and `mean_top1` over the hands.
 """
@@ -29,6 +30,7 @@ from .checkpoints import CheckpointError, CompleteCheckpointMixin
 from .ema import ModelEmaCallback
 from .hub import HubPushMixin
 from .optim import CosineSchedule, CosineScheduler, create_adamw
+from .schedule import original_epoch
 from .preemption import PreemptionCallback
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         # The checkpoint `train()` continues from when given none (`build_trainer` sets it from the output_dir rule).
         self.resume_checkpoint: str | None = None
         self.test_dataset: dict | None = None
+        self.last_evaluation: tuple[int, dict] | None = None
         self.preemption = PreemptionCallback()
         self.add_callback(self.preemption)
         self.ema = ModelEmaCallback(self.args.model_ema_decay) if self.args.model_ema else None
@@ -75,17 +78,24 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     def _build_batch_sampler(self) -> AlternatingBatchSampler:
         args = self.args
         hand_datasets = self.train_dataset.hand_datasets
+        sizes = len(hand_datasets["lh"]), len(hand_datasets["rh"])
+        replicas = max(1, args.world_size)
+        # The original counts its epoch on the LH loader, its schedules on the larger hand, its phases in micro-batches.
+        self.original_epoch = (
+            original_epoch(*sizes, self._train_batch_size, args.gradient_accumulation_steps, replicas)
+            if args.original_schedule
+            else None
+        )
         return AlternatingBatchSampler(
-            len(hand_datasets["lh"]),
-            len(hand_datasets["rh"]),
+            *sizes,
             batch_size=self._train_batch_size,
             strategy=args.alternation_strategy,
-            alternation_steps=args.alternation_steps,
+            alternation_steps=args.alternation_steps // (args.gradient_accumulation_steps if args.original_schedule else 1),
             gradient_accumulation_steps=args.gradient_accumulation_steps,
-            num_replicas=max(1, args.world_size),
+            num_replicas=replicas,
             rank=args.process_index,
             seed=args.data_seed if args.data_seed is not None else args.seed,
-            drop_last=args.dataloader_drop_last,
+            original_epoch=self.original_epoch.updates if self.original_epoch else None,
         )
 
     @property
@@ -166,6 +176,12 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
                 self._hand_stats[hand].zero_()
             current = self.schedule.hand_at(max(0, self.state.global_step - 1))
             logs["active_hand"] = -1 if current is None else HANDS.index(current)
+        if "learning_rate" in logs and self.optimizer is not None:
+            # As the original logs them: the largest group LR (the heads', layer scale 1) and the decayed groups'
+            # weight decay, both of the next optimizer step.
+            groups = self.optimizer.param_groups
+            logs["learning_rate"] = max(group["lr"] for group in groups)
+            logs["weight_decay"] = max(group["weight_decay"] for group in groups)
         super().log(logs, start_time)
 
     def create_optimizer(self, model=None):
@@ -182,22 +198,33 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         return self.optimizer
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """Warmup + cosine of the LR and the weight decay (`--weight_decay_end`), set at every optimizer step.
+
+        With `--original_schedule` both are the original's: built over its schedule's steps per epoch (the larger
+        hand's), read at epoch x that + step, warmup from 0. Otherwise over this run's own steps, warmup from
+        `--warmup_lr`.
+        """
         if self.lr_scheduler is None:
             args = self.args
-            warmup = args.warmup_steps or round(args.warmup_epochs * self.updates_per_epoch)
+            epoch = self.original_epoch
+            steps_per_epoch = epoch.schedule_updates if epoch else self.updates_per_epoch
+            total = math.ceil(args.num_train_epochs * epoch.schedule_updates) if epoch else num_training_steps
+            warmup = args.warmup_steps or round(args.warmup_epochs * steps_per_epoch)
             if isinstance(warmup, float) and warmup < 1:  # HF's warmup_steps may be a ratio
-                warmup = round(warmup * num_training_steps)
-
-            lr = CosineSchedule(args.learning_rate, args.min_lr, num_training_steps, int(warmup), args.warmup_lr)
-            weight_decay = CosineSchedule(args.weight_decay, args.weight_decay, num_training_steps)
-            self.lr_scheduler = CosineScheduler(optimizer or self.optimizer, lr, weight_decay)
+                warmup = round(warmup * total)
+            lr = CosineSchedule(args.learning_rate, args.min_lr, total, int(warmup), 0.0 if epoch else args.warmup_lr)
+            weight_decay_end = args.weight_decay if args.weight_decay_end is None else args.weight_decay_end
+            weight_decay = CosineSchedule(args.weight_decay, weight_decay_end, total)
+            self.lr_scheduler = CosineScheduler(
+                optimizer or self.optimizer, lr, weight_decay, schedule_step=epoch.schedule_step if epoch else int
+            )
         return self.lr_scheduler
 
     def load_checkpoint_weights(self, checkpoint: str) -> None:
-        """Model weights of a checkpoint or saved-model folder (the seed's `--eval --resume CKPT`)."""
+        """Model weights of a checkpoint or saved-model folder (the original's `--eval --resume CKPT`)."""
         if not os.path.isdir(checkpoint):
             raise CheckpointError(
-                f"--resume {checkpoint}: not a checkpoint folder; a seed .pth checkpoint converts with "
+                f"--resume {checkpoint}: not a checkpoint folder; an original .pth checkpoint converts with "
                 "scripts/convert_videomae_v2.py, a VideoMAE V2 backbone loads with --finetune"
             )
         self._load_from_checkpoint(checkpoint)
@@ -257,7 +284,17 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             logger.info(format_hand_summary(metrics, metric_key_prefix, self.state.global_step))
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics)
+        if eval_dataset is None:
+            self.last_evaluation = (self.state.global_step, metrics)
         return metrics
+
+    def final_evaluation(self) -> dict[str, float]:
+        """The validation metrics of the final weights: the last epoch's evaluation when it measured these weights
+        (the same step, no best model loaded back), otherwise a new evaluation."""
+        step, metrics = self.last_evaluation or (None, None)
+        if step == self.state.global_step and not self.args.load_best_model_at_end:
+            return metrics
+        return self.evaluate()
 
 
 class EpochSaveFrequency(TrainerCallback):
