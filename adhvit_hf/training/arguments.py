@@ -102,7 +102,8 @@ class DataArguments:
         if self.flip not in FLIP_POLICIES:
             raise ValueError(f"--flip must be none, plain or swap_hands, got {self.flip!r}")
         if self.flip == "plain" and not self.one_stream:
-            raise ValueError("--flip plain mirrors a left hand into a right one; with dual-hand data use swap_hands")
+            logger.warning("--flip plain mirrors a left hand into a right one and keeps its label (the original's "
+                           "flip); --flip swap_hands gives a flipped clip the other hand's head")
 
 
 @dataclass
