@@ -143,21 +143,21 @@ def test_an_unwritable_output_dir_is_refused_before_training(demo_data, tmp_path
 def test_best_checkpoint_is_found_in_a_moved_output_dir_and_survives_rotation(demo_data, tmp_path):
     output_dir = tmp_path / "first"
     argv = tiny_run_args(
-        demo_data, output_dir, max_steps=16, save_strategy="epoch", eval_strategy="epoch", save_total_limit=2
+        demo_data, output_dir, max_steps=8, batch_size=8, save_strategy="epoch", eval_strategy="epoch", save_total_limit=2
     )
     argv.remove("--no_auto_resume")
     run_havid.main(argv, callbacks=[ScoreByEpoch([90.0, 10.0])])
-    os.remove(output_dir / "trainer_state.json")  # make it look unfinished: resume it from checkpoint-16 ...
+    os.remove(output_dir / "trainer_state.json")  # make it look unfinished: resume it from checkpoint-8 ...
     moved = tmp_path / "moved"
     os.rename(output_dir, moved)  # ... in another place
-    assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-16", "checkpoint-8"]
+    assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-4", "checkpoint-8"]
     argv[argv.index("--output_dir") + 1] = str(moved)
-    argv[argv.index("--max_steps") + 1] = "24"
+    argv[argv.index("--max_steps") + 1] = "12"
     argv[argv.index("--save_total_limit") + 1] = "1"
     run_havid.main(argv, callbacks=[ScoreByEpoch([90.0, 10.0, 20.0])])
-    # epoch 1 (step 8) stays the best: with save_total_limit 1 HF keeps only the best at the end of training
-    assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-8"]
-    assert json.loads((moved / "trainer_state.json").read_text())["best_model_checkpoint"] == f"{moved}/checkpoint-8"
+    # epoch 1 (step 4) stays the best: with save_total_limit 1 HF keeps only the best at the end of training
+    assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-4"]
+    assert json.loads((moved / "trainer_state.json").read_text())["best_model_checkpoint"] == f"{moved}/checkpoint-4"
 
 
 class ScoreByEpoch(TrainerCallback):
