@@ -28,6 +28,7 @@ from adhvit_hf.training import (
 from adhvit_hf.training.arguments import ORIGINAL_SWITCHES, translate_original_args
 from adhvit_hf.training.preemption import resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
+from adhvit_hf.training.trainer import best_epochs
 from adhvit_hf.utils import run_cli
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,11 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
             trainer.end()
             return {"preempted_at_step": preemption.stopped_at_step}
         trainer.save_model()
-        metrics = {**train_result.metrics, "unreadable_videos_replaced": len(trainer.replaced_videos)}
+        metrics = {
+            **train_result.metrics,
+            **best_epochs(trainer.state.log_history),
+            "unreadable_videos_replaced": len(trainer.replaced_videos),
+        }
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
         trainer.save_state()
@@ -99,7 +104,9 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
 
     # ---- evaluate ----
     if training_args.do_eval:
-        metrics = trainer.final_evaluation()
+        # The last epoch's evaluation already scored these weights (unless the best ones were loaded back).
+        metrics = None if training_args.load_best_model_at_end else trainer.metrics_at_current_step()
+        metrics = metrics or trainer.evaluate()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
         results.update(metrics)
