@@ -22,6 +22,16 @@ def original_flags(case: dict) -> dict:
     return {**defaults, **case}
 
 
+def fixture_case(name: str):
+    """A fixture case's expected values, its flags with the original's defaults, and the package's epoch for them."""
+    expected = FIXTURE[name]
+    flags = original_flags(expected["flags"])
+    epoch = original_epoch(
+        flags["n_lh"], flags["n_rh"], flags["batch_size"], flags["update_freq"], num_replicas=flags["world_size"]
+    )
+    return expected, flags, epoch
+
+
 def build_original_scheduler(flags: dict, epoch) -> tuple[torch.optim.Optimizer, CosineScheduler]:
     """The package's scheduler over a decayed group of lr_scale 0.5 and an undecayed one of lr_scale 1, set up
     from the original's flags the way main.py reads them."""
@@ -49,11 +59,7 @@ def build_original_scheduler(flags: dict, epoch) -> tuple[torch.optim.Optimizer,
 
 @pytest.mark.parametrize("name", CASES)
 def test_original_epoch_counts_the_lh_loader(name):
-    expected = FIXTURE[name]
-    flags = original_flags(expected["flags"])
-    epoch = original_epoch(
-        flags["n_lh"], flags["n_rh"], flags["batch_size"], flags["update_freq"], num_replicas=flags["world_size"]
-    )
+    expected, flags, epoch = fixture_case(name)
     assert epoch.updates == expected["original_steps_per_epoch"]
     assert epoch.schedule_updates == expected["schedule_steps_per_epoch"]
     assert flags["epochs"] * epoch.updates == expected["total_steps"]
@@ -61,11 +67,7 @@ def test_original_epoch_counts_the_lh_loader(name):
 
 @pytest.mark.parametrize("name", CASES)
 def test_lr_and_weight_decay_at_every_step_are_the_originals(name):
-    expected = FIXTURE[name]
-    flags = original_flags(expected["flags"])
-    epoch = original_epoch(
-        flags["n_lh"], flags["n_rh"], flags["batch_size"], flags["update_freq"], num_replicas=flags["world_size"]
-    )
+    expected, flags, epoch = fixture_case(name)
     optimizer, scheduler = build_original_scheduler(flags, epoch)
     seen = {"lr": [], "lr_scale_0.5": [], "weight_decay": [], "no_decay_weight_decay": set()}
     for _ in range(expected["total_steps"]):
@@ -85,11 +87,7 @@ def test_lr_and_weight_decay_at_every_step_are_the_originals(name):
 
 @pytest.mark.parametrize("name", CASES)
 def test_hand_phases_restart_with_lh_each_epoch_as_the_original(name):
-    expected = FIXTURE[name]
-    flags = original_flags(expected["flags"])
-    epoch = original_epoch(
-        flags["n_lh"], flags["n_rh"], flags["batch_size"], flags["update_freq"], num_replicas=flags["world_size"]
-    )
+    expected, flags, epoch = fixture_case(name)
     # The original counts micro-batches; the cases switch on optimizer-step boundaries.
     steps_per_phase = flags["alternation_steps"] // flags["update_freq"]
     schedule = build_schedule("fixed", steps_per_phase, 100, 100, original_epoch=epoch.updates)
