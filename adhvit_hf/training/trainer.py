@@ -4,7 +4,7 @@
   optimizer step; the other head never enters the graph, so its gradient stays None and AdamW
   neither moves nor decays it (bit-identical while idle).
 - Data: batches come from `AlternatingBatchSampler`, which follows the same schedule.
-- Optimisation: AdamW over layer-wise LR decay groups and the seed's warmup + cosine schedule.
+- Optimisation: AdamW over layer-wise LR decay groups and the original's warmup + cosine schedule.
 - Evaluation: each hand's data through its own head, views averaged (mean of softmax), top-1,
   top-5 and mean class accuracy per hand and `mean_top1` over the hands.
 """
@@ -219,10 +219,10 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         return self.lr_scheduler
 
     def load_checkpoint_weights(self, checkpoint: str) -> None:
-        """Model weights of a checkpoint or saved-model folder (the seed's `--eval --resume CKPT`)."""
+        """Model weights of a checkpoint or saved-model folder (the original's `--eval --resume CKPT`)."""
         if not os.path.isdir(checkpoint):
             raise CheckpointError(
-                f"--resume {checkpoint}: not a checkpoint folder; a seed .pth checkpoint converts with "
+                f"--resume {checkpoint}: not a checkpoint folder; an original .pth checkpoint converts with "
                 "scripts/convert_videomae_v2.py, a VideoMAE V2 backbone loads with --finetune"
             )
         self._load_from_checkpoint(checkpoint)
