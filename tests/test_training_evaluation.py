@@ -9,14 +9,14 @@ import shutil
 import pytest
 import torch
 from conftest import tiny_run_args
+from faults_helpers import ScoreByEpoch
 from safetensors.torch import load_file
+from test_faults_inputs import cli_error
 from transformers import ProgressCallback
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import COMPLETE_MARKER
 from adhvit_hf.training.trainer import AlternatingTrainer, best_epochs
-from adhvit_hf.utils import run_cli
-from test_faults_outputs import ScoreByEpoch
 
 # 16 clips per hand in batches of 8: 4 optimizer steps per epoch
 EPOCHS_OF_4_STEPS = dict(batch_size=8, per_device_eval_batch_size=4, eval_strategy="epoch", save_strategy="epoch")
@@ -73,10 +73,7 @@ def test_bad_evaluation_videos_are_all_named_before_training(demo_data, tmp_path
     empty.write_bytes(b"")
     garbage.write_bytes(b"not a video at all" * 100)
     argv = tiny_run_args(data, tmp_path / "out", do_predict="True", eval_strategy="epoch")
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(run_havid.main, argv)
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err.splitlines()[-1]
+    error = cli_error(argv, capsys)
     assert error.startswith(f"error: 2 evaluation videos cannot be read: {garbage}: cannot open video (")
     assert error.endswith(f"; {empty}: video file is empty (0 bytes)")
     assert not (tmp_path / "out").exists() or not any(n.startswith("checkpoint-") for n in os.listdir(tmp_path / "out"))
