@@ -17,13 +17,21 @@ def help_text(program, monkeypatch, capsys) -> str:
 
 @pytest.mark.parametrize("program", ["adhvit-train", "scripts/run_havid.py"])
 def test_usage_names_the_program_the_user_typed(program, monkeypatch, capsys):
-    assert help_text(program, monkeypatch, capsys).splitlines()[0] == f"usage: {program} [CONFIG.json] [--flag VALUE ...]"
+    assert (
+        help_text(program, monkeypatch, capsys).splitlines()[0] == f"usage: {program} [CONFIG.json] [--flag VALUE ...]"
+    )
 
 
 def test_own_flags_come_first_each_with_help_and_default(monkeypatch, capsys):
     text = help_text("adhvit-train", monkeypatch, capsys)
     titles = [line[:-1] for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
-    assert titles == ["options", "model", "data and augmentation", "alternating training", "Hugging Face TrainingArguments"]
+    assert titles == [
+        "options",
+        "model",
+        "data and augmentation",
+        "alternating training",
+        "Hugging Face TrainingArguments",
+    ]
     parser = run_havid.build_parser()
     for group in parser._action_groups[2:5]:
         for action in group._group_actions:

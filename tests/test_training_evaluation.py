@@ -32,11 +32,16 @@ def test_best_epoch_is_saved_whatever_save_ckpt_freq_and_loaded_at_the_end(demo_
     # epoch 3 by the save frequency, epoch 2 because it was the best (epoch 1 was the best when it ended, too)
     assert (output_dir / "checkpoint-8" / COMPLETE_MARKER).is_file()
     assert sorted(n for n in os.listdir(output_dir) if n.startswith("checkpoint-")) == [
-        "checkpoint-12", "checkpoint-4", "checkpoint-8"
+        "checkpoint-12",
+        "checkpoint-4",
+        "checkpoint-8",
     ]
     state = json.loads((output_dir / "trainer_state.json").read_text())
     assert state["best_model_checkpoint"] == f"{output_dir}/checkpoint-8" and state["best_global_step"] == 8
-    final, best = load_file(output_dir / "model.safetensors"), load_file(output_dir / "checkpoint-8" / "model.safetensors")
+    final, best = (
+        load_file(output_dir / "model.safetensors"),
+        load_file(output_dir / "checkpoint-8" / "model.safetensors"),
+    )
     assert all(torch.equal(final[name], best[name]) for name in best)
     logged = [logs for logs in state["log_history"] if "eval_lh_top1" in logs]
     assert results["best_lh_top1"] == max(logs["eval_lh_top1"] for logs in logged)
@@ -51,9 +56,12 @@ def test_best_epochs_per_hand_and_of_the_mean():
         {"eval_lh_top1": 80.0, "eval_rh_top1": 60.0, "eval_mean_top1": 70.0, "epoch": 3.0},
     ]
     assert best_epochs(history) == {
-        "best_lh_top1": 80.0, "best_lh_epoch": 2.0,
-        "best_rh_top1": 70.0, "best_rh_epoch": 1.0,
-        "best_mean_top1": 70.0, "best_mean_epoch": 3.0,
+        "best_lh_top1": 80.0,
+        "best_lh_epoch": 2.0,
+        "best_rh_top1": 70.0,
+        "best_rh_epoch": 1.0,
+        "best_mean_top1": 70.0,
+        "best_mean_epoch": 3.0,
     }
 
 
@@ -63,7 +71,9 @@ def test_save_ckpt_freq_keeps_every_nth_epoch_and_the_last(demo_data, tmp_path):
     run_havid.main(argv, callbacks=[ScoreByEpoch([90.0, 10.0, 20.0])])
     # epoch 1: best; epoch 2: every 2nd; epoch 3: the last
     assert sorted(n for n in os.listdir(output_dir) if n.startswith("checkpoint-")) == [
-        "checkpoint-12", "checkpoint-4", "checkpoint-8"
+        "checkpoint-12",
+        "checkpoint-4",
+        "checkpoint-8",
     ]
 
 
@@ -76,7 +86,9 @@ def test_bad_evaluation_videos_are_all_named_before_training(demo_data, tmp_path
     error = cli_error(argv, capsys)
     assert error.startswith(f"error: 2 evaluation videos cannot be read: {garbage}: cannot open video (")
     assert error.endswith(f"; {empty}: video file is empty (0 bytes)")
-    assert not (tmp_path / "out").exists() or not any(n.startswith("checkpoint-") for n in os.listdir(tmp_path / "out"))
+    assert not (tmp_path / "out").exists() or not any(
+        n.startswith("checkpoint-") for n in os.listdir(tmp_path / "out")
+    )
 
 
 def test_an_evaluation_error_does_not_lose_the_trained_epoch(demo_data, tmp_path, monkeypatch):
@@ -101,7 +113,9 @@ class BarRecorder(ProgressCallback):
             BarRecorder.seen.append((self.prediction_bar.n, self.prediction_bar.total))
 
 
-def test_console_one_bar_per_hand_one_switch_summary_and_one_final_evaluation(demo_data, tmp_path, caplog, monkeypatch):
+def test_console_one_bar_per_hand_one_switch_summary_and_one_final_evaluation(
+    demo_data, tmp_path, caplog, monkeypatch
+):
     monkeypatch.setattr("transformers.trainer.DEFAULT_PROGRESS_CALLBACK", BarRecorder)
     BarRecorder.seen = []
     evaluations = []
@@ -112,8 +126,15 @@ def test_console_one_bar_per_hand_one_switch_summary_and_one_final_evaluation(de
         return evaluate(self, datasets, metric_key_prefix)
 
     monkeypatch.setattr(AlternatingTrainer, "evaluate_hands", counting_evaluation)
-    argv = tiny_run_args(demo_data, tmp_path / "out", epochs=1, do_eval="True", alternation_steps=1,
-                         disable_tqdm="False", **EPOCHS_OF_4_STEPS)
+    argv = tiny_run_args(
+        demo_data,
+        tmp_path / "out",
+        epochs=1,
+        do_eval="True",
+        alternation_steps=1,
+        disable_tqdm="False",
+        **EPOCHS_OF_4_STEPS,
+    )
     with caplog.at_level(logging.INFO, logger="adhvit_hf"):
         results = run_havid.main(argv)
 

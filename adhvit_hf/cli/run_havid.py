@@ -53,11 +53,11 @@ def build_parser() -> HfArgumentParser:
         epilog=original_flags_help(),
     )
     own_training = set(vars(AlternatingTrainingArguments)["__annotations__"])
-    groups = {
-        "model": (parser.add_argument_group("model"), {f.name for f in fields(ModelArguments)}),
-        "data": (parser.add_argument_group("data and augmentation"), {f.name for f in fields(DataArguments)}),
-        "training": (parser.add_argument_group("alternating training"), own_training),
-    }
+    groups = [
+        (parser.add_argument_group("model"), {f.name for f in fields(ModelArguments)}),
+        (parser.add_argument_group("data and augmentation"), {f.name for f in fields(DataArguments)}),
+        (parser.add_argument_group("alternating training"), own_training),
+    ]
     huggingface = parser.add_argument_group("Hugging Face TrainingArguments")
     # HfArgumentParser puts every flag in the one default group; argparse has no public way to move an action.
     for action in list(parser._optionals._group_actions):
@@ -66,7 +66,7 @@ def build_parser() -> HfArgumentParser:
         if action.option_strings[0] == f"--no_{action.dest}":
             # HF copies the positive flag's help (and a default of its own) onto the negation.
             action.help, action.default = f"Sets --{action.dest} to False.", argparse.SUPPRESS
-        group = next((g for g, names in groups.values() if action.dest in names), huggingface)
+        group = next((g for g, names in groups if action.dest in names), huggingface)
         parser._optionals._group_actions.remove(action)
         group._group_actions.append(action)
     return parser
