@@ -7,7 +7,12 @@ from hypothesis import strategies as st
 
 from adhvit_hf.data.clip_list import ClipListError, parse_clip_line, read_clip_list
 from adhvit_hf.cli.run_havid import parse_args
-from adhvit_hf.training.arguments import ORIGINAL_FLAGS, ORIGINAL_IGNORED_SWITCHES, ORIGINAL_IGNORED_WITH_VALUE, ORIGINAL_SWITCHES
+from adhvit_hf.training.arguments import (
+    ORIGINAL_FLAGS,
+    ORIGINAL_IGNORED_SWITCHES,
+    ORIGINAL_IGNORED_WITH_VALUE,
+    ORIGINAL_SWITCHES,
+)
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

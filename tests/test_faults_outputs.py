@@ -10,11 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import tiny_run_args
-from transformers import TrainerCallback, TrainerControl, TrainerState
+from faults_helpers import ScoreByEpoch
+from test_faults_inputs import cli_error
+from transformers import TrainerControl, TrainerState
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.preemption import PreemptionCallback, resume_message
-from adhvit_hf.utils import atomic_write, run_cli
+from adhvit_hf.utils import atomic_write
 
 
 def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
@@ -85,23 +87,13 @@ def test_every_row_of_the_faults_table_names_an_existing_test():
             assert f"def {test}(" in source, f"{module}::{test} does not exist"
 
 
-def run_error(argv, capsys) -> str:
-    """The last stderr line of a run refused with exit status 2 and no traceback."""
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(run_havid.main, argv)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.splitlines()[-1]
-
-
 def test_a_non_empty_output_dir_with_nothing_to_resume_is_refused(demo_data, tmp_path, capsys):
     output_dir = tmp_path / "out"
     output_dir.mkdir()
     (output_dir / "config.json").write_text("{}")
     (output_dir / "notes.txt").write_text("mine")
     argv = tiny_run_args(demo_data, output_dir, max_steps=1)
-    assert run_error(argv, capsys) == (
+    assert cli_error(argv, capsys) == (
         f"error: --output_dir {output_dir} is not empty (config.json, notes.txt) and holds no checkpoint to resume: "
         "choose another --output_dir, or --overwrite_output_dir to write into it anyway"
     )
@@ -118,7 +110,7 @@ def test_a_finished_run_is_not_trained_again_over_its_final_model(demo_data, tmp
     run_havid.main(argv)
     os.remove(output_dir / "checkpoint-8" / "checkpoint_complete.json")
     final = (output_dir / "model.safetensors").read_bytes()
-    assert run_error(argv, capsys) == (
+    assert cli_error(argv, capsys) == (
         f"error: --output_dir {output_dir} holds a finished run ({output_dir}/trainer_state.json): evaluate it with "
         f"--eval --resume {output_dir}, train it again with --overwrite_output_dir, or choose another --output_dir"
     )
@@ -135,7 +127,7 @@ def test_an_unwritable_output_dir_is_refused_before_training(demo_data, tmp_path
             pytest.skip("root writes into read-only folders")
         output_dir, reason = tmp_path / "read_only", "Permission denied"
         output_dir.mkdir(mode=0o500)
-    assert run_error(tiny_run_args(demo_data, output_dir), capsys) == (
+    assert cli_error(tiny_run_args(demo_data, output_dir), capsys) == (
         f"error: --output_dir {output_dir}: cannot write there ({reason})"
     )
 
@@ -158,13 +150,3 @@ def test_best_checkpoint_is_found_in_a_moved_output_dir_and_survives_rotation(de
     # epoch 1 (step 4) stays the best: with save_total_limit 1 HF keeps only the best at the end of training
     assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-4"]
     assert json.loads((moved / "trainer_state.json").read_text())["best_model_checkpoint"] == f"{moved}/checkpoint-4"
-
-
-class ScoreByEpoch(TrainerCallback):
-    """Makes epoch k's validation mean top-1 `scores[k - 1]`, so the best epoch is known in advance."""
-
-    def __init__(self, scores):
-        self.scores = scores
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        metrics["eval_mean_top1"] = self.scores[round(state.epoch) - 1]

@@ -148,7 +148,7 @@ ORIGINAL_COMMAND = (
 ).split()
 
 
-def test_the_seed_command_line_parses_with_the_original_meaning():
+def test_the_original_command_line_parses_with_the_original_meaning():
     model_args, data_args, training_args = run_havid.parse_args(ORIGINAL_COMMAND)
     assert model_args.model == "vit_base_patch16_224_alternating"
     assert model_args.finetune == "models/vit_b_k710_dl_from_giant.pth"

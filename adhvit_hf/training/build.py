@@ -116,7 +116,9 @@ def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitF
         config = config_from_model_name(model_args.model, **overrides)
         if model_args.config_overrides:
             config.update_from_string(model_args.config_overrides)
-        model = AdhVitForDualHandClassification._from_config(config, attn_implementation=model_args.attn_implementation)
+        model = AdhVitForDualHandClassification._from_config(
+            config, attn_implementation=model_args.attn_implementation
+        )
     if model_args.finetune:
         load_pretrained_backbone(
             model, model_args.finetune, model_key=model_args.model_key, model_prefix=model_args.model_prefix

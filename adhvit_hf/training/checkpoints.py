@@ -149,10 +149,10 @@ def resolve_resume_checkpoint(args, config=None) -> str | None:
     if not complete:
         others = foreign_entries(args.output_dir)
         if others:
+            listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
             raise CheckpointError(
-                f"--output_dir {args.output_dir} is not empty ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}) "
-                "and holds no checkpoint to resume: choose another --output_dir, or --overwrite_output_dir to write "
-                "into it anyway"
+                f"--output_dir {args.output_dir} is not empty ({listed}) and holds no checkpoint to resume: choose "
+                "another --output_dir, or --overwrite_output_dir to write into it anyway"
             )
         return None
     if not args.auto_resume:
