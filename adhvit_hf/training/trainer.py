@@ -234,6 +234,12 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             warmup = args.warmup_steps or round(args.warmup_epochs * steps_per_epoch)
             if isinstance(warmup, float) and warmup < 1:  # HF's warmup_steps may be a ratio
                 warmup = round(warmup * total)
+            if warmup > total:
+                logger.warning(
+                    "a warmup of %d steps is longer than the run's %d: the LR warms up over the whole run "
+                    "(lower --warmup_epochs or --warmup_steps)", warmup, total
+                )
+                warmup = total
             lr = CosineSchedule(args.learning_rate, args.min_lr, total, int(warmup), 0.0 if epoch else args.warmup_lr)
             weight_decay_end = args.weight_decay if args.weight_decay_end is None else args.weight_decay_end
             weight_decay = CosineSchedule(args.weight_decay, weight_decay_end, total)
