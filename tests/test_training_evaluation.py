@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 
 import pytest
 import torch
@@ -100,6 +101,7 @@ def test_an_evaluation_error_does_not_lose_the_trained_epoch(demo_data, tmp_path
     with pytest.raises(RuntimeError, match="the evaluation broke"):
         run_havid.main(tiny_run_args(demo_data, output_dir, num_train_epochs=1, **EPOCHS_OF_4_STEPS))
     assert (output_dir / "checkpoint-4" / COMPLETE_MARKER).is_file()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # no handler left behind by the failed run
 
 
 class BarRecorder(ProgressCallback):

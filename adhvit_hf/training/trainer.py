@@ -132,7 +132,11 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             "alternating training (%s): %d optimizer steps per epoch, hands switch every %d steps",
             self.args.alternation_strategy, self.updates_per_epoch, self.args.alternation_steps,
         )
-        return super().train(resume_from_checkpoint=checkpoint, **kwargs)
+        try:
+            return super().train(resume_from_checkpoint=checkpoint, **kwargs)
+        finally:
+            # on_train_end is not reached when training raises: the signal handlers must not outlive training.
+            self.preemption.restore_handlers()
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         hand = self.schedule.hand_at(self.state.global_step)
