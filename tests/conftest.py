@@ -37,7 +37,7 @@ def tiny_run_args(data_root, output_dir, **overrides) -> list[str]:
         "learning_rate": 1e-3,
         "warmup_steps": 2,
         "alternation_steps": 2,
-        "epochs": 1,
+        "num_train_epochs": 1,
         "num_workers": 0,
         "report_to": "none",
         "eval_strategy": "no",

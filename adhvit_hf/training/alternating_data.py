@@ -32,8 +32,10 @@ class AlternatingBatchSampler:
     """Yields micro-batches of `(hand, index, seed)` keys in the phases of an `AlternationSchedule`.
 
     Each hand has its own `DistributedSampler` (one replica without DDP), restarted with a new
-    `set_epoch` each time that hand's data is exhausted. One epoch is `schedule.updates_per_epoch`
-    optimizer steps of `gradient_accumulation_steps` micro-batches, so accumulation never mixes hands.
+    `set_epoch` each time that hand's data is exhausted; with `drop_last` (the original's loaders) a pass ends
+    before its last partial batch. One epoch is `schedule.updates_per_epoch` optimizer steps of
+    `gradient_accumulation_steps` micro-batches (`original_epoch` steps when given, see `build_schedule`), so
+    accumulation never mixes hands.
     """
 
     def __init__(
@@ -47,7 +49,8 @@ class AlternatingBatchSampler:
         num_replicas: int = 1,
         rank: int = 0,
         seed: int = 0,
-        drop_last: bool = False,
+        drop_last: bool = True,
+        original_epoch: int | None = None,
     ):
         self.batch_size = batch_size
         self.accumulation = gradient_accumulation_steps
@@ -61,7 +64,9 @@ class AlternatingBatchSampler:
         rounding = math.floor if drop_last else math.ceil
         self.batches_per_pass = {hand: rounding(s.num_samples / batch_size) for hand, s in self.samplers.items()}
         updates = {hand: math.ceil(n / self.accumulation) for hand, n in self.batches_per_pass.items()}
-        self.schedule: AlternationSchedule = build_schedule(strategy, alternation_steps, updates["lh"], updates["rh"])
+        self.schedule: AlternationSchedule = build_schedule(
+            strategy, alternation_steps, updates["lh"], updates["rh"], original_epoch=original_epoch
+        )
         self._pass_cache: dict[str, tuple[int, list[int]]] = {}
 
     def set_epoch(self, epoch: int) -> None:

@@ -35,7 +35,7 @@ class PreemptionCallback(TrainerCallback):
     def _handle(self, signum, frame) -> None:
         if self.signal_name is not None:
             # The second signal: the user does not want to wait for the checkpoint.
-            self._restore_handlers()
+            self.restore_handlers()
             signal.raise_signal(signum)
             return
         self.signal_name = signal.Signals(signum).name
@@ -44,7 +44,7 @@ class PreemptionCallback(TrainerCallback):
             self.signal_name,
         )
 
-    def _restore_handlers(self) -> None:
+    def restore_handlers(self) -> None:
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)
         self._previous_handlers = {}
@@ -79,7 +79,7 @@ class PreemptionCallback(TrainerCallback):
         return control
 
     def on_train_end(self, args, state, control, **kwargs):
-        self._restore_handlers()
+        self.restore_handlers()
 
 
 def resume_message(signal_name: str, output_dir: str, step: int, auto_resume: bool) -> str:

@@ -4,7 +4,8 @@
   optimizer step; the other head never enters the graph, so its gradient stays None and AdamW
   neither moves nor decays it (bit-identical while idle).
 - Data: batches come from `AlternatingBatchSampler`, which follows the same schedule.
-- Optimisation: AdamW over layer-wise LR decay groups and the seed's warmup + cosine schedule.
+- Optimisation: AdamW over layer-wise LR decay groups, the original's warmup + cosine schedules of the LR and the
+  weight decay, per optimizer step (`--original_schedule`: its epochs and schedule index too).
 - Evaluation: each hand's data through its own head, views averaged (mean of softmax), top-1,
   top-5 and mean class accuracy per hand and `mean_top1` over the hands.
 """
@@ -18,9 +19,8 @@ from pathlib import Path
 import evaluate
 import torch
 import torch.nn.functional as F
-from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
-from transformers import Trainer, TrainerCallback
+from transformers import ProgressCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
 from ..configuration_adhvit import HANDS
@@ -28,7 +28,10 @@ from ..modeling_adhvit import hand_cross_entropy
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
 from ..publishing import HubPushMixin
-from .optim import create_adamw, seed_lr_factor
+from .ema import ModelEmaCallback
+from .optim import CosineSchedule, CosineScheduler, create_adamw
+from .schedule import original_epoch
+from .preemption import PreemptionCallback
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +44,23 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     `train_dataset` is an `AlternatingClipDataset`; `eval_dataset` a dict of per-hand evaluation
     datasets whose items hold all views of one video. `args` is `AlternatingTrainingArguments`.
     Saved folders and Hub pushes carry the remote code and the ADH-ViT model card (`HubPushMixin`); a checkpoint
-    counts as complete only once its marker is written (`CompleteCheckpointMixin`).
+    counts as complete only once its marker is written (`CompleteCheckpointMixin`). SIGTERM/SIGINT save a checkpoint
+    and stop (`self.preemption`); `--model_ema` keeps a weight average (`self.ema`). `adhvit_hf.training.build_trainer`
+    builds one from the argument dataclasses.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The checkpoint `train()` continues from when given none (`build_trainer` sets it from the output_dir rule).
+        self.resume_checkpoint: str | None = None
+        self.test_dataset: dict | None = None
+        self.preemption = PreemptionCallback()
+        self.add_callback(self.preemption)
+        self.ema = ModelEmaCallback(self.args.model_ema_decay) if self.args.model_ema else None
+        if self.ema is not None:
+            self.add_callback(self.ema)
+        if self.args.save_ckpt_freq:
+            self.add_callback(EpochSaveFrequency(self.args.save_ckpt_freq))
         self.batch_sampler = self._build_batch_sampler()
         self.schedule = self.batch_sampler.schedule
         self.accuracy_metric = evaluate.load(METRIC_PATH)
@@ -62,17 +77,24 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     def _build_batch_sampler(self) -> AlternatingBatchSampler:
         args = self.args
         hand_datasets = self.train_dataset.hand_datasets
+        sizes = len(hand_datasets["lh"]), len(hand_datasets["rh"])
+        replicas = max(1, args.world_size)
+        # The original counts its epoch on the LH loader, its schedules on the larger hand, its phases in micro-batches.
+        self.original_epoch = (
+            original_epoch(*sizes, self._train_batch_size, args.gradient_accumulation_steps, replicas)
+            if args.original_schedule
+            else None
+        )
         return AlternatingBatchSampler(
-            len(hand_datasets["lh"]),
-            len(hand_datasets["rh"]),
+            *sizes,
             batch_size=self._train_batch_size,
             strategy=args.alternation_strategy,
-            alternation_steps=args.alternation_steps,
+            alternation_steps=args.alternation_steps // (args.gradient_accumulation_steps if args.original_schedule else 1),
             gradient_accumulation_steps=args.gradient_accumulation_steps,
-            num_replicas=max(1, args.world_size),
+            num_replicas=replicas,
             rank=args.process_index,
             seed=args.data_seed if args.data_seed is not None else args.seed,
-            drop_last=args.dataloader_drop_last,
+            original_epoch=self.original_epoch.updates if self.original_epoch else None,
         )
 
     @property
@@ -101,6 +123,21 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
 
     # ---- training ----
 
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        """`Trainer.train`; without `resume_from_checkpoint` it continues from `self.resume_checkpoint`."""
+        checkpoint = self.resume_checkpoint if resume_from_checkpoint is None else resume_from_checkpoint
+        if self.ema is not None:
+            self.ema.resume_from = checkpoint if isinstance(checkpoint, str) else None
+        logger.info(
+            "alternating training (%s): %d optimizer steps per epoch, hands switch every %d steps",
+            self.args.alternation_strategy, self.updates_per_epoch, self.args.alternation_steps,
+        )
+        try:
+            return super().train(resume_from_checkpoint=checkpoint, **kwargs)
+        finally:
+            # on_train_end is not reached when training raises: the signal handlers must not outlive training.
+            self.preemption.restore_handlers()
+
     def training_step(self, model, inputs, num_items_in_batch=None):
         hand = self.schedule.hand_at(self.state.global_step)
         batch_hand = inputs.pop("hand")
@@ -111,7 +148,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             )
         self.replaced_videos.extend(inputs.pop("replaced_videos", []))
         if hand != self._last_hand:
-            logger.info("step %d: training the %s head", self.state.global_step, hand or "lh and rh")
+            # Hundreds of switches per run: the console gets one summary line at the start (on_train_begin).
+            logger.debug("step %d: training the %s head", self.state.global_step, hand or "lh and rh")
             self._last_hand = hand
         if hand is not None:
             # A flipped clip (--flip swap_hands) may carry the idle hand's label: it has no head to train now.
@@ -146,7 +184,31 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
                 self._hand_stats[hand].zero_()
             current = self.schedule.hand_at(max(0, self.state.global_step - 1))
             logs["active_hand"] = -1 if current is None else HANDS.index(current)
+        if "learning_rate" in logs and self.optimizer is not None:
+            # As the original logs them: the largest group LR (the heads', layer scale 1) and the decayed groups'
+            # weight decay, both of the next optimizer step.
+            groups = self.optimizer.param_groups
+            logs["learning_rate"] = max(group["lr"] for group in groups)
+            logs["weight_decay"] = max(group["weight_decay"] for group in groups)
         super().log(logs, start_time)
+
+    def _determine_best_metric(self, metrics, trial) -> bool:
+        is_new_best = super()._determine_best_metric(metrics=metrics, trial=trial)
+        if is_new_best and self.args.save_strategy != "no":
+            # The best weights are always on disk, whatever --save_ckpt_freq skips (the original writes
+            # checkpoint-best whenever it improves); HF decides on saving just after this, with these weights.
+            self.control.should_save = True
+        return is_new_best
+
+    def _evaluate(self, trial, ignore_keys_for_eval, *args, **kwargs):
+        try:
+            return super()._evaluate(trial, ignore_keys_for_eval, *args, **kwargs)
+        except Exception:
+            # HF evaluates before it saves: an evaluation error must not lose the epoch that was just trained.
+            if self.args.save_strategy != "no":
+                logger.error("evaluation at step %d failed; saving the trained weights first", self.state.global_step)
+                self._save_checkpoint(self.model, trial)
+            raise
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -162,23 +224,39 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         return self.optimizer
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """Warmup + cosine of the LR and the weight decay (`--weight_decay_end`), set at every optimizer step.
+
+        With `--original_schedule` both are the original's: built over its schedule's steps per epoch (the larger
+        hand's), read at epoch x that + step, warmup from 0. Otherwise over this run's own steps, warmup from
+        `--warmup_lr`.
+        """
         if self.lr_scheduler is None:
             args = self.args
-            warmup = args.warmup_steps or round(args.warmup_epochs * self.updates_per_epoch)
+            epoch = self.original_epoch
+            steps_per_epoch = epoch.schedule_updates if epoch else self.updates_per_epoch
+            total = math.ceil(args.num_train_epochs * epoch.schedule_updates) if epoch else num_training_steps
+            warmup = args.warmup_steps or round(args.warmup_epochs * steps_per_epoch)
             if isinstance(warmup, float) and warmup < 1:  # HF's warmup_steps may be a ratio
-                warmup = round(warmup * num_training_steps)
-
-            def factor(step):
-                return seed_lr_factor(step, args.learning_rate, num_training_steps, int(warmup), args.warmup_lr, args.min_lr)
-
-            self.lr_scheduler = LambdaLR(optimizer or self.optimizer, factor)
+                warmup = round(warmup * total)
+            if warmup > total:
+                logger.warning(
+                    "a warmup of %d steps is longer than the run's %d: the LR warms up over the whole run "
+                    "(lower --warmup_epochs or --warmup_steps)", warmup, total
+                )
+                warmup = total
+            lr = CosineSchedule(args.learning_rate, args.min_lr, total, int(warmup), 0.0 if epoch else args.warmup_lr)
+            weight_decay_end = args.weight_decay if args.weight_decay_end is None else args.weight_decay_end
+            weight_decay = CosineSchedule(args.weight_decay, weight_decay_end, total)
+            self.lr_scheduler = CosineScheduler(
+                optimizer or self.optimizer, lr, weight_decay, schedule_step=epoch.schedule_step if epoch else int
+            )
         return self.lr_scheduler
 
     def load_checkpoint_weights(self, checkpoint: str) -> None:
-        """Model weights of a checkpoint or saved-model folder (the seed's `--eval --resume CKPT`)."""
+        """Model weights of a checkpoint or saved-model folder (the original's `--eval --resume CKPT`)."""
         if not os.path.isdir(checkpoint):
             raise CheckpointError(
-                f"--resume {checkpoint}: not a checkpoint folder; a seed .pth checkpoint converts with "
+                f"--resume {checkpoint}: not a checkpoint folder; an original .pth checkpoint converts with "
                 "scripts/convert_videomae_v2.py, a VideoMAE V2 backbone loads with --finetune"
             )
         self._load_from_checkpoint(checkpoint)
@@ -214,6 +292,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
                     prediction_loss_only=False,
                     metric_key_prefix=f"{metric_key_prefix}_{hand}",
                 )
+                self._close_prediction_bar()
                 metrics.update(output.metrics)
                 outputs[hand] = output
         finally:
@@ -222,6 +301,20 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         metrics[f"{metric_key_prefix}_mean_top1"] = sum(metrics[f"{metric_key_prefix}_{h}_top1"] for h in hands) / len(hands)
         metrics[f"{metric_key_prefix}_loss"] = sum(metrics[f"{metric_key_prefix}_{h}_loss"] for h in hands) / len(hands)
         return metrics, outputs
+
+    def _close_prediction_bar(self) -> None:
+        """One progress bar per hand: HF's opens with the first hand's batch count and closes only in on_evaluate."""
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, ProgressCallback) and callback.prediction_bar is not None:
+                callback.prediction_bar.close()
+                callback.prediction_bar = None
+
+    def metrics_at_current_step(self, metric_key_prefix: str = "eval") -> dict[str, float] | None:
+        """The logged evaluation of the current weights, if one ran at this step (the last epoch's)."""
+        for logs in reversed(self.state.log_history):
+            if logs.get("step") == self.state.global_step and f"{metric_key_prefix}_mean_top1" in logs:
+                return {k: v for k, v in logs.items() if k.startswith(f"{metric_key_prefix}_")}
+        return None
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         self._memory_tracker.start()
@@ -239,6 +332,22 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics)
         return metrics
+
+
+class EpochSaveFrequency(TrainerCallback):
+    """`--save_ckpt_freq N`: of the epoch-end saves keep every N-th epoch's and the last one's (the original's rule).
+
+    Runs after HF's flow callback, which asks for a save at every epoch end.
+    """
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        epoch = round(state.epoch)
+        if control.should_save and epoch % self.every and state.global_step < state.max_steps:
+            control.should_save = False
+        return control
 
 
 class SamplerEpochSetter(TrainerCallback):
@@ -272,6 +381,17 @@ class ReplacedVideoReport(TrainerCallback):
                 "epoch %d: %d clips came from unreadable videos and were replaced by other clips (%d videos: %s%s)",
                 round(state.epoch), len(new), len(unique), ", ".join(unique[:5]), ", ..." if len(unique) > 5 else "",
             )
+
+
+def best_epochs(log_history: list[dict], prefix: str = "eval") -> dict[str, float]:
+    """The best top-1 of each hand and of their mean over a run's evaluations, and the epoch it came at."""
+    best = {}
+    for name in (*HANDS, "mean"):
+        scored = [logs for logs in log_history if f"{prefix}_{name}_top1" in logs]
+        if scored:
+            top = max(scored, key=lambda logs: logs[f"{prefix}_{name}_top1"])  # the first on ties
+            best[f"best_{name}_top1"], best[f"best_{name}_epoch"] = top[f"{prefix}_{name}_top1"], top.get("epoch")
+    return best
 
 
 def format_hand_summary(metrics: dict[str, float], prefix: str, step: int) -> str:
