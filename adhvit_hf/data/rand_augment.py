@@ -84,17 +84,18 @@ class ClipRandAugment:
 
     def draw(self) -> list[tuple[str, tuple]]:
         """[(op name, arguments)] of the ops applied to one clip: `num_ops` picks with replacement, each kept with
-        the op's probability, magnitude from N(m, mstd) clipped to [0, 10] (timm's AugmentOp, once per clip)."""
-        chosen = []
-        for op in (random.choice(self.ops) for _ in range(self.spec.num_ops)):
-            if random.random() > op.prob:
-                continue
-            magnitude = op.magnitude
-            if op.magnitude_std > 0:
-                magnitude = random.gauss(magnitude, op.magnitude_std)
-            magnitude = max(0.0, min(magnitude, op.magnitude_max or 10.0))
-            chosen.append((op.name, op.level_fn(magnitude, op.hparams) if op.level_fn is not None else ()))
-        return chosen
+        the op's probability (timm's AugmentOp, once per clip instead of once per frame)."""
+        picks = [random.choice(self.ops) for _ in range(self.spec.num_ops)]
+        return [(op.name, self.arguments(op)) for op in picks if random.random() <= op.prob]
+
+    @staticmethod
+    def arguments(op) -> tuple:
+        """The arguments of a timm `AugmentOp` for one clip: magnitude from N(m, mstd) clipped to [0, 10]."""
+        magnitude = op.magnitude
+        if op.magnitude_std > 0:
+            magnitude = random.gauss(magnitude, op.magnitude_std)
+        magnitude = max(0.0, min(magnitude, op.magnitude_max or 10.0))
+        return op.level_fn(magnitude, op.hparams) if op.level_fn is not None else ()
 
 
 def op_matrix(name: str, args: tuple, height: int, width: int) -> torch.Tensor:
