@@ -95,3 +95,4 @@ def test_whole_chain_changes_pixels_as_the_original(original):
     reference = {"mean_abs_change": chain["mean_abs_change"], "mean_abs_change_std": chain["mean_abs_change_std"],
                  "clips": chain["change_clips"]}
     assert within(changes, reference, systematic=1.0), np.mean(changes)
+

@@ -161,34 +161,54 @@ def warp(
     return out
 
 
-def solarize_add(frames: torch.Tensor, add: int, threshold: int = 128) -> torch.Tensor:
-    """timm's SolarizeAdd: pixels below `threshold` get `add` more, capped at 255."""
-    return torch.where(frames < threshold, (frames.to(torch.int16) + add).clamp_(max=255).to(torch.uint8), frames)
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def blend(frames: torch.Tensor, degenerate: torch.Tensor | float, factor: float) -> torch.Tensor:
+    """PIL's `ImageEnhance` blend `degenerate + factor * (image - degenerate)`, clipped and truncated to uint8."""
+    return (degenerate + factor * (frames.float() - degenerate)).clamp_(0, 255).to(torch.uint8)
+
+
+def auto_contrast(frames: torch.Tensor) -> torch.Tensor:
+    """PIL's `ImageOps.autocontrast`: each frame's channel stretched from its own min..max to 0..255."""
+    low = frames.amin(dim=(-2, -1), keepdim=True).float()
+    high = frames.amax(dim=(-2, -1), keepdim=True).float()
+    scale = 255.0 / (high - low).clamp_(min=1)
+    stretched = ((frames.float() - low) * scale).clamp_(0, 255).to(torch.uint8)
+    return torch.where(high > low, stretched, frames)
+
+
+def contrast(frames: torch.Tensor, factor: float) -> torch.Tensor:
+    """PIL's `ImageEnhance.Contrast`: blend with the frame's mean grey level, rounded as PIL rounds it."""
+    weights = torch.tensor(GRAY_WEIGHTS, device=frames.device).view(1, 3, 1, 1)
+    grey = (frames.float().mean(dim=(-2, -1), keepdim=True) * weights).sum(1, keepdim=True)
+    return blend(frames, torch.floor(grey + 0.5), factor)
 
 
 def apply_color_op(frames: torch.Tensor, name: str, args: tuple) -> torch.Tensor:
-    """One non-geometric op on uint8 (T, 3, H, W) frames, per frame statistics as PIL computes them per image."""
+    """One non-geometric op on uint8 (T, 3, H, W) frames, per-frame statistics as PIL computes them per image."""
     base = name.removesuffix("Increasing")
     if base == "AutoContrast":
-        return F.autocontrast(frames)
+        return auto_contrast(frames)
     if base == "Equalize":
         return F.equalize(frames)
     if base == "Invert":
-        return F.invert(frames)
+        return 255 - frames
     (value,) = args
     if base == "Posterize":
-        return frames if value >= 8 else F.posterize(frames, int(value))
+        return frames if value >= 8 else frames & (256 - 2 ** (8 - int(value)))
     if base == "Solarize":
-        # PIL inverts pixels >= threshold; a threshold of 256 (magnitude 0) leaves the frame as it is.
-        return frames if value > 255 else F.solarize(frames, float(value))
+        # PIL inverts pixels >= threshold; 256 (magnitude 0) leaves the frame as it is.
+        return torch.where(frames >= value, 255 - frames, frames) if value <= 255 else frames
     if base == "SolarizeAdd":
-        return solarize_add(frames, int(value))
+        add = int(value)
+        return torch.where(frames < 128, frames.clamp(max=255 - add) + add, frames)
     if base == "Color":
         return F.adjust_saturation(frames, value)
     if base == "Contrast":
-        return F.adjust_contrast(frames, value)
+        return contrast(frames, value)
     if base == "Brightness":
-        return F.adjust_brightness(frames, value)
+        return blend(frames, 0.0, value)
     if base == "Sharpness":
         return F.adjust_sharpness(frames, value)
     raise ValueError(f"RandAugment op {name!r} is not supported")
