@@ -182,8 +182,9 @@ class VideoTransform:
     Train: one clip is decoded per row and augmented `num_sample` times; `pixel_values` per row is
     (num_sample, T, 3, crop, crop). Eval: all views from the processor, (V, T, 3, crop, crop) per row.
     `crop_scale` is the random resized crop's area range (VideoMAE V2: 0.08-1). Returns {"pixel_values", "labels",
-    "hand"}. With flip "swap_hands" a flipped row's hand switches lh <-> rh
-    (the flip is decided once per row so all its samples agree); "plain" flips each sample independently.
+    "hand"}, with `device_augmentation` also "augment_seeds" and "augment_flips" (train rows stay decoded uint8).
+    With flip "swap_hands" a flipped row's hand switches lh <-> rh (the flip is decided once per row so all its
+    samples agree); "plain" flips each sample independently and keeps the hand, as the original does.
     A video that cannot be decoded raises `VideoDecodeError` naming it.
     """
 
@@ -201,6 +202,7 @@ class VideoTransform:
         crop_scale: tuple[float, float] = CROP_SCALE,
         backend: str = "auto",
         decode_threads: int = 1,
+        device_augmentation: bool = False,
     ):
         if flip not in FLIP_POLICIES:
             raise ValueError(f"--flip must be one of {FLIP_POLICIES}, got {flip!r}")
@@ -212,6 +214,7 @@ class VideoTransform:
         self.flip = flip
         self.backend = backend
         self.decode_threads = decode_threads
+        self.device_augmentation = device_augmentation
         self.augment = ClipAugmentation(
             processor.crop_size,
             processor.image_mean,
@@ -225,7 +228,11 @@ class VideoTransform:
         )
 
     def train_clips(self, video: str, start: int, end: int, hand: str, seed: int | None):
-        """(pixel_values (num_sample, T, 3, crop, crop), hand after flipping) for one row."""
+        """(pixel_values, hand after flipping, augmentation seeds, flips) for one row.
+
+        pixel_values is (num_sample, T, 3, crop, crop) float, or with `device_augmentation` the decoded uint8 clip
+        (num_sample, T, 3, H, W) (one clip, not copied) for `DeviceAugmentation` to augment with the same seeds.
+        """
         generator = row_generator(seed)
         reader = open_video(video, backend=self.backend, num_threads=self.decode_threads)
         indices = train_clip_indices(
@@ -239,11 +246,14 @@ class VideoTransform:
         )
         clip = reader.get_frames(indices).permute(0, 3, 1, 2)
         flip_row = self.flip == "swap_hands" and bool(torch.rand((), generator=generator) < 0.5)
-        samples = []
+        seeds, flips = [], []
         for _ in range(self.num_sample):
-            flip = flip_row or (self.flip == "plain" and bool(torch.rand((), generator=generator) < 0.5))
-            samples.append(self.augment(clip, seed_from(generator), flip=flip))
-        return torch.stack(samples), SWAPPED_HAND[hand] if flip_row else hand
+            flips.append(flip_row or (self.flip == "plain" and bool(torch.rand((), generator=generator) < 0.5)))
+            seeds.append(seed_from(generator))
+        hand = SWAPPED_HAND[hand] if flip_row else hand
+        if self.device_augmentation:
+            return clip.unsqueeze(0).expand(self.num_sample, -1, -1, -1, -1), hand, seeds, flips
+        return torch.stack([self.augment(clip, s, flip=f) for s, f in zip(seeds, flips)]), hand, seeds, flips
 
     def eval_views(self, video: str, start: int, end: int) -> torch.Tensor:
         """All evaluation views (V, T, 3, crop, crop) of one row, decoded already resized."""
@@ -254,12 +264,17 @@ class VideoTransform:
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         seeds = batch.get("seed") or [None] * len(batch["video"])
-        pixel_values, hands = [], []
+        out = {"pixel_values": [], "labels": list(batch["label"]), "hand": []}
+        if self.train and self.device_augmentation:
+            out.update(augment_seeds=[], augment_flips=[])
         for video, start, end, hand, seed in zip(batch["video"], batch["start"], batch["end"], batch["hand"], seeds):
             if self.train:
-                clips, hand = self.train_clips(video, start, end, hand, seed)
+                clips, hand, augment_seeds, flips = self.train_clips(video, start, end, hand, seed)
+                if self.device_augmentation:
+                    out["augment_seeds"].append(augment_seeds)
+                    out["augment_flips"].append(flips)
             else:
                 clips = self.eval_views(video, start, end)
-            pixel_values.append(clips)
-            hands.append(hand)
-        return {"pixel_values": pixel_values, "labels": list(batch["label"]), "hand": hands}
+            out["pixel_values"].append(clips)
+            out["hand"].append(hand)
+        return out
