@@ -63,3 +63,33 @@ def test_device_batches_without_mixup_keep_class_indices(hand_rows):
     assert torch.equal(batch["pixel_values"], expected["pixel_values"])
     assert batch["rh_labels"].tolist() == expected["rh_labels"].tolist() == [2, 2, 1, 1]
     assert "lh_labels" not in batch and batch["hand"] == "rh"
+
+
+def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_path):
+    """Two steps of the same run, with and without --device_augmentation: the same weights (CPU, exact)."""
+    from adhvit_hf.training import AlternatingTrainingArguments, DataArguments, ModelArguments, build_trainer
+
+    weights = []
+    for device_augmentation in (False, True):
+        model_args = ModelArguments(
+            model="vit_small_patch16_224", lh_num_labels=6, rh_num_labels=6, image_size=32,
+            config_overrides="hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64",
+        )
+        data_args = DataArguments(
+            lh_data_path=f"{demo_data}/lh", rh_data_path=f"{demo_data}/rh", num_frames=4, sampling_rate=2,
+            short_side_size=32, num_sample=2, aa="rand-m7-n4-mstd0.5-inc1", reprob=0.25, mixup=0.8, cutmix=1.0,
+            device_augmentation=device_augmentation,
+        )
+        training_args = AlternatingTrainingArguments(
+            output_dir=str(tmp_path / str(device_augmentation)), max_steps=2, per_device_train_batch_size=2,
+            learning_rate=1e-2, alternation_steps=1, dataloader_num_workers=0, report_to="none", save_strategy="no",
+            eval_strategy="no", seed=3,
+        )
+        torch.manual_seed(0)  # the same initial weights
+        trainer = build_trainer(model_args, data_args, training_args)
+        assert (trainer.device_augmentation is not None) == device_augmentation
+        trainer.train()
+        weights.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+    assert weights[0].keys() == weights[1].keys()
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
