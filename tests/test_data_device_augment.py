@@ -29,7 +29,8 @@ def mixups():
 @pytest.fixture(scope="module")
 def hand_rows(tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")
-    videos = [write_index_video(folder / f"v{i}.mp4", num_frames=24, height=36, width=48) for i in range(2)]
+    videos = [write_index_video(folder / "v0.mp4", num_frames=24, height=36, width=48),
+              write_index_video(folder / "v1.mp4", num_frames=24, height=32, width=40)]
     return {hand: [{"video": v, "start": -1, "end": -1, "label": i + 1, "hand": hand} for i, v in enumerate(videos)]
             for hand in NUM_LABELS}
 
@@ -42,7 +43,10 @@ def test_device_batches_equal_worker_batches(hand_rows, flip):
     decode_only = AlternatingClipDataset(hand_rows, transform(True, flip))
     expected = ClipCollator(NUM_LABELS, mixup=mixups())([worker[key] for key in keys])
     collated = ClipCollator(NUM_LABELS)([decode_only[key] for key in keys])
-    assert collated["pixel_values"].dtype == torch.uint8 and collated["pixel_values"].shape == (8, 4, 3, 36, 48)
+    # Two video sizes: the decoded clips stay a list of uint8 rows until the device augments them.
+    assert [row.shape for row in collated["pixel_values"]] == [(4, 3, 36, 48)] * 2 + [(4, 3, 32, 40)] * 2 + [
+        (4, 3, 36, 48)] * 2 + [(4, 3, 32, 40)] * 2
+    assert all(row.dtype == torch.uint8 for row in collated["pixel_values"])
     device_augmentation = DeviceAugmentation(worker.transform.augment, mixups(), NUM_LABELS)
     batch = device_augmentation(collated, "cpu")
     assert set(batch) == set(expected)
