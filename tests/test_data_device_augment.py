@@ -1,13 +1,12 @@
 import pytest
 import torch
+from data_helpers import write_index_video
 
 from adhvit_hf.data.device_augment import DeviceAugmentation
 from adhvit_hf.data.mixup import ClipMixup
 from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
-from data_helpers import write_index_video
-
 
 NUM_LABELS = {"lh": 3, "rh": 4}
 
@@ -71,7 +70,12 @@ def test_device_batches_without_mixup_keep_class_indices(hand_rows):
 
 def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_path):
     """Two steps of the same run, with and without --device_augmentation: the same weights (CPU, exact)."""
-    from adhvit_hf.training import AlternatingTrainingArguments, DataArguments, ModelArguments, build_trainer
+    from adhvit_hf.training import (
+        AlternatingTrainingArguments,
+        DataArguments,
+        ModelArguments,
+        build_trainer,
+    )
 
     weights = []
     for device_augmentation in (False, True):

@@ -5,9 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from adhvit_hf.data.rand_augment import ClipRandAugment, RandAugmentSpec, apply_ops, python_random
+from adhvit_hf.data.rand_augment import (
+    ClipRandAugment,
+    RandAugmentSpec,
+    apply_ops,
+    python_random,
+)
 from adhvit_hf.data.transforms import ClipAugmentation, ClipParams
-
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original_rand_augment.json"
 

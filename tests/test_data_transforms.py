@@ -3,12 +3,12 @@ import random
 import numpy as np
 import pytest
 import torch
+from data_helpers import write_index_video
 
 from adhvit_hf.data.decoding import VideoDecodeError, open_video
 from adhvit_hf.data.encoding import write_mp4
 from adhvit_hf.data.transforms import ClipAugmentation, RandAugmentSpec, VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from data_helpers import write_index_video
 
 
 def processor(**kwargs):
