@@ -1,12 +1,14 @@
+import random
+
 import numpy as np
 import pytest
 import torch
+from data_helpers import write_index_video
 
 from adhvit_hf.data.decoding import VideoDecodeError, open_video
 from adhvit_hf.data.encoding import write_mp4
 from adhvit_hf.data.transforms import ClipAugmentation, RandAugmentSpec, VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from data_helpers import write_index_video
 
 
 def processor(**kwargs):
@@ -35,8 +37,9 @@ def half_video(tmp_path_factory):
 
 
 def test_parse_randaugment_string():
-    assert RandAugmentSpec.parse("rand-m7-n4-mstd0.5-inc1") == RandAugmentSpec(7.0, 4, 0.5)
-    assert RandAugmentSpec.parse("rand-n1") == RandAugmentSpec(9.0, 1, 0.0)
+    assert RandAugmentSpec.parse("rand-m7-n4-mstd0.5-inc1") == RandAugmentSpec(7.0, 4, 0.5, increasing=True)
+    # timm's defaults: magnitude 10, two ops, the plain (not increasing) op set; inc0 keeps the plain set.
+    assert RandAugmentSpec.parse("rand-n1-inc0") == RandAugmentSpec(10.0, 1, 0.0, increasing=False)
     with pytest.raises(ValueError, match=r"--aa 'augmix-m5': only RandAugment strings starting with 'rand'"):
         RandAugmentSpec.parse("augmix-m5")
     with pytest.raises(ValueError, match=r"--aa 'rand-m7-x3': cannot parse 'x3'"):
@@ -46,15 +49,17 @@ def test_parse_randaugment_string():
 def test_one_augmentation_for_every_frame_seeded_and_isolated():
     image = torch.randint(0, 256, (1, 3, 40, 56), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     clip = image.expand(6, -1, -1, -1).clone()
-    augment = ClipAugmentation(32, [0.5] * 3, [0.5] * 3, aa="rand-m9-n4-mstd0.5-inc1", reprob=1.0, recount=3)
+    augment = ClipAugmentation(32, [0.5] * 3, [0.5] * 3, aa="rand-m9-n4-mstd0.5-inc1", reprob=1.0, recount=3,
+                                remode="const")
     global_state = torch.get_rng_state()
-    out = augment(clip, torch.Generator().manual_seed(1))
-    assert torch.equal(torch.get_rng_state(), global_state)
+    python_state = random.getstate()
+    out = augment(clip, 1)
+    assert torch.equal(torch.get_rng_state(), global_state) and random.getstate() == python_state
     assert out.shape == (6, 3, 32, 32) and out.dtype == torch.float32
     for frame in out[1:]:
         assert torch.equal(frame, out[0])
-    assert torch.equal(out, augment(clip, torch.Generator().manual_seed(1)))
-    assert not torch.equal(out, augment(clip, torch.Generator().manual_seed(2)))
+    assert torch.equal(out, augment(clip, 1))
+    assert not torch.equal(out, augment(clip, 2))
 
 
 def test_train_rows_are_reproducible_from_their_seed(tmp_path):
@@ -124,3 +129,13 @@ def test_corrupt_video_raises_naming_the_file(tmp_path, train):
     corrupt.write_bytes(b"\x00\x01garbage" * 100)
     with pytest.raises(VideoDecodeError, match=f"^{corrupt}: cannot open video"):
         VideoTransform(processor(), train=train)(batch(str(corrupt), seed=0))
+
+
+def test_bad_augmentation_options_name_the_flag():
+    with pytest.raises(ValueError, match=r"--train_interpolation must be one of \('bilinear', 'bicubic', 'nearest'\), "
+                                         r"got 'lanczos'"):
+        ClipAugmentation(32, [0.5] * 3, [0.5] * 3, interpolation="lanczos")
+    with pytest.raises(ValueError, match=r"--remode must be one of \('pixel', 'const'\), got 'rand'"):
+        ClipAugmentation(32, [0.5] * 3, [0.5] * 3, remode="rand")
+    with pytest.raises(ValueError, match=r"--recount must be >= 1, got 0"):
+        ClipAugmentation(32, [0.5] * 3, [0.5] * 3, recount=0)

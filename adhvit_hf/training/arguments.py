@@ -92,6 +92,9 @@ class DataArguments:
     smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the targets."})
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
     decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
+    device_augmentation: bool = field(
+        default=False, metadata={"help": "Augment and mix training clips on the training device; workers only decode."}
+    )
     data_set: str = field(default="HA-ViD", metadata={"help": "The dataset's name, for the model card."})
 
     def __post_init__(self):

@@ -13,6 +13,7 @@ from transformers import AutoModel, TrainerCallback
 from ..convert_videomae_v2 import config_from_model_name, load_pretrained_backbone
 from ..data.clip_list import read_label_names
 from ..data.datasets import load_hand_splits
+from ..data.device_augment import DeviceAugmentation
 from ..data.mixup import ClipMixup
 from ..data.transforms import VideoTransform
 from ..modeling_adhvit import AdhVitForDualHandClassification
@@ -74,6 +75,7 @@ def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> Hand
         train_interpolation=data_args.train_interpolation,
         crop_scale=data_args.train_crop_scale,
         backend=data_args.decoder,
+        device_augmentation=data_args.device_augmentation,
     )
     eval_transform = VideoTransform(processor, train=False, backend=data_args.decoder)
     # Validation during training sees one centred view per video, as the original's; the test all views.
@@ -168,16 +170,19 @@ def build_trainer(
     if training_args.do_predict:
         evaluated += data.test.values()
     check_videos(evaluated, backend=data_args.decoder)
+    mixup = build_mixup(data_args, num_labels)
     trainer = AlternatingTrainer(
         model=model,
         args=training_args,
         train_dataset=data.train,
         eval_dataset=data.validation,
-        data_collator=ClipCollator(num_labels, mixup=build_mixup(data_args, num_labels)),
+        data_collator=ClipCollator(num_labels, mixup=None if data_args.device_augmentation else mixup),
         processing_class=data.processor,
         callbacks=callbacks,
     )
     trainer.resume_checkpoint = checkpoint
+    if data_args.device_augmentation:
+        trainer.device_augmentation = DeviceAugmentation(data.train.transform.augment, mixup, num_labels)
     trainer.test_dataset = data.test
     trainer.model_card_kwargs = {"dataset_name": data_args.data_set}
     return trainer

@@ -54,6 +54,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         # The checkpoint `train()` continues from when given none (`build_trainer` sets it from the output_dir rule).
         self.resume_checkpoint: str | None = None
         self.test_dataset: dict | None = None
+        # --device_augmentation: the `DeviceAugmentation` that turns decoded uint8 batches into training batches.
+        self.device_augmentation = None
         self.preemption = PreemptionCallback()
         self.add_callback(self.preemption)
         self.ema = ModelEmaCallback(self.args.model_ema_decay) if self.args.model_ema else None
@@ -139,6 +141,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             self.preemption.restore_handlers()
 
     def training_step(self, model, inputs, num_items_in_batch=None):
+        if self.device_augmentation is not None:
+            inputs = self.device_augmentation(inputs, self.args.device)
         hand = self.schedule.hand_at(self.state.global_step)
         batch_hand = inputs.pop("hand")
         if batch_hand != hand:
