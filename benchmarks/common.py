@@ -1,5 +1,6 @@
 """What every benchmark shares: model sizes, counted FLOPs, CPU timing, fresh processes, the machine, tables."""
 
+import logging
 import os
 import platform
 import time
@@ -64,12 +65,17 @@ def best_cpu_seconds(function, rounds: int) -> float:
     return min(timer.timeit(1).mean for _ in range(rounds))
 
 
+def log_progress() -> None:
+    """Show the benchmarks' progress messages (also in a fresh process, which starts without logging set up)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+
 def in_fresh_process(function, *args, isolate: bool = True, **kwargs):
     """`function(*args, **kwargs)` in a new spawned interpreter, so its peak memory and thread pools are its own (or
     here, if not `isolate`: quicker, but peak memory is then this process's running peak)."""
     if not isolate:
         return function(*args, **kwargs)
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=log_progress) as pool:
         return pool.submit(function, *args, **kwargs).result()
 
 

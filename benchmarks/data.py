@@ -230,10 +230,12 @@ def tables(data: dict, cores: dict | None) -> list[str]:
     )
     if cores is None:
         return lines
-    rates = list(cores["gpu_clips_per_second"])
+    rates = cores["gpu_clips_per_second"]
+    names = {"at_fraction_of_peak": f"{cores['fraction']:.0%} of {cores['gpu_flops_per_second'] / 1e12:.0f} TFLOP/s",
+             "measured": "the measured step"}
     lines += [""] + markdown_table(
-        ["video / decoder / augmentation", *[f"cores per GPU ({rate}: {cores['gpu_clips_per_second'][rate]} clips/s)"
-                                               for rate in rates]],
+        ["video / decoder / augmentation",
+         *[f"cores per GPU at {names[rate]} ({clips} clips/s)" for rate, clips in rates.items()]],
         [[name, *[f"{needed[rate]:.1f}" for rate in rates]] for name, needed in cores["cores"].items()],
     )
     lines += [""] + markdown_table(

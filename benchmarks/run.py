@@ -22,7 +22,7 @@ import torch
 from adhvit_hf.utils import atomic_write, run_cli
 
 from . import data, inference, peak, training
-from .common import SIZES, count_flops, in_fresh_process, machine_description
+from .common import SIZES, count_flops, in_fresh_process, log_progress, machine_description
 
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def markdown_tables(results: dict) -> str:
     ]
     flops = results["flops"]
     lines += ["", "Counted FLOPs per clip (`FlopCounterMode`, 2 per multiply-add): " + ", ".join(
-        f"{size} forward {f['forward'] / 1e9:.1f} G, forward + backward {f['train'] / 1e9:.1f} G"
+        f"{size} forward {f['forward'] / 1e9:.4g} G, forward + backward {f['train'] / 1e9:.4g} G"
         for size, f in flops.items())]
     if "train" in results:
         lines += ["", "### Training step", ""] + training.tables(results["train"])
@@ -121,7 +121,7 @@ def markdown_tables(results: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    log_progress()
     args = parse_args(argv)
     if args.original_model_file is not None:
         training.load_original_class(args.original_model_file)  # a bad file fails now, not after minutes

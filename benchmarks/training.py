@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 import types
+import warnings
 
 import torch
 
@@ -51,12 +52,18 @@ def load_original_class(path: str):
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"--original_model_file {path}: file not found")
+    # a file loaded before (another path) must not answer for this one
+    for name in [name for name in sys.modules if name.split(".")[0] == ORIGINAL_PACKAGE]:
+        del sys.modules[name]
     package = types.ModuleType(ORIGINAL_PACKAGE)
     package.__path__ = [os.path.dirname(path)]
     sys.modules[ORIGINAL_PACKAGE] = package
     module_name = f"{ORIGINAL_PACKAGE}.{os.path.splitext(os.path.basename(path))[0]}"
     try:
-        module = importlib.import_module(module_name)
+        with warnings.catch_warnings():
+            # the original registers its models under timm's own names (vit_base_patch16_224, ...): timm warns
+            warnings.filterwarnings("ignore", message="Overwriting .* in registry")
+            module = importlib.import_module(module_name)
     except ImportError as error:
         raise ValueError(f"--original_model_file {path}: cannot import it ({error}); the original needs timm "
                          "and modeling_finetune.py beside it") from error
@@ -157,14 +164,14 @@ def measure_step(variant: str, size: str, batch_size: int, steps: int, warmup: i
 def summarize(variant: str, batch_size: int, train_flops: int, rounds: list[dict]) -> dict:
     """One variant's figures over its rounds; clips/s from the fastest step, which a shared machine slows least."""
     steps = [seconds for run in rounds for seconds in run["step_seconds"]]
-    clips_per_second = batch_size / min(steps)
+    clips_per_second = round(batch_size / min(steps), 3)
     return {
         "attention": rounds[0]["attention"],
         "dtype": "bf16" if VARIANTS[variant][2] is torch.bfloat16 else "fp32",
         "step_seconds": [round(s, 3) for s in steps],
         "best_step_seconds": round(min(steps), 3),
         "median_step_seconds": round(statistics.median(steps), 3),
-        "clips_per_second": round(clips_per_second, 3),
+        "clips_per_second": clips_per_second,
         "cpu_seconds_per_clip": round(sum(run["cpu_seconds"] for run in rounds) / (batch_size * len(steps)), 3),
         "model_flops_per_second": train_flops * clips_per_second,
         "peak_memory_mb": round(max(run["peak_memory_mb"] for run in rounds), 1),
