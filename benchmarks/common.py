@@ -47,10 +47,9 @@ def count_flops(size: str) -> dict:
         labels = torch.zeros(1, dtype=torch.long)
     counter = FlopCounterMode(display=False)
     with counter:
-        model(pixel_values=pixel_values, hand="lh", lh_labels=labels)
-    forward = counter.get_total_flops()
-    with counter:
-        model(pixel_values=pixel_values, hand="lh", lh_labels=labels).loss.backward()
+        loss = model(pixel_values=pixel_values, hand="lh", lh_labels=labels).loss
+        forward = counter.get_total_flops()
+        loss.backward()
     return {"forward": forward, "train": counter.get_total_flops()}
 
 

@@ -96,7 +96,9 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
     processor = AdhVitVideoProcessor(num_frames=recipe["num_frames"], sampling_rate=recipe["sampling_rate"],
                                      crop_size=recipe["crop_size"], short_side_size=recipe["crop_size"])
     transform = VideoTransform(processor, train=True, num_sample=num_sample, aa=RANDAUGMENT, reprob=0.25)
-    num_video_frames = open_video(path, backend="pyav").num_frames
+    reader = open_video(path, backend="pyav")
+    num_video_frames = reader.num_frames
+    bitrate_kbps = os.path.getsize(path) * 8 / (num_video_frames / reader.fps) / 1000
     indices = [
         train_clip_indices(num_video_frames, recipe["num_frames"], recipe["sampling_rate"], row_generator(seed))
         for seed in seeds
@@ -139,6 +141,7 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
     costs["collate_uint8"] /= clips_per_round
     return {key: round(seconds * 1000, 2) for key, seconds in costs.items()} | {
         "frame_size": list(clips[0].shape[-2:]),
+        "bitrate_kbps": round(bitrate_kbps),
     }
 
 
@@ -218,13 +221,13 @@ def tables(data: dict, cores: dict | None) -> list[str]:
         for decoder in DECODERS:
             totals = per_clip_totals(costs, decoder)
             rows.append([
-                video, "x".join(map(str, costs["frame_size"])), decoder, f"{costs[f'decode_{decoder}']:.1f}",
+                video, "x".join(map(str, costs["frame_size"])), costs["bitrate_kbps"], decoder, f"{costs[f'decode_{decoder}']:.1f}",
                 f"{costs['augment']:.1f}", f"{costs['collate']:.1f}", f"{totals['host_augmentation']:.1f}",
                 f"{costs['collate_uint8']:.1f}", f"{totals['device_augmentation']:.1f}", f"{costs['bare_decode']:.1f}",
                 f"{totals['host_augmentation'] / costs['bare_decode']:.1f}x",
             ])
     lines = markdown_table(
-        ["video", "frame size", "decoder", "decode", "augmentation", "collate (mixup)", "whole",
+        ["video", "frame size", "kbit/s", "decoder", "decode", "augmentation", "collate (mixup)", "whole",
          "collate uint8", "whole with device augmentation", "bare PyAV decode", "whole / bare"],
         rows,
     )

@@ -134,7 +134,8 @@ def main(argv=None) -> dict:
     peak_before = peak.matmul_peak(args.device, args.matmul_size)
     if "train" in args.sections:
         results["train"] = training.run(args.sizes, args.train_variants, args.batch_size, args.steps, args.warmup,
-                                        args.rounds, args.device, args.original_model_file, args.isolate)
+                                        args.rounds, args.device, args.original_model_file, args.isolate,
+                                        {size: results["flops"][size]["train"] for size in args.sizes})
     with tempfile.TemporaryDirectory() as temp_dir:
         work_dir = args.work_dir or temp_dir
         if "data" in args.sections:

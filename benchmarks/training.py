@@ -25,7 +25,7 @@ import torch
 
 from adhvit_hf.configuration_adhvit import HANDS
 
-from .common import NUM_LABELS, count_flops, in_fresh_process, markdown_table, model_config, synchronize
+from .common import NUM_LABELS, in_fresh_process, markdown_table, model_config, synchronize
 
 
 logger = logging.getLogger(__name__)
@@ -61,8 +61,10 @@ def load_original_class(path: str):
     module_name = f"{ORIGINAL_PACKAGE}.{os.path.splitext(os.path.basename(path))[0]}"
     try:
         with warnings.catch_warnings():
-            # the original registers its models under timm's own names (vit_base_patch16_224, ...): timm warns
+            # the original registers its models under timm's own names (vit_base_patch16_224, ...) and imports
+            # timm's deprecated paths: timm warns about both, which is noise for a benchmark
             warnings.filterwarnings("ignore", message="Overwriting .* in registry")
+            warnings.filterwarnings("ignore", message="Importing from timm", category=FutureWarning)
             module = importlib.import_module(module_name)
     except ImportError as error:
         raise ValueError(f"--original_model_file {path}: cannot import it ({error}); the original needs timm "
@@ -180,14 +182,14 @@ def summarize(variant: str, batch_size: int, train_flops: int, rounds: list[dict
 
 
 def run(sizes: list[str], variants: list[str], batch_size: int, steps: int, warmup: int, rounds: int, device: str,
-        original_model_file: str | None, isolate: bool) -> dict:
+        original_model_file: str | None, isolate: bool, train_flops: dict[str, int]) -> dict:
     """{size: {variant: figures}} with the speed-up and memory ratio of every variant against every baseline
-    present. Rounds interleave the variants, so a busy spell of a shared machine hits them alike."""
+    present; `train_flops` are the counted FLOPs of a training clip per size. Rounds interleave the variants, so a
+    busy spell of a shared machine hits them alike."""
     if original_model_file is None:
         variants = [variant for variant in variants if VARIANTS[variant][0] != "original"]
     results = {}
     for size in sizes:
-        train_flops = count_flops(size)["train"]
         measured = {variant: [] for variant in variants}
         for round_index in range(rounds):
             for variant in variants:
@@ -196,7 +198,7 @@ def run(sizes: list[str], variants: list[str], batch_size: int, steps: int, warm
                     measure_step, variant, size, batch_size, steps, warmup, device, original_model_file,
                     isolate=isolate,
                 ))
-        runs = {variant: summarize(variant, batch_size, train_flops, rounds) for variant, rounds in measured.items()}
+        runs = {variant: summarize(variant, batch_size, train_flops[size], rounds) for variant, rounds in measured.items()}
         for run in runs.values():
             for baseline in BASELINES:
                 if baseline in runs:

@@ -51,7 +51,8 @@ TINY_ARGS = [
     "--windows", "2", "--inference_batch_size", "2", "--matmul_size", "64", "--no_isolation",
 ]
 VARIANTS = ["videomae_eager_fp32", "videomae_sdpa_fp32", "original_fp32", "adhvit_sdpa_fp32", "adhvit_sdpa_bf16"]
-COST_KEYS = {"decode_decord", "decode_pyav", "bare_decode", "augment", "collate", "collate_uint8", "frame_size"}
+COST_KEYS = {"decode_decord", "decode_pyav", "bare_decode", "augment", "collate", "collate_uint8", "frame_size",
+            "bitrate_kbps"}
 # tiny (8 tokens of 3 x 2 x 16 x 16 pixels, width 32, MLP 64, 2 layers, 75 classes), 2 FLOPs per multiply-add:
 # patch embedding + 2 x (qkv, scores, weighted sum, projection, MLP) + head
 TINY_FORWARD_FLOPS = 2 * 8 * 1536 * 32 + 2 * (49_152 + 4_096 + 4_096 + 16_384 + 65_536) + 2 * 32 * 75
@@ -100,13 +101,14 @@ def test_training_compares_with_three_baselines(tiny_run):
         assert runs[baseline][f"speedup_vs_{baseline}"] == 1.0
 
 
-def test_counted_flops():
-    tiny = count_flops("tiny")
-    assert tiny["forward"] == TINY_FORWARD_FLOPS
+def test_counted_flops(tiny_run):
+    flops = tiny_run[1]["flops"]
+    assert flops["tiny"] == count_flops("tiny")
+    assert flops["tiny"]["forward"] == TINY_FORWARD_FLOPS
     # the backward pass costs two forwards, less the input gradient of the patch embedding (pixels need none)
-    assert tiny["train"] == 3 * TINY_FORWARD_FLOPS - 2 * 8 * 1536 * 32
+    assert flops["tiny"]["train"] == 3 * TINY_FORWARD_FLOPS - 2 * 8 * 1536 * 32
     # ViT-B 16x224: VideoMAE's published 180 G multiply-adds per clip
-    assert round(count_flops("base")["forward"] / 2e9) == 180
+    assert round(flops["base"]["forward"] / 2e9) == 180
 
 
 def test_clip_costs_and_cores_per_gpu(tiny_run):
@@ -147,7 +149,7 @@ def test_prepared_copy_keeps_every_frame_and_the_floor_decodes_the_same_frames(t
 def test_printed_tables(tiny_run):
     text = run.markdown_tables(tiny_run[1])
     assert "| tiny | original_fp32 | eager |" in text
-    assert "| prepared | 32x56 | decord |" in text
+    assert f"| prepared | 32x56 | {tiny_run[1]['data']['videos']['prepared']['bitrate_kbps']} | decord |" in text
     assert "| prepared/decord/device_augmentation |" in text
     assert "cores per GPU at 40% of 989 TFLOP/s" in text
     assert "| whole CPU cost of a training clip on prepared video <= 2x its bare-decode floor |" in text
