@@ -1,5 +1,6 @@
 """AlternatingTrainer end to end on a tiny model: frozen heads, exact resume, per-hand evaluation, seed flags."""
 
+import dataclasses
 import json
 import math
 import os
@@ -155,7 +156,9 @@ def test_the_seed_command_line_parses_with_the_seed_meaning():
     assert (model_args.lh_num_labels, model_args.rh_num_labels, model_args.drop_path_rate) == (75, 75, 0.3)
     assert (data_args.lh_data_root, data_args.num_sample, data_args.test_num_segment) == ("/data/lh_v0", 2, 5)
     assert data_args.data_set == "HAVID"  # named on the model card
-    assert training_args.base_lr == 1e-3  # scaled by global batch / 256 when the run starts
+    # the original's rates are per 256 clips of global batch (4 here): absolute once parsed, and only once
+    assert (training_args.learning_rate, training_args.min_lr, training_args.warmup_lr) == (1e-3 / 64, 1e-6 / 64, 1e-8 / 64)
+    assert dataclasses.replace(training_args).learning_rate == 1e-3 / 64
     assert training_args.per_device_train_batch_size == 4 and training_args.num_train_epochs == 50
     assert (training_args.adam_beta1, training_args.adam_beta2, training_args.max_grad_norm) == (0.9, 0.999, 5.0)
     assert (training_args.save_ckpt_freq, training_args.log_dir, training_args.dataloader_num_workers) == (10, "out", 8)

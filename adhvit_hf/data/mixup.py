@@ -1,7 +1,7 @@
 """Mixup / CutMix with label smoothing on clip batches (timm's batch mode, drawn from a torch.Generator).
 
 torchvision's v2.MixUp/CutMix are not used: they draw from the global RNG, take no label smoothing and no
-cutmix_minmax, which the seed's flags (--mixup, --cutmix, --cutmix_minmax, --smoothing) need.
+cutmix_minmax, which the original's flags (--mixup, --cutmix, --cutmix_minmax, --smoothing) need.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from ..configuration_adhvit import HANDS
+from ..modeling_adhvit import IGNORE_INDEX
 from .transforms import seed_from
 
 
@@ -108,3 +110,36 @@ class ClipMixup:
             mixed = pixel_values * lam + partner * (1.0 - lam)
         targets = smoothed_one_hot(labels, self.num_classes, self.label_smoothing)
         return mixed, targets * lam + targets.flip(0) * (1.0 - lam)
+
+
+def mix_hand_rows(
+    pixel_values: torch.Tensor,
+    labels: torch.Tensor,
+    row_hands: list[str],
+    mixup: dict | None,
+    num_labels: dict[str, int],
+    generator: torch.Generator | None,
+) -> dict[str, torch.Tensor]:
+    """{"pixel_values", "lh_labels"/"rh_labels"} of a training batch whose rows belong to `row_hands`.
+
+    Without `mixup` the labels stay class indices (IGNORE_INDEX on the other hand's rows). With it (a `ClipMixup`
+    per hand) each hand's rows are mixed among themselves and become soft targets, all-zero rows for the other
+    hand's rows. Runs wherever `pixel_values` lives (the collator's CPU or the training device).
+    """
+    batch = {"pixel_values": pixel_values}
+    for hand in HANDS:
+        rows = torch.tensor([h == hand for h in row_hands], device=labels.device)
+        if not rows.any():
+            continue
+        if mixup is None:
+            batch[f"{hand}_labels"] = torch.where(rows, labels, IGNORE_INDEX)
+            continue
+        if rows.all():  # every alternating step: no gather and scatter copies of the clips
+            batch["pixel_values"], batch[f"{hand}_labels"] = mixup[hand](pixel_values, labels, generator)
+            continue
+        mixed, targets = mixup[hand](pixel_values[rows], labels[rows], generator)
+        pixel_values[rows] = mixed
+        soft = torch.zeros(len(row_hands), num_labels[hand], device=labels.device)
+        soft[rows] = targets
+        batch[f"{hand}_labels"] = soft
+    return batch

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import re
+import math
+import random
 from dataclasses import dataclass
 
 import torch
-from torchvision import tv_tensors
-from torchvision.transforms import v2
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as F
 
 from ..processing_adhvit import AdhVitVideoProcessor
 from .decoding import open_video
+from .rand_augment import (
+    FILL,
+    ClipRandAugment,
+    RandAugmentSpec,
+    apply_ops,
+    op_matrix,
+    python_random,
+    split_trailing_geometric,
+    warp,
+)
 from .sampling import train_clip_indices
 
 
@@ -22,47 +29,14 @@ SWAPPED_HAND = {"lh": "rh", "rh": "lh"}
 # VideoMAE V2's random resized crop ranges (dataset/datasets.py, _aug_frame).
 CROP_SCALE = (0.08, 1.0)
 CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
-# timm's RandAugment magnitudes run from 0 to 10; eleven torchvision bins map them one to one.
-RANDAUG_MAX_MAGNITUDE = 10
-# timm fills pixels uncovered by rotate/shear/translate with mid-grey.
-RANDAUG_FILL = 128
-
-
-@dataclass(frozen=True)
-class RandAugmentSpec:
-    """Parsed timm-style RandAugment string such as "rand-m7-n4-mstd0.5-inc1"."""
-
-    magnitude: float = 9.0
-    num_ops: int = 2
-    magnitude_std: float = 0.0
-
-    @classmethod
-    def parse(cls, text: str) -> "RandAugmentSpec":
-        """Parse `rand-m<M>-n<N>[-mstd<S>][-inc<0|1>]`; raises ValueError naming the bad part."""
-        parts = text.split("-")
-        if parts[0] != "rand":
-            raise ValueError(f"--aa {text!r}: only RandAugment strings starting with 'rand' are supported")
-        values = {"magnitude": cls.magnitude, "num_ops": cls.num_ops, "magnitude_std": cls.magnitude_std}
-        for part in parts[1:]:
-            match = re.fullmatch(r"(mstd|inc|m|n)(\d+(?:\.\d+)?)", part)
-            if match is None:
-                raise ValueError(
-                    f"--aa {text!r}: cannot parse {part!r} (expected m<int>, n<int>, mstd<float>, inc<0|1>)"
-                )
-            key, value = match.groups()
-            if key == "m":
-                values["magnitude"] = float(value)
-            elif key == "n":
-                values["num_ops"] = int(float(value))
-            elif key == "mstd":
-                values["magnitude_std"] = float(value)
-            # inc1 selects timm's "increasing" ops (stronger posterize/solarize at higher magnitude), which is how
-            # torchvision's RandAugment already scales them; inc0 is accepted and treated the same.
-        return cls(**values)
+# timm's RandomErasing defaults, which the original keeps: box area share and log-uniform aspect range.
+ERASE_AREA = (0.02, 1.0 / 3.0)
+ERASE_LOG_ASPECT = (math.log(0.3), math.log(1.0 / 0.3))
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
 
 def seed_from(generator: torch.Generator) -> int:
-    """A fresh seed drawn from `generator`, for code that can only use torch's global RNG."""
+    """A fresh seed drawn from `generator`, for code that needs a seed rather than a generator."""
     return int(torch.randint(0, 2**62, (1,), generator=generator))
 
 
@@ -73,14 +47,63 @@ def row_generator(seed: int | None) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
-class ClipAugmentation:
-    """Training augmentation of one clip (T, 3, H, W) uint8 -> float (T, 3, size, size), same params every frame.
+def crop_box(height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float]) -> tuple[int, ...]:
+    """(top, left, h, w) of a random resized crop, drawn with `random` as VideoMAE V2 does (10 tries, then the
+    centred crop of the nearest allowed aspect ratio)."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = random.uniform(*scale) * area
+        aspect_ratio = math.exp(random.uniform(*log_ratio))
+        w = int(round(math.sqrt(target_area * aspect_ratio)))
+        h = int(round(math.sqrt(target_area / aspect_ratio)))
+        if 0 < w <= width and 0 < h <= height:
+            return random.randint(0, height - h), random.randint(0, width - w), h, w
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        w, h = int(round(height * max(ratio))), height
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
 
-    Random resized crop (VideoMAE V2 scale/ratio), RandAugment, optional horizontal flip, normalisation, random
-    erasing. Differences from VideoMAE V2 / timm, all documented: the crop comes first (so RandAugment works on
-    the small crop, and its translate range follows the crop size as in VideoMAE V2), RandAugment is torchvision's
-    (every chosen op applied, Identity in the pool, no Invert/SolarizeAdd, magnitude noise rounded to integer
-    levels) instead of timm's (each op applied with p=0.5), and one erasing box is shared by all frames.
+
+def erase_boxes(height: int, width: int, count: int) -> list[tuple[int, int, int, int]]:
+    """(top, left, h, w) of `count` erasing boxes, drawn with `random` as timm's RandomErasing does (100 tries a box;
+    the area range is shared among the boxes)."""
+    boxes = []
+    for _ in range(count):
+        for _ in range(100):
+            target_area = random.uniform(*ERASE_AREA) * height * width / count
+            aspect_ratio = math.exp(random.uniform(*ERASE_LOG_ASPECT))
+            h = int(round(math.sqrt(target_area * aspect_ratio)))
+            w = int(round(math.sqrt(target_area / aspect_ratio)))
+            if w < width and h < height:
+                boxes.append((random.randint(0, height - h), random.randint(0, width - w), h, w))
+                break
+    return boxes
+
+
+@dataclass(frozen=True)
+class ClipParams:
+    """Every random choice of one clip's augmentation, drawn from its seed."""
+
+    ops: list
+    crop: tuple[int, int, int, int]
+    erase: list
+
+
+class ClipAugmentation:
+    """Training augmentation of one clip (T, 3, H, W) uint8 -> float (T, 3, size, size), as the original ADH-ViT.
+
+    In the original's order: RandAugment on the full decoded frames (timm's op set, each op with p=0.5, magnitude
+    from N(m, mstd), the same op and magnitude on every frame), random resized crop (bilinear, VideoMAE V2 ranges),
+    optional horizontal flip, normalisation, random erasing (one box set for all frames, per-frame noise). Cheaper
+    than running it step by step: colour ops stay uint8, and the RandAugment geometric ops that end the chain ride
+    along with the crop and the flip in one warp (one resampling instead of two; the geometry and the grey fill
+    are the original's). All randomness comes from the `seed` argument, so a clip can be redone exactly, on the CPU
+    or on the training device (`device_augment`).
     """
 
     def __init__(
@@ -100,44 +123,57 @@ class ClipAugmentation:
             raise ValueError(f"--remode must be one of {ERASE_MODES}, got {remode!r}")
         if recount < 1:
             raise ValueError(f"--recount must be >= 1, got {recount}")
-        self.randaugment = RandAugmentSpec.parse(aa) if aa else None
-        self.interpolation = InterpolationMode(interpolation)
-        self.crop = v2.RandomResizedCrop(size, scale=scale, ratio=ratio, interpolation=self.interpolation)
-        self.image_mean, self.image_std = image_mean, image_std
-        self.reprob, self.recount = reprob, recount
-        self.erase = v2.RandomErasing(p=1.0, value="random" if remode == "pixel" else 0.0)
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"--train_interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+        self.size = size
+        self.randaugment = ClipRandAugment(RandAugmentSpec.parse(aa)) if aa else None
+        self.interpolation = interpolation
+        self.scale, self.ratio = scale, ratio
+        self.image_mean = torch.tensor(image_mean).view(1, 3, 1, 1) * 255.0
+        self.image_std = torch.tensor(image_std).view(1, 3, 1, 1) * 255.0
+        self.reprob, self.remode, self.recount = reprob, remode, recount
 
-    def _randaugment(self) -> v2.Transform:
-        spec = self.randaugment
-        magnitude = spec.magnitude
-        if spec.magnitude_std > 0:
-            magnitude += float(torch.randn(())) * spec.magnitude_std
-        level = int(round(min(max(magnitude, 0.0), RANDAUG_MAX_MAGNITUDE)))
-        # torchvision's tensor affine/rotate kernels offer only nearest and bilinear (no bicubic).
-        nearest = self.interpolation == InterpolationMode.NEAREST
-        return v2.RandAugment(
-            num_ops=spec.num_ops,
-            magnitude=level,
-            num_magnitude_bins=RANDAUG_MAX_MAGNITUDE + 1,
-            interpolation=InterpolationMode.NEAREST if nearest else InterpolationMode.BILINEAR,
-            fill=RANDAUG_FILL,
+    def draw(self, seed: int, height: int, width: int) -> ClipParams:
+        """The clip's RandAugment ops, crop box and erasing boxes, from `seed` alone."""
+        with python_random(seed):
+            ops = self.randaugment.draw() if self.randaugment is not None else []
+            crop = crop_box(height, width, self.scale, self.ratio)
+            erase = []
+            if self.reprob > 0 and random.random() < self.reprob:
+                erase = erase_boxes(self.size, self.size, random.randint(1, self.recount))
+        return ClipParams(ops, crop, erase)
+
+    def crop_matrix(self, crop: tuple[int, int, int, int], flip: bool) -> torch.Tensor:
+        """Output pixel centre -> frame pixel centre of the crop resized to `size` (then mirrored when `flip`)."""
+        top, left, h, w = crop
+        matrix = torch.tensor(
+            [[w / self.size, 0.0, left], [0.0, h / self.size, top], [0.0, 0.0, 1.0]], dtype=torch.float64
         )
+        if flip:
+            matrix = matrix @ torch.tensor([[-1.0, 0.0, self.size], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+                                           dtype=torch.float64)
+        return matrix
 
-    def __call__(self, clip: torch.Tensor, generator: torch.Generator, flip: bool = False) -> torch.Tensor:
-        # torchvision's random transforms draw from torch's global RNG: run them on a forked RNG seeded from the
-        # row generator, so the result depends on the row seed alone (exact resume) and global state is untouched.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed_from(generator))
-            video = self.crop(tv_tensors.Video(clip))
-            if self.randaugment is not None:
-                video = self._randaugment()(video)
-            if flip:
-                video = F.horizontal_flip(video)
-            video = F.normalize(F.to_dtype(video, torch.float32, scale=True), self.image_mean, self.image_std)
-            if self.reprob > 0 and float(torch.rand(())) < self.reprob:
-                for _ in range(int(torch.randint(1, self.recount + 1, ()))):
-                    video = self.erase(video)
-        return video.as_subclass(torch.Tensor)
+    def __call__(self, clip: torch.Tensor, seed: int, flip: bool = False) -> torch.Tensor:
+        height, width = clip.shape[-2:]
+        params = self.draw(seed, height, width)
+        on_frames, folded = split_trailing_geometric(params.ops)
+        clip = apply_ops(clip, on_frames, self.interpolation)
+        matrices = [self.crop_matrix(params.crop, flip)]
+        matrices += [op_matrix(name, args, height, width) for name, args in reversed(folded)]
+        top, left, h, w = params.crop
+        # torch's interpolate clamps at the crop's border, so the crop never reads pixels outside its box.
+        video = warp(clip.float(), matrices, (self.size, self.size), "bilinear", fill=FILL if folded else None,
+                     clamp=(left + 0.5, top + 0.5, left + w - 0.5, top + h - 0.5))
+        device = video.device
+        video = (video - self.image_mean.to(device)) / self.image_std.to(device)
+        if params.erase:
+            generator = torch.Generator().manual_seed(seed)
+            for top, left, h, w in params.erase:
+                shape = (video.shape[0], 3, h, w)
+                noise = torch.randn(shape, generator=generator) if self.remode == "pixel" else torch.zeros(shape)
+                video[:, :, top : top + h, left : left + w] = noise.to(device)
+        return video
 
 
 class VideoTransform:
@@ -146,8 +182,9 @@ class VideoTransform:
     Train: one clip is decoded per row and augmented `num_sample` times; `pixel_values` per row is
     (num_sample, T, 3, crop, crop). Eval: all views from the processor, (V, T, 3, crop, crop) per row.
     `crop_scale` is the random resized crop's area range (VideoMAE V2: 0.08-1). Returns {"pixel_values", "labels",
-    "hand"}. With flip "swap_hands" a flipped row's hand switches lh <-> rh
-    (the flip is decided once per row so all its samples agree); "plain" flips each sample independently.
+    "hand"}, with `device_augmentation` also "augment_seeds" and "augment_flips" (train rows stay decoded uint8).
+    With flip "swap_hands" a flipped row's hand switches lh <-> rh (the flip is decided once per row so all its
+    samples agree); "plain" flips each sample independently and keeps the hand, as the original does.
     A video that cannot be decoded raises `VideoDecodeError` naming it.
     """
 
@@ -165,6 +202,7 @@ class VideoTransform:
         crop_scale: tuple[float, float] = CROP_SCALE,
         backend: str = "auto",
         decode_threads: int = 1,
+        device_augmentation: bool = False,
     ):
         if flip not in FLIP_POLICIES:
             raise ValueError(f"--flip must be one of {FLIP_POLICIES}, got {flip!r}")
@@ -176,6 +214,7 @@ class VideoTransform:
         self.flip = flip
         self.backend = backend
         self.decode_threads = decode_threads
+        self.device_augmentation = device_augmentation
         self.augment = ClipAugmentation(
             processor.crop_size,
             processor.image_mean,
@@ -189,7 +228,11 @@ class VideoTransform:
         )
 
     def train_clips(self, video: str, start: int, end: int, hand: str, seed: int | None):
-        """(pixel_values (num_sample, T, 3, crop, crop), hand after flipping) for one row."""
+        """(pixel_values, hand after flipping, augmentation seeds, flips) for one row.
+
+        pixel_values is (num_sample, T, 3, crop, crop) float, or with `device_augmentation` the decoded uint8 clip
+        (num_sample, T, 3, H, W) (one clip, not copied) for `DeviceAugmentation` to augment with the same seeds.
+        """
         generator = row_generator(seed)
         reader = open_video(video, backend=self.backend, num_threads=self.decode_threads)
         indices = train_clip_indices(
@@ -203,11 +246,14 @@ class VideoTransform:
         )
         clip = reader.get_frames(indices).permute(0, 3, 1, 2)
         flip_row = self.flip == "swap_hands" and bool(torch.rand((), generator=generator) < 0.5)
-        samples = []
+        seeds, flips = [], []
         for _ in range(self.num_sample):
-            flip = flip_row or (self.flip == "plain" and bool(torch.rand((), generator=generator) < 0.5))
-            samples.append(self.augment(clip, generator, flip=flip))
-        return torch.stack(samples), SWAPPED_HAND[hand] if flip_row else hand
+            flips.append(flip_row or (self.flip == "plain" and bool(torch.rand((), generator=generator) < 0.5)))
+            seeds.append(seed_from(generator))
+        hand = SWAPPED_HAND[hand] if flip_row else hand
+        if self.device_augmentation:
+            return clip.unsqueeze(0).expand(self.num_sample, -1, -1, -1, -1), hand, seeds, flips
+        return torch.stack([self.augment(clip, s, flip=f) for s, f in zip(seeds, flips)]), hand, seeds, flips
 
     def eval_views(self, video: str, start: int, end: int) -> torch.Tensor:
         """All evaluation views (V, T, 3, crop, crop) of one row, decoded already resized."""
@@ -218,12 +264,17 @@ class VideoTransform:
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         seeds = batch.get("seed") or [None] * len(batch["video"])
-        pixel_values, hands = [], []
+        out = {"pixel_values": [], "labels": list(batch["label"]), "hand": []}
+        if self.train and self.device_augmentation:
+            out.update(augment_seeds=[], augment_flips=[])
         for video, start, end, hand, seed in zip(batch["video"], batch["start"], batch["end"], batch["hand"], seeds):
             if self.train:
-                clips, hand = self.train_clips(video, start, end, hand, seed)
+                clips, hand, augment_seeds, flips = self.train_clips(video, start, end, hand, seed)
+                if self.device_augmentation:
+                    out["augment_seeds"].append(augment_seeds)
+                    out["augment_flips"].append(flips)
             else:
                 clips = self.eval_views(video, start, end)
-            pixel_values.append(clips)
-            hands.append(hand)
-        return {"pixel_values": pixel_values, "labels": list(batch["label"]), "hand": hands}
+            out["pixel_values"].append(clips)
+            out["hand"].append(hand)
+        return out

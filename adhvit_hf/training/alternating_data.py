@@ -14,7 +14,7 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from ..configuration_adhvit import HANDS
 from ..data.decoding import VideoDecodeError
-from ..modeling_adhvit import IGNORE_INDEX
+from ..data.mixup import mix_hand_rows
 from .schedule import AlternationSchedule, build_schedule
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ class AlternatingClipDataset(Dataset):
                 "stream": hand,
                 "seed": seed,
                 "replaced_videos": replaced,
+                **{key: out[key][0] for key in ("augment_seeds", "augment_flips") if key in out},
             }
         raise VideoDecodeError(
             f"{MAX_REPLACEMENTS + 1} {hand} videos in a row could not be read (last: {replaced[-1]}); "
@@ -164,24 +165,13 @@ class ClipCollator:
             repeats = pixel_values.shape[0] // len(features)
         labels = torch.tensor([f["labels"] for f in features]).repeat_interleave(repeats)
         row_hands = [f["hand"] for f in features for _ in range(repeats)]
-        batch = {"pixel_values": pixel_values}
         mixup = self.mixup if train else None
         generator = torch.Generator().manual_seed(features[0]["seed"]) if mixup else None
-        for hand in HANDS:
-            rows = torch.tensor([h == hand for h in row_hands])
-            if not rows.any():
-                continue
-            if mixup is None:
-                batch[f"{hand}_labels"] = torch.where(rows, labels, IGNORE_INDEX)
-                continue
-            if rows.all():  # every alternating step: no gather and scatter copies of the clips
-                batch["pixel_values"], batch[f"{hand}_labels"] = mixup[hand](pixel_values, labels, generator)
-                continue
-            mixed, targets = mixup[hand](pixel_values[rows], labels[rows], generator)
-            pixel_values[rows] = mixed
-            soft = torch.zeros(len(row_hands), self.num_labels[hand])
-            soft[rows] = targets
-            batch[f"{hand}_labels"] = soft
+        batch = mix_hand_rows(pixel_values, labels, row_hands, mixup, self.num_labels, generator)
+        if "augment_seeds" in features[0]:  # --device_augmentation: the trainer augments and mixes on the device
+            batch["augment_seeds"] = torch.tensor([s for f in features for s in f["augment_seeds"]])
+            batch["augment_flips"] = torch.tensor([b for f in features for b in f["augment_flips"]])
+            batch["mixup_seed"] = features[0]["seed"]
         streams = {f.get("stream", f["hand"]) for f in features}
         batch["hand"] = streams.pop() if len(streams) == 1 else None
         if train:

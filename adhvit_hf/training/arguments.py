@@ -84,6 +84,9 @@ class DataArguments:
     smoothing: float = 0.1
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
     decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
+    device_augmentation: bool = field(
+        default=False, metadata={"help": "Augment and mix training clips on the training device; workers only decode."}
+    )
     data_set: str = field(default="HA-ViD", metadata={"help": "The dataset's name, for the model card."})
 
     def __post_init__(self):
@@ -162,7 +165,32 @@ class AlternatingTrainingArguments(TrainingArguments):
             raise ValueError(f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}")
         if self.alternation_strategy not in STRATEGIES:
             raise ValueError(f"--alternation_strategy must be one of {STRATEGIES}, got {self.alternation_strategy!r}")
+        if self.enable_jit_checkpoint:
+            raise ValueError(
+                "--enable_jit_checkpoint is not needed: SIGTERM/SIGINT already save a complete checkpoint at the end "
+                "of the step on every rank (adhvit_hf.training.preemption), and a second handler would replace it"
+            )
+        if self.save_ckpt_freq is not None and self.save_ckpt_freq <= 0:
+            raise ValueError(f"--save_ckpt_freq must be a positive number of epochs, got {self.save_ckpt_freq}")
+        if self.save_ckpt_freq and self.save_strategy not in ("epoch", "no"):
+            raise ValueError(f"--save_ckpt_freq counts epochs: it needs --save_strategy epoch, got {self.save_strategy}")
         super().__post_init__()
+        self._scale_original_lr()
+
+    def _scale_original_lr(self) -> None:
+        """The original's `--lr` (here `base_lr`), `--min_lr` and `--warmup_lr` are per 256 clips of global batch.
+
+        They become absolute rates once, here; `base_lr` is then cleared so that building the arguments again from
+        their fields (`dataclasses.replace`, a saved `training_args`) does not scale them twice.
+        """
+        if self.base_lr is None:
+            return
+        global_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps * max(1, self.world_size)
+        scale = global_batch / 256
+        logger.info("--lr %g per 256 clips at a global batch of %d: learning rate %g", self.base_lr, global_batch,
+                    self.base_lr * scale)
+        self.learning_rate, self.warmup_lr, self.min_lr = self.base_lr * scale, self.warmup_lr * scale, self.min_lr * scale
+        self.base_lr = None
 
 
 def bf16_autocast_helps(use_cuda: bool) -> bool:

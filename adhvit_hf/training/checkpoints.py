@@ -145,6 +145,13 @@ def resolve_resume_checkpoint(args, config=None) -> str | None:
     return newest
 
 
+def best_checkpoint(output_dir: str, state) -> str | None:
+    """The best checkpoint's folder in `output_dir`, from its step: stored paths break when the folder moves."""
+    if state.best_global_step:
+        return os.path.join(output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.best_global_step}")
+    return state.best_model_checkpoint
+
+
 @contextlib.contextmanager
 def refuse_code_pickles(checkpoint: str):
     """Turns `torch.load(weights_only=True)`'s refusal of a pickle that would run code into a `CheckpointError`."""
@@ -174,6 +181,18 @@ class CompleteCheckpointMixin:
         with refuse_code_pickles(checkpoint):
             super()._load_rng_state(checkpoint)
 
+    _deferred_push: str | None = None
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        # `Trainer._save_checkpoint` asks for the push before the EMA file and the marker exist: a pushed checkpoint
+        # would look complete on the Hub while it is not, so the push waits until `_save_checkpoint` marked it.
+        if os.path.basename(checkpoint_folder).startswith(PREFIX_CHECKPOINT_DIR) and not is_complete_checkpoint(
+            checkpoint_folder
+        ):
+            self._deferred_push = checkpoint_folder
+            return
+        super()._push_from_checkpoint(checkpoint_folder)
+
     def _save_checkpoint(self, model, trial) -> None:
         run_dir = self._get_output_dir(trial=trial)
         folder = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
@@ -195,12 +214,24 @@ class CompleteCheckpointMixin:
                 if hasattr(callback, "save_to_checkpoint"):
                     callback.save_to_checkpoint(folder)
             mark_checkpoint_complete(folder, self.state.global_step)
+        if self._deferred_push is not None:
+            pending, self._deferred_push = self._deferred_push, None
+            super()._push_from_checkpoint(pending)
+        if self.args.should_save:
             # Stale folders of killed saves must not count towards save_total_limit and push out a complete one.
             for stale in list_checkpoints(run_dir)[1]:
                 shutil.rmtree(stale)
             rotate_checkpoints(
                 output_dir=run_dir,
                 save_total_limit=limit,
-                best_model_checkpoint=self.state.best_model_checkpoint,
+                best_model_checkpoint=best_checkpoint(run_dir, self.state),
                 use_mtime=True,
             )
+
+    def _load_callback_state(self) -> None:
+        # Called right after a resumed run read trainer_state.json, whose best_model_checkpoint is the path of the
+        # folder where the run was saved (HF drops it when that path is gone, e.g. the folder was moved or copied).
+        super()._load_callback_state()
+        best = best_checkpoint(self.args.output_dir, self.state)
+        if best is not None and os.path.isdir(best):
+            self.state.best_model_checkpoint = best

@@ -5,7 +5,10 @@ import json
 import os
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from ..configuration_adhvit import HAND_NAMES
+from ..inference.timeline import save_figure
 from ..utils import atomic_write
 
 
@@ -16,11 +19,6 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_labels: int)
 
 def write_prediction_reports(outputs: dict, datasets: dict, config, output_dir: str, top_k: int = 5) -> None:
     """`predictions.jsonl` (top-k names and scores per hand and video) and `confusion_{hand}.csv/.png`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     os.makedirs(output_dir, exist_ok=True)
     lines = []
     for hand, output in outputs.items():
@@ -44,7 +42,9 @@ def write_prediction_reports(outputs: dict, datasets: dict, config, output_dir: 
             writer.writerow(["true \\ predicted", *names])
             writer.writerows([name, *row] for name, row in zip(names, matrix.tolist()))
         size = max(4, num_labels * 0.25)
-        fig, ax = plt.subplots(figsize=(size + 1, size))
+        # A bare Figure draws without pyplot, so the caller's matplotlib backend stays as it was.
+        fig = Figure(figsize=(size + 1, size), layout="constrained")
+        ax = fig.subplots()
         image = ax.imshow(matrix, cmap="Blues")
         fig.colorbar(image, ax=ax)
         if num_labels <= 30:
@@ -52,10 +52,7 @@ def write_prediction_reports(outputs: dict, datasets: dict, config, output_dir: 
             ax.set_yticks(range(num_labels), names, fontsize=7)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{'left' if hand == 'lh' else 'right'} hand")
-        fig.tight_layout()
-        with atomic_write(os.path.join(output_dir, f"confusion_{hand}.png"), "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        plt.close(fig)
+        ax.set_title(HAND_NAMES[hand])
+        save_figure(os.path.join(output_dir, f"confusion_{hand}.png"), fig)
     with atomic_write(os.path.join(output_dir, "predictions.jsonl"), "w") as f:
         f.write("\n".join(lines) + "\n")

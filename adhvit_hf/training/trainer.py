@@ -27,8 +27,10 @@ from ..configuration_adhvit import HANDS
 from ..modeling_adhvit import hand_cross_entropy
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
+from .ema import ModelEmaCallback
 from .hub import HubPushMixin
 from .optim import create_adamw, seed_lr_factor
+from .preemption import PreemptionCallback
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +43,25 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     `train_dataset` is an `AlternatingClipDataset`; `eval_dataset` a dict of per-hand evaluation
     datasets whose items hold all views of one video. `args` is `AlternatingTrainingArguments`.
     Saved folders and Hub pushes carry the remote code and the ADH-ViT model card (`HubPushMixin`); a checkpoint
-    counts as complete only once its marker is written (`CompleteCheckpointMixin`).
+    counts as complete only once its marker is written (`CompleteCheckpointMixin`). SIGTERM/SIGINT save a checkpoint
+    and stop (`self.preemption`); `--model_ema` keeps a weight average (`self.ema`). `adhvit_hf.training.build_trainer`
+    builds one from the argument dataclasses.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The checkpoint `train()` continues from when given none (`build_trainer` sets it from the output_dir rule).
+        self.resume_checkpoint: str | None = None
+        self.test_dataset: dict | None = None
+        # --device_augmentation: the `DeviceAugmentation` that turns decoded uint8 batches into training batches.
+        self.device_augmentation = None
+        self.preemption = PreemptionCallback()
+        self.add_callback(self.preemption)
+        self.ema = ModelEmaCallback(self.args.model_ema_decay) if self.args.model_ema else None
+        if self.ema is not None:
+            self.add_callback(self.ema)
+        if self.args.save_ckpt_freq:
+            self.add_callback(EpochSaveFrequency(self.args.save_ckpt_freq))
         self.batch_sampler = self._build_batch_sampler()
         self.schedule = self.batch_sampler.schedule
         self.accuracy_metric = evaluate.load(METRIC_PATH)
@@ -101,7 +117,16 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
 
     # ---- training ----
 
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        """`Trainer.train`; without `resume_from_checkpoint` it continues from `self.resume_checkpoint`."""
+        checkpoint = self.resume_checkpoint if resume_from_checkpoint is None else resume_from_checkpoint
+        if self.ema is not None:
+            self.ema.resume_from = checkpoint if isinstance(checkpoint, str) else None
+        return super().train(resume_from_checkpoint=checkpoint, **kwargs)
+
     def training_step(self, model, inputs, num_items_in_batch=None):
+        if self.device_augmentation is not None:
+            inputs = self.device_augmentation(inputs, self.args.device)
         hand = self.schedule.hand_at(self.state.global_step)
         batch_hand = inputs.pop("hand")
         if batch_hand != hand:
@@ -239,6 +264,22 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics)
         return metrics
+
+
+class EpochSaveFrequency(TrainerCallback):
+    """`--save_ckpt_freq N`: of the epoch-end saves keep every N-th epoch's and the last one's (the original's rule).
+
+    Runs after HF's flow callback, which asks for a save at every epoch end.
+    """
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        epoch = round(state.epoch)
+        if control.should_save and epoch % self.every and state.global_step < state.max_steps:
+            control.should_save = False
+        return control
 
 
 class SamplerEpochSetter(TrainerCallback):

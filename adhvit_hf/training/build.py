@@ -1,0 +1,172 @@
+"""Training as a library: the datasets, the model and the `AlternatingTrainer` of one run, from its three argument
+dataclasses (what `adhvit-train` parses from its command line).
+
+    trainer = build_trainer(model_args, data_args, training_args)
+    trainer.train()
+"""
+
+import logging
+from dataclasses import dataclass
+
+from transformers import AutoModel, TrainerCallback
+
+from ..convert_videomae_v2 import config_from_model_name, load_pretrained_backbone
+from ..data.clip_list import read_label_names
+from ..data.datasets import load_hand_splits
+from ..data.device_augment import DeviceAugmentation
+from ..data.mixup import ClipMixup
+from ..data.transforms import VideoTransform
+from ..modeling_adhvit import AdhVitForDualHandClassification
+from ..processing_adhvit import AdhVitVideoProcessor
+from .alternating_data import AlternatingClipDataset, ClipCollator
+from .arguments import AlternatingTrainingArguments, DataArguments, ModelArguments
+from .checkpoints import resolve_resume_checkpoint
+from .trainer import AlternatingTrainer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class HandData:
+    """One run's data: the alternating training set and each hand's evaluation and test sets."""
+
+    train: AlternatingClipDataset
+    validation: dict
+    test: dict
+    processor: AdhVitVideoProcessor
+
+
+def build_processor(model_args: ModelArguments, data_args: DataArguments) -> AdhVitVideoProcessor:
+    return AdhVitVideoProcessor(
+        num_frames=data_args.num_frames,
+        sampling_rate=data_args.sampling_rate,
+        sparse_sample=data_args.sparse_sample,
+        test_num_segment=data_args.test_num_segment,
+        test_num_crop=data_args.test_num_crop,
+        short_side_size=data_args.short_side_size,
+        crop_size=model_args.image_size,
+    )
+
+
+def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> HandData:
+    """Each hand's clip lists with their transforms; with `one_stream` both hands read the LH lists."""
+    sources = {
+        "lh": (data_args.lh_data_path, data_args.lh_data_root),
+        "rh": (data_args.lh_data_path, data_args.lh_data_root)
+        if data_args.one_stream
+        else (data_args.rh_data_path, data_args.rh_data_root),
+    }
+    num_labels = {"lh": model_args.lh_num_labels, "rh": model_args.rh_num_labels}
+    splits = {
+        hand: load_hand_splits(path, hand, num_labels[hand], data_root=root, skip_missing=data_args.skip_missing)
+        for hand, (path, root) in sources.items()
+    }
+    processor = build_processor(model_args, data_args)
+    train_transform = VideoTransform(
+        processor,
+        train=True,
+        num_sample=data_args.num_sample,
+        aa=None if data_args.aa.lower() in ("", "none") else data_args.aa,
+        reprob=data_args.reprob,
+        remode=data_args.remode,
+        recount=data_args.recount,
+        flip=data_args.flip,
+        train_interpolation=data_args.train_interpolation,
+        crop_scale=data_args.train_crop_scale,
+        backend=data_args.decoder,
+        device_augmentation=data_args.device_augmentation,
+    )
+    eval_transform = VideoTransform(processor, train=False, backend=data_args.decoder)
+    return HandData(
+        train=AlternatingClipDataset({hand: s["train"] for hand, s in splits.items()}, train_transform),
+        validation={hand: s["validation"].with_transform(eval_transform) for hand, s in splits.items()},
+        test={hand: s["test"].with_transform(eval_transform) for hand, s in splits.items()},
+        processor=processor,
+    )
+
+
+def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitForDualHandClassification:
+    """A saved model (`model_name_or_path`), or a new one by architecture name, with `finetune`'s backbone."""
+    label_names = {
+        hand: read_label_names(path)
+        for hand, path in (("lh", data_args.lh_data_path), ("rh", data_args.rh_data_path or data_args.lh_data_path))
+    }
+    overrides = dict(
+        lh_num_labels=model_args.lh_num_labels,
+        rh_num_labels=model_args.rh_num_labels,
+        num_frames=data_args.num_frames,
+        image_size=model_args.image_size,
+        tubelet_size=model_args.tubelet_size,
+        drop_path_rate=model_args.drop_path_rate,
+        head_dropout=model_args.head_dropout,
+        init_scale=model_args.init_scale,
+        hidden_dropout_prob=model_args.hidden_dropout_prob,
+        attention_probs_dropout_prob=model_args.attention_probs_dropout_prob,
+        **{f"{hand}_id2label": names for hand, names in label_names.items() if names},
+    )
+    if model_args.model_name_or_path:
+        model = AutoModel.from_pretrained(
+            model_args.model_name_or_path, attn_implementation=model_args.attn_implementation, **overrides
+        )
+    else:
+        config = config_from_model_name(model_args.model, **overrides)
+        if model_args.config_overrides:
+            config.update_from_string(model_args.config_overrides)
+        model = AdhVitForDualHandClassification._from_config(config, attn_implementation=model_args.attn_implementation)
+    if model_args.finetune:
+        load_pretrained_backbone(
+            model, model_args.finetune, model_key=model_args.model_key, model_prefix=model_args.model_prefix
+        )
+    return model
+
+
+def build_mixup(data_args: DataArguments, num_labels: dict[str, int]) -> dict | None:
+    """Per-hand mixup/cutmix; without them `ClipMixup` still makes smoothed targets (the original's smoothing loss)."""
+    if data_args.mixup <= 0 and data_args.cutmix <= 0 and not data_args.cutmix_minmax and data_args.smoothing <= 0:
+        return None
+    return {
+        hand: ClipMixup(
+            mixup_alpha=data_args.mixup,
+            cutmix_alpha=data_args.cutmix,
+            cutmix_minmax=data_args.cutmix_minmax,
+            prob=data_args.mixup_prob,
+            switch_prob=data_args.mixup_switch_prob,
+            mode=data_args.mixup_mode,
+            label_smoothing=data_args.smoothing,
+            num_classes=n,
+        )
+        for hand, n in num_labels.items()
+    }
+
+
+def build_trainer(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: AlternatingTrainingArguments,
+    callbacks: list[TrainerCallback] | None = None,
+    data: HandData | None = None,
+    model: AdhVitForDualHandClassification | None = None,
+) -> AlternatingTrainer:
+    """The trainer of one run. `trainer.train()` continues from the checkpoint the output_dir rule picks
+    (`resolve_resume_checkpoint`); `trainer.test_dataset` holds each hand's test set for `evaluate_hands`."""
+    data = data or build_datasets(model_args, data_args)
+    model = model or build_model(model_args, data_args)
+    num_labels = {"lh": model.config.lh_num_labels, "rh": model.config.rh_num_labels}
+    # Before the Trainer exists: with --overwrite_output_dir this deletes the old checkpoints.
+    checkpoint = resolve_resume_checkpoint(training_args, model.config) if training_args.do_train else None
+    mixup = build_mixup(data_args, num_labels)
+    trainer = AlternatingTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=data.train,
+        eval_dataset=data.validation,
+        data_collator=ClipCollator(num_labels, mixup=None if data_args.device_augmentation else mixup),
+        processing_class=data.processor,
+        callbacks=callbacks,
+    )
+    trainer.resume_checkpoint = checkpoint
+    if data_args.device_augmentation:
+        trainer.device_augmentation = DeviceAugmentation(data.train.transform.augment, mixup, num_labels)
+    trainer.test_dataset = data.test
+    trainer.model_card_kwargs = {"dataset_name": data_args.data_set}
+    return trainer

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from adhvit_hf.data.device_augment import DeviceAugmentation
+from adhvit_hf.data.mixup import ClipMixup
+from adhvit_hf.data.transforms import VideoTransform
+from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
+from data_helpers import write_index_video
+
+
+NUM_LABELS = {"lh": 3, "rh": 4}
+
+
+def processor():
+    return AdhVitVideoProcessor(num_frames=4, sampling_rate=2, short_side_size=32, crop_size=32)
+
+
+def transform(device_augmentation: bool, flip: str) -> VideoTransform:
+    return VideoTransform(processor(), train=True, num_sample=2, aa="rand-m9-n4-mstd0.5-inc1", reprob=0.5,
+                          flip=flip, device_augmentation=device_augmentation)
+
+
+def mixups():
+    return {hand: ClipMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=n)
+            for hand, n in NUM_LABELS.items()}
+
+
+@pytest.fixture(scope="module")
+def hand_rows(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("videos")
+    videos = [write_index_video(folder / f"v{i}.mp4", num_frames=24, height=36, width=48) for i in range(2)]
+    return {hand: [{"video": v, "start": -1, "end": -1, "label": i + 1, "hand": hand} for i, v in enumerate(videos)]
+            for hand in NUM_LABELS}
+
+
+@pytest.mark.parametrize("flip", ["swap_hands", "plain"])
+def test_device_batches_equal_worker_batches(hand_rows, flip):
+    """Same seeds, same batch: the workers' augmentation + collator mixup against decode-only workers + device."""
+    keys = [("lh", 0, 11), ("lh", 1, 12), ("rh", 0, 13), ("rh", 1, 14)]
+    worker = AlternatingClipDataset(hand_rows, transform(False, flip))
+    decode_only = AlternatingClipDataset(hand_rows, transform(True, flip))
+    expected = ClipCollator(NUM_LABELS, mixup=mixups())([worker[key] for key in keys])
+    collated = ClipCollator(NUM_LABELS)([decode_only[key] for key in keys])
+    assert collated["pixel_values"].dtype == torch.uint8 and collated["pixel_values"].shape == (8, 4, 3, 36, 48)
+    device_augmentation = DeviceAugmentation(worker.transform.augment, mixups(), NUM_LABELS)
+    batch = device_augmentation(collated, "cpu")
+    assert set(batch) == set(expected)
+    assert torch.equal(batch["pixel_values"], expected["pixel_values"])
+    for hand in NUM_LABELS:
+        assert torch.equal(batch[f"{hand}_labels"], expected[f"{hand}_labels"])
+    assert batch["hand"] == expected["hand"] and batch["replaced_videos"] == expected["replaced_videos"] == []
+
+
+def test_device_batches_without_mixup_keep_class_indices(hand_rows):
+    keys = [("rh", 1, 5), ("rh", 0, 6)]
+    worker = AlternatingClipDataset(hand_rows, transform(False, "none"))
+    decode_only = AlternatingClipDataset(hand_rows, transform(True, "none"))
+    expected = ClipCollator(NUM_LABELS)([worker[key] for key in keys])
+    batch = DeviceAugmentation(worker.transform.augment, None, NUM_LABELS)(
+        ClipCollator(NUM_LABELS)([decode_only[key] for key in keys]), "cpu"
+    )
+    assert torch.equal(batch["pixel_values"], expected["pixel_values"])
+    assert batch["rh_labels"].tolist() == expected["rh_labels"].tolist() == [2, 2, 1, 1]
+    assert "lh_labels" not in batch and batch["hand"] == "rh"
