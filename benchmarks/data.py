@@ -3,10 +3,10 @@
 The recorded video is 1280x720 at 30 fps with a 250-frame keyframe interval (HA-ViD's kind); the prepared copy
 keeps every frame at a short side of 224 with a short keyframe interval and no B-frames. For the same training
 clips (same seeds, so the same frames) of both, one worker's CPU time (one torch thread, one decoder thread) is
-split into decode (the package's reader), augmentation (the recipe's: random resized crop, RandAugment m7-n4,
-erasing 0.25; `num_sample` per decode) and collate (`ClipCollator` with the recipe's mixup), next to the bare-decode
-floor: PyAV alone decoding the same frames, one thread. With device-side augmentation the workers pay only decode
-and the collate of uint8 clips (augmentation and mixup run on the GPU).
+split into decode (the package's reader), augmentation (the recipe's `ClipAugmentation`: RandAugment m7-n4,
+random resized crop, erasing 0.25; `num_sample` per decode) and collate (`ClipCollator` with the recipe's mixup),
+next to the bare-decode floor: PyAV alone decoding the same frames, one thread. With device-side augmentation the
+workers pay only decode and the collate of uint8 clips (augmentation and mixup run on the GPU).
 
 Every figure is per training clip: a decode serves `num_sample` training clips, so its cost is divided by it.
 """
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 RANDAUGMENT = "rand-m7-n4-mstd0.5-inc1"  # VideoMAE V2's and the original ADH-ViT's recipe
 RECIPE = {"num_frames": 16, "sampling_rate": 4, "crop_size": 224, "num_sample": 2, "batch_size": 4}
 ORIGINAL = {"height": 720, "width": 1280, "fps": 30, "gop": 250, "crf": 23, "num_frames": 500}
-PREPARED = {"short_side": 224, "gop": 16, "crf": 23}
+PREPARED = {"short_side": 224, "gop": 16, "crf": 20}  # adhvit-resize-videos' keyframe interval and quality
 DECODERS = ("decord", "pyav")
 
 
@@ -120,24 +120,25 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
     def augment():
         augmented.clear()
         for seed, clip in zip(seeds, clips):
-            generator = row_generator(seed)
-            augmented.append(torch.stack([transform.augment(clip, generator) for _ in range(num_sample)]))
+            augmented.append(torch.stack([transform.augment(clip, seed * num_sample + k) for k in range(num_sample)]))
 
     costs["augment"] = best_cpu_seconds(augment, rounds) / clips_per_round
 
     num_labels = {"lh": NUM_LABELS, "rh": NUM_LABELS}
     mixup = {hand: ClipMixup(num_classes=NUM_LABELS) for hand in num_labels}
 
-    def collate(collator, samples):
+    def collate(collator, samples, **extra):
         for first in range(0, len(samples), batch_size):
             collator([{"pixel_values": sample, "labels": 0, "hand": "lh", "stream": "lh", "seed": first + offset}
-                      for offset, sample in enumerate(samples[first : first + batch_size])])
+                      | extra for offset, sample in enumerate(samples[first : first + batch_size])])
 
     costs["collate"] = best_cpu_seconds(lambda: collate(ClipCollator(num_labels, mixup), augmented), rounds)
     costs["collate"] /= clips_per_round
-    # with device-side augmentation a worker ships the decoded uint8 clip once; the GPU makes its num_sample copies
-    raw = [clip[None] for clip in clips]
-    costs["collate_uint8"] = best_cpu_seconds(lambda: collate(ClipCollator(num_labels), raw), rounds)
+    # with device-side augmentation a row is its decoded uint8 clip (num_sample views of one tensor) with the seeds
+    # and flips of its samples; augmentation and mixup happen on the device
+    raw = [clip.unsqueeze(0).expand(num_sample, -1, -1, -1, -1) for clip in clips]
+    device_rows = {"augment_seeds": list(range(num_sample)), "augment_flips": [False] * num_sample}
+    costs["collate_uint8"] = best_cpu_seconds(lambda: collate(ClipCollator(num_labels), raw, **device_rows), rounds)
     costs["collate_uint8"] /= clips_per_round
     return {key: round(seconds * 1000, 2) for key, seconds in costs.items()} | {
         "frame_size": list(clips[0].shape[-2:]),
