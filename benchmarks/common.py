@@ -11,7 +11,6 @@ import torch
 from torch.utils.benchmark import Timer
 from torch.utils.flop_counter import FlopCounterMode
 
-
 NUM_LABELS = 75  # HA-ViD's primitive tasks per hand
 # name -> (VideoMAE V2 model name, config overrides)
 SIZES = {
@@ -19,8 +18,14 @@ SIZES = {
     "small": ("vit_small_patch16_224", {"num_frames": 16, "image_size": 112}),
     "tiny": (
         "vit_small_patch16_224",
-        {"num_frames": 4, "image_size": 32, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-         "intermediate_size": 64},
+        {
+            "num_frames": 4,
+            "image_size": 32,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 64,
+        },
     ),
 }
 
@@ -59,8 +64,9 @@ def best_cpu_seconds(function, rounds: int) -> float:
     CPU time does not count waiting for a core, and on a shared machine other processes only ever slow a round
     down: the best round is the closest to the cost on an idle machine.
     """
-    timer = Timer(stmt="function()", globals={"function": function}, timer=time.process_time,
-                  num_threads=torch.get_num_threads())
+    timer = Timer(
+        stmt="function()", globals={"function": function}, timer=time.process_time, num_threads=torch.get_num_threads()
+    )
     return min(timer.timeit(1).mean for _ in range(rounds))
 
 

@@ -27,7 +27,6 @@ from adhvit_hf.training.alternating_data import ClipCollator
 
 from .common import NUM_LABELS, best_cpu_seconds, markdown_table
 
-
 logger = logging.getLogger(__name__)
 
 RANDAUGMENT = "rand-m7-n4-mstd0.5-inc1"  # VideoMAE V2's and the original ADH-ViT's recipe
@@ -41,9 +40,14 @@ def write_recorded_video(path: str, height: int, width: int, fps: int, gop: int,
     """A camera-like video: a fixed smooth texture panning slowly, with a bright block moving across it."""
     rng = np.random.default_rng(0)
     coarse = rng.integers(0, 256, (height // 16 + 2, width // 16 + 2, 3), dtype=np.uint8)
-    texture = torch.nn.functional.interpolate(
-        torch.from_numpy(coarse).permute(2, 0, 1)[None].float(), scale_factor=16, mode="bilinear"
-    )[0].permute(1, 2, 0).to(torch.uint8).numpy()
+    texture = (
+        torch.nn.functional.interpolate(
+            torch.from_numpy(coarse).permute(2, 0, 1)[None].float(), scale_factor=16, mode="bilinear"
+        )[0]
+        .permute(1, 2, 0)
+        .to(torch.uint8)
+        .numpy()
+    )
     block = max(height // 6, 2)
 
     def frames():
@@ -66,7 +70,7 @@ def prepare_copy(source: str, destination: str, short_side: int, gop: int, crf: 
         scale = short_side / min(height, width)
         size = {"height": 2 * round(height * scale / 2), "width": 2 * round(width * scale / 2)}
         frames = (frame.to_ndarray(format="rgb24", **size) for frame in container.decode(stream))
-        write_mp4(destination, frames, fps=int(round(stream.average_rate)), gop_size=gop, crf=crf)
+        write_mp4(destination, frames, fps=round(stream.average_rate), gop_size=gop, crf=crf)
 
 
 def bare_decode(path: str, indices: list[int]) -> list[np.ndarray]:
@@ -93,8 +97,12 @@ def bare_decode(path: str, indices: list[int]) -> list[np.ndarray]:
 def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
     """Best-of-`rounds` CPU seconds per training clip of each stage, for the clips drawn from `seeds`."""
     num_sample, batch_size = recipe["num_sample"], recipe["batch_size"]
-    processor = AdhVitVideoProcessor(num_frames=recipe["num_frames"], sampling_rate=recipe["sampling_rate"],
-                                     crop_size=recipe["crop_size"], short_side_size=recipe["crop_size"])
+    processor = AdhVitVideoProcessor(
+        num_frames=recipe["num_frames"],
+        sampling_rate=recipe["sampling_rate"],
+        crop_size=recipe["crop_size"],
+        short_side_size=recipe["crop_size"],
+    )
     transform = VideoTransform(processor, train=True, num_sample=num_sample, aa=RANDAUGMENT, reprob=0.25)
     reader = open_video(path, backend="pyav")
     num_video_frames = reader.num_frames
@@ -110,7 +118,9 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
         return [open_video(path, backend=backend, num_threads=1).get_frames(i).permute(0, 3, 1, 2) for i in indices]
 
     for backend in DECODERS:
-        costs[f"decode_{backend}"] = best_cpu_seconds(lambda: decode(backend), rounds) / clips_per_round
+        costs[f"decode_{backend}"] = (
+            best_cpu_seconds(lambda backend=backend: decode(backend), rounds) / clips_per_round
+        )
     costs["bare_decode"] = best_cpu_seconds(lambda: [bare_decode(path, i.tolist()) for i in indices], rounds)
     costs["bare_decode"] /= clips_per_round
 
@@ -119,7 +129,7 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
 
     def augment():
         augmented.clear()
-        for seed, clip in zip(seeds, clips):
+        for seed, clip in zip(seeds, clips, strict=True):
             augmented.append(torch.stack([transform.augment(clip, seed * num_sample + k) for k in range(num_sample)]))
 
     costs["augment"] = best_cpu_seconds(augment, rounds) / clips_per_round
@@ -129,8 +139,12 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
 
     def collate(collator, samples, **extra):
         for first in range(0, len(samples), batch_size):
-            collator([{"pixel_values": sample, "labels": 0, "hand": "lh", "stream": "lh", "seed": first + offset}
-                      | extra for offset, sample in enumerate(samples[first : first + batch_size])])
+            collator(
+                [
+                    {"pixel_values": sample, "labels": 0, "hand": "lh", "stream": "lh", "seed": first + offset} | extra
+                    for offset, sample in enumerate(samples[first : first + batch_size])
+                ]
+            )
 
     costs["collate"] = best_cpu_seconds(lambda: collate(ClipCollator(num_labels, mixup), augmented), rounds)
     costs["collate"] /= clips_per_round
@@ -146,8 +160,9 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
     }
 
 
-def run(work_dir: str, clips: int, rounds: int, original: dict = ORIGINAL, prepared: dict = PREPARED,
-        recipe: dict = RECIPE) -> dict:
+def run(
+    work_dir: str, clips: int, rounds: int, original: dict = ORIGINAL, prepared: dict = PREPARED, recipe: dict = RECIPE
+) -> dict:
     """{"settings", "videos": {"original" | "prepared": {decoder: per-clip milliseconds}}}; one torch thread."""
     original_path = os.path.join(work_dir, "original.mp4")
     prepared_path = os.path.join(work_dir, "prepared.mp4")
@@ -166,28 +181,46 @@ def run(work_dir: str, clips: int, rounds: int, original: dict = ORIGINAL, prepa
             videos[name] = clip_costs(path, list(range(clips)), rounds, recipe)
     finally:
         torch.set_num_threads(threads)
-    settings = {"original": original, "prepared": prepared, "recipe": recipe, "clips": clips, "rounds": rounds,
-                "randaugment": RANDAUGMENT}
+    settings = {
+        "original": original,
+        "prepared": prepared,
+        "recipe": recipe,
+        "clips": clips,
+        "rounds": rounds,
+        "randaugment": RANDAUGMENT,
+    }
     return {"settings": settings, "videos": videos}
 
 
 def per_clip_totals(costs: dict, decoder: str) -> dict:
     """Milliseconds per training clip a worker pays without and with device-side augmentation."""
     decode = costs[f"decode_{decoder}"]
-    return {"host_augmentation": decode + costs["augment"] + costs["collate"],
-            "device_augmentation": decode + costs["collate_uint8"]}
+    return {
+        "host_augmentation": decode + costs["augment"] + costs["collate"],
+        "device_augmentation": decode + costs["collate_uint8"],
+    }
 
 
-def cores_per_gpu(data: dict, train_flops: int, gpu_flops_per_second: float, fraction: float,
-                  measured_clips_per_second: float | None = None) -> dict:
+def cores_per_gpu(
+    data: dict,
+    train_flops: int,
+    gpu_flops_per_second: float,
+    fraction: float,
+    measured_clips_per_second: float | None = None,
+) -> dict:
     """CPU cores a GPU needs so that data keeps up: clips/s the GPU trains at `fraction` of its peak (from the counted
     FLOPs of a training clip), times CPU seconds per training clip; also at a measured GPU rate when there is one."""
     clips_per_second = fraction * gpu_flops_per_second / train_flops
     rates = {"at_fraction_of_peak": clips_per_second}
     if measured_clips_per_second is not None:
         rates["measured"] = measured_clips_per_second
-    result = {"train_flops_per_clip": train_flops, "gpu_flops_per_second": gpu_flops_per_second,
-              "fraction": fraction, "gpu_clips_per_second": {k: round(v, 1) for k, v in rates.items()}, "cores": {}}
+    result = {
+        "train_flops_per_clip": train_flops,
+        "gpu_flops_per_second": gpu_flops_per_second,
+        "fraction": fraction,
+        "gpu_clips_per_second": {k: round(v, 1) for k, v in rates.items()},
+        "cores": {},
+    }
     for video, costs in data["videos"].items():
         for decoder in DECODERS:
             for path, ms in per_clip_totals(costs, decoder).items():
@@ -203,16 +236,23 @@ def targets(data: dict, cores: dict) -> list[dict]:
     whole_device = per_clip_totals(prepared, "decord")["device_augmentation"]
     needed = cores["cores"]["prepared/decord/device_augmentation"]["at_fraction_of_peak"]
     return [
-        {"target": "bare decoding of a training clip: prepared >= 4x cheaper than the 720p long-GOP original",
-         "measured": f"{decode_ratio:.1f}x ({original['bare_decode']:.1f} ms vs {prepared['bare_decode']:.1f} ms)",
-         "met": decode_ratio >= 4},
-        {"target": "whole CPU cost of a training clip on prepared video <= 2x its bare-decode floor",
-         "measured": f"{whole / prepared['bare_decode']:.1f}x ({whole:.1f} ms vs {prepared['bare_decode']:.1f} ms; "
-                     f"with device-side augmentation {whole_device / prepared['bare_decode']:.1f}x)",
-         "met": whole <= 2 * prepared["bare_decode"]},
-        {"target": f"cores per GPU, ViT-B 16x224 at {cores['fraction']:.0%} of H100 bf16 peak, device-side "
-                   "augmentation, prepared video <= 24",
-         "measured": f"{needed:.1f}", "met": needed <= 24},
+        {
+            "target": "bare decoding of a training clip: prepared >= 4x cheaper than the 720p long-GOP original",
+            "measured": f"{decode_ratio:.1f}x ({original['bare_decode']:.1f} ms vs {prepared['bare_decode']:.1f} ms)",
+            "met": decode_ratio >= 4,
+        },
+        {
+            "target": "whole CPU cost of a training clip on prepared video <= 2x its bare-decode floor",
+            "measured": f"{whole / prepared['bare_decode']:.1f}x ({whole:.1f} ms vs {prepared['bare_decode']:.1f} ms; "
+            f"with device-side augmentation {whole_device / prepared['bare_decode']:.1f}x)",
+            "met": whole <= 2 * prepared["bare_decode"],
+        },
+        {
+            "target": f"cores per GPU, ViT-B 16x224 at {cores['fraction']:.0%} of H100 bf16 peak, device-side "
+            "augmentation, prepared video <= 24",
+            "measured": f"{needed:.1f}",
+            "met": needed <= 24,
+        },
     ]
 
 
@@ -221,25 +261,51 @@ def tables(data: dict, cores: dict | None) -> list[str]:
     for video, costs in data["videos"].items():
         for decoder in DECODERS:
             totals = per_clip_totals(costs, decoder)
-            rows.append([
-                video, "x".join(map(str, costs["frame_size"])), costs["bitrate_kbps"], decoder, f"{costs[f'decode_{decoder}']:.1f}",
-                f"{costs['augment']:.1f}", f"{costs['collate']:.1f}", f"{totals['host_augmentation']:.1f}",
-                f"{costs['collate_uint8']:.1f}", f"{totals['device_augmentation']:.1f}", f"{costs['bare_decode']:.1f}",
-                f"{totals['host_augmentation'] / costs['bare_decode']:.1f}x",
-            ])
+            rows.append(
+                [
+                    video,
+                    "x".join(map(str, costs["frame_size"])),
+                    costs["bitrate_kbps"],
+                    decoder,
+                    f"{costs[f'decode_{decoder}']:.1f}",
+                    f"{costs['augment']:.1f}",
+                    f"{costs['collate']:.1f}",
+                    f"{totals['host_augmentation']:.1f}",
+                    f"{costs['collate_uint8']:.1f}",
+                    f"{totals['device_augmentation']:.1f}",
+                    f"{costs['bare_decode']:.1f}",
+                    f"{totals['host_augmentation'] / costs['bare_decode']:.1f}x",
+                ]
+            )
     lines = markdown_table(
-        ["video", "frame size", "kbit/s", "decoder", "decode", "augmentation", "collate (mixup)", "whole",
-         "collate uint8", "whole with device augmentation", "bare PyAV decode", "whole / bare"],
+        [
+            "video",
+            "frame size",
+            "kbit/s",
+            "decoder",
+            "decode",
+            "augmentation",
+            "collate (mixup)",
+            "whole",
+            "collate uint8",
+            "whole with device augmentation",
+            "bare PyAV decode",
+            "whole / bare",
+        ],
         rows,
     )
     if cores is None:
         return lines
     rates = cores["gpu_clips_per_second"]
-    names = {"at_fraction_of_peak": f"{cores['fraction']:.0%} of {cores['gpu_flops_per_second'] / 1e12:.0f} TFLOP/s",
-             "measured": "the measured step"}
+    names = {
+        "at_fraction_of_peak": f"{cores['fraction']:.0%} of {cores['gpu_flops_per_second'] / 1e12:.0f} TFLOP/s",
+        "measured": "the measured step",
+    }
     lines += [""] + markdown_table(
-        ["video / decoder / augmentation",
-         *[f"cores per GPU at {names[rate]} ({clips} clips/s)" for rate, clips in rates.items()]],
+        [
+            "video / decoder / augmentation",
+            *[f"cores per GPU at {names[rate]} ({clips} clips/s)" for rate, clips in rates.items()],
+        ],
         [[name, *[f"{needed[rate]:.1f}" for rate in rates]] for name, needed in cores["cores"].items()],
     )
     lines += [""] + markdown_table(

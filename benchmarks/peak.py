@@ -11,8 +11,9 @@ def matmul_peak(device: str, size: int, rounds: int = 5) -> dict:
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a = torch.randn(size, size, device=device, dtype=dtype)
         b = torch.randn(size, size, device=device, dtype=dtype)
-        timer = Timer(stmt="torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b},
-                      num_threads=torch.get_num_threads())
+        timer = Timer(
+            stmt="torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b}, num_threads=torch.get_num_threads()
+        )
         timer.timeit(1)  # warm-up: thread pools, kernel selection
         result[f"{name}_flops_per_second"] = 2 * size**3 / min(timer.timeit(1).mean for _ in range(rounds))
     return result

@@ -27,7 +27,6 @@ from adhvit_hf.configuration_adhvit import HANDS
 
 from .common import NUM_LABELS, in_fresh_process, markdown_table, model_config, synchronize
 
-
 logger = logging.getLogger(__name__)
 
 # name -> (model family, attention, autocast dtype)
@@ -67,8 +66,10 @@ def load_original_class(path: str):
             warnings.filterwarnings("ignore", message="Importing from timm", category=FutureWarning)
             module = importlib.import_module(module_name)
     except ImportError as error:
-        raise ValueError(f"--original_model_file {path}: cannot import it ({error}); the original needs timm "
-                         "and modeling_finetune.py beside it") from error
+        raise ValueError(
+            f"--original_model_file {path}: cannot import it ({error}); the original needs timm "
+            "and modeling_finetune.py beside it"
+        ) from error
     if not hasattr(module, ORIGINAL_CLASS):
         raise ValueError(f"--original_model_file {path}: no class {ORIGINAL_CLASS} in it")
     return getattr(module, ORIGINAL_CLASS)
@@ -91,10 +92,17 @@ def build_model(family: str, attention: str, size: str, original_model_file: str
         return model, loss_fn
     if family == "original":
         model = load_original_class(original_model_file)(
-            img_size=config.image_size, patch_size=config.patch_size, embed_dim=config.hidden_size,
-            depth=config.num_hidden_layers, num_heads=config.num_attention_heads,
-            mlp_ratio=config.intermediate_size / config.hidden_size, qkv_bias=True, all_frames=config.num_frames,
-            tubelet_size=config.tubelet_size, lh_num_classes=NUM_LABELS, rh_num_classes=NUM_LABELS,
+            img_size=config.image_size,
+            patch_size=config.patch_size,
+            embed_dim=config.hidden_size,
+            depth=config.num_hidden_layers,
+            num_heads=config.num_attention_heads,
+            mlp_ratio=config.intermediate_size / config.hidden_size,
+            qkv_bias=True,
+            all_frames=config.num_frames,
+            tubelet_size=config.tubelet_size,
+            lh_num_classes=NUM_LABELS,
+            rh_num_classes=NUM_LABELS,
         )
 
         def loss_fn(model, pixel_values, labels, step):
@@ -105,8 +113,18 @@ def build_model(family: str, attention: str, size: str, original_model_file: str
         return model, loss_fn
     from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
-    fields = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "patch_size",
-              "image_size", "num_frames", "tubelet_size", "qv_bias", "layer_norm_eps")
+    fields = (
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "patch_size",
+        "image_size",
+        "num_frames",
+        "tubelet_size",
+        "qv_bias",
+        "layer_norm_eps",
+    )
     stock = VideoMAEConfig(num_labels=NUM_LABELS, use_mean_pooling=True, **{f: getattr(config, f) for f in fields})
     model = VideoMAEForVideoClassification._from_config(stock, attn_implementation=attention)
     return model, lambda model, pixel_values, labels, step: model(pixel_values=pixel_values, labels=labels).loss
@@ -128,8 +146,15 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
-def measure_step(variant: str, size: str, batch_size: int, steps: int, warmup: int, device: str,
-                 original_model_file: str | None = None) -> dict:
+def measure_step(
+    variant: str,
+    size: str,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    device: str,
+    original_model_file: str | None = None,
+) -> dict:
     """Wall seconds of `steps` training steps after `warmup` ones, their CPU seconds, peak memory and whether the
     last loss was finite; meant to run in a fresh process. Each step is timed alone (a step is seconds long, so
     `Timer`'s loop adds nothing) with a device synchronisation before the clock stops."""
@@ -181,8 +206,18 @@ def summarize(variant: str, batch_size: int, train_flops: int, rounds: list[dict
     }
 
 
-def run(sizes: list[str], variants: list[str], batch_size: int, steps: int, warmup: int, rounds: int, device: str,
-        original_model_file: str | None, isolate: bool, train_flops: dict[str, int]) -> dict:
+def run(
+    sizes: list[str],
+    variants: list[str],
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    rounds: int,
+    device: str,
+    original_model_file: str | None,
+    isolate: bool,
+    train_flops: dict[str, int],
+) -> dict:
     """{size: {variant: figures}} with the speed-up and memory ratio of every variant against every baseline
     present; `train_flops` are the counted FLOPs of a training clip per size. Rounds interleave the variants, so a
     busy spell of a shared machine hits them alike."""
@@ -194,15 +229,28 @@ def run(sizes: list[str], variants: list[str], batch_size: int, steps: int, warm
         for round_index in range(rounds):
             for variant in variants:
                 logger.info("training step: %s at %s, round %d", variant, size, round_index + 1)
-                measured[variant].append(in_fresh_process(
-                    measure_step, variant, size, batch_size, steps, warmup, device, original_model_file,
-                    isolate=isolate,
-                ))
-        runs = {variant: summarize(variant, batch_size, train_flops[size], rounds) for variant, rounds in measured.items()}
+                measured[variant].append(
+                    in_fresh_process(
+                        measure_step,
+                        variant,
+                        size,
+                        batch_size,
+                        steps,
+                        warmup,
+                        device,
+                        original_model_file,
+                        isolate=isolate,
+                    )
+                )
+        runs = {
+            variant: summarize(variant, batch_size, train_flops[size], rounds) for variant, rounds in measured.items()
+        }
         for run in runs.values():
             for baseline in BASELINES:
                 if baseline in runs:
-                    run[f"speedup_vs_{baseline}"] = round(run["clips_per_second"] / runs[baseline]["clips_per_second"], 3)
+                    run[f"speedup_vs_{baseline}"] = round(
+                        run["clips_per_second"] / runs[baseline]["clips_per_second"], 3
+                    )
                     run[f"memory_vs_{baseline}"] = round(run["peak_memory_mb"] / runs[baseline]["peak_memory_mb"], 3)
         results[size] = runs
     return results
@@ -216,18 +264,35 @@ def add_fractions_of_peak(results: dict, peak: dict) -> None:
 
 def tables(results: dict) -> list[str]:
     baselines = [b for b in BASELINES if any(b in runs for runs in results.values())]
-    header = ["size", "variant", "attention", "clips/s", "best / median step (s)", "CPU s per clip",
-              "peak memory (MiB)", *[f"speed-up vs {b}" for b in baselines], *[f"memory vs {b}" for b in baselines],
-              "model GFLOP/s", "fraction of peak"]
+    header = [
+        "size",
+        "variant",
+        "attention",
+        "clips/s",
+        "best / median step (s)",
+        "CPU s per clip",
+        "peak memory (MiB)",
+        *[f"speed-up vs {b}" for b in baselines],
+        *[f"memory vs {b}" for b in baselines],
+        "model GFLOP/s",
+        "fraction of peak",
+    ]
     rows = []
     for size, runs in results.items():
         for variant, run in runs.items():
-            rows.append([
-                size, variant, run["attention"], f"{run['clips_per_second']:.3f}",
-                f"{run['best_step_seconds']:.2f} / {run['median_step_seconds']:.2f}", f"{run['cpu_seconds_per_clip']:.2f}",
-                f"{run['peak_memory_mb']:.0f}",
-                *[f"{run[f'speedup_vs_{b}']:.2f}x" if f"speedup_vs_{b}" in run else "-" for b in baselines],
-                *[f"{run[f'memory_vs_{b}']:.2f}x" if f"memory_vs_{b}" in run else "-" for b in baselines],
-                f"{run['model_flops_per_second'] / 1e9:.1f}", f"{run['fraction_of_peak']:.1%} ({run['dtype']})",
-            ])
+            rows.append(
+                [
+                    size,
+                    variant,
+                    run["attention"],
+                    f"{run['clips_per_second']:.3f}",
+                    f"{run['best_step_seconds']:.2f} / {run['median_step_seconds']:.2f}",
+                    f"{run['cpu_seconds_per_clip']:.2f}",
+                    f"{run['peak_memory_mb']:.0f}",
+                    *[f"{run[f'speedup_vs_{b}']:.2f}x" if f"speedup_vs_{b}" in run else "-" for b in baselines],
+                    *[f"{run[f'memory_vs_{b}']:.2f}x" if f"memory_vs_{b}" in run else "-" for b in baselines],
+                    f"{run['model_flops_per_second'] / 1e9:.1f}",
+                    f"{run['fraction_of_peak']:.1%} ({run['dtype']})",
+                ]
+            )
     return markdown_table(header, rows)

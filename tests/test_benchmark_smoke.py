@@ -9,7 +9,6 @@ from adhvit_hf.data.decoding import open_video
 from benchmarks import data, run, training
 from benchmarks.common import count_flops
 
-
 # A stand-in for the original ADH-ViT's models/ folder: the alternating model imports its backbone from the file
 # beside it, as the original does, and refuses anything but (B, C, T, H, W).
 STAND_IN_BACKBONE = """
@@ -46,13 +45,37 @@ class AlternatingDualHeadVisionTransformer(VisionTransformer):
         return getattr(self, f"{hand_type}_head")(self.forward_features(x))
 """
 TINY_ARGS = [
-    "--sizes", "tiny", "--steps", "1", "--warmup", "1",
-    "--data_preset", "tiny", "--data_clips", "2", "--data_rounds", "1",
-    "--windows", "2", "--inference_batch_size", "2", "--matmul_size", "64", "--no_isolation",
+    "--sizes",
+    "tiny",
+    "--steps",
+    "1",
+    "--warmup",
+    "1",
+    "--data_preset",
+    "tiny",
+    "--data_clips",
+    "2",
+    "--data_rounds",
+    "1",
+    "--windows",
+    "2",
+    "--inference_batch_size",
+    "2",
+    "--matmul_size",
+    "64",
+    "--no_isolation",
 ]
 VARIANTS = ["videomae_eager_fp32", "videomae_sdpa_fp32", "original_fp32", "adhvit_sdpa_fp32", "adhvit_sdpa_bf16"]
-COST_KEYS = {"decode_decord", "decode_pyav", "bare_decode", "augment", "collate", "collate_uint8", "frame_size",
-            "bitrate_kbps"}
+COST_KEYS = {
+    "decode_decord",
+    "decode_pyav",
+    "bare_decode",
+    "augment",
+    "collate",
+    "collate_uint8",
+    "frame_size",
+    "bitrate_kbps",
+}
 # tiny (8 tokens of 3 x 2 x 16 x 16 pixels, width 32, MLP 64, 2 layers, 75 classes), 2 FLOPs per multiply-add:
 # patch embedding + 2 x (qkv, scores, weighted sum, projection, MLP) + head
 TINY_FORWARD_FLOPS = 2 * 8 * 1536 * 32 + 2 * (49_152 + 4_096 + 4_096 + 16_384 + 65_536) + 2 * 32 * 75
@@ -70,16 +93,26 @@ def tiny_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("benchmark")
     original = write_stand_in(folder)
     output = folder / "benchmark.json"
-    returned = run.main([*TINY_ARGS, "--work_dir", str(folder), "--original_model_file", str(original),
-                         "--output", str(output)])
+    returned = run.main(
+        [*TINY_ARGS, "--work_dir", str(folder), "--original_model_file", str(original), "--output", str(output)]
+    )
     return returned, json.loads(output.read_text()), folder
 
 
 def test_json_file_is_what_main_returns(tiny_run):
     returned, written, _ = tiny_run
     assert written == json.loads(json.dumps(returned))
-    assert set(written) == {"machine", "settings", "flops", "matmul_peak", "train", "data", "cores", "targets",
-                            "inference"}
+    assert set(written) == {
+        "machine",
+        "settings",
+        "flops",
+        "matmul_peak",
+        "train",
+        "data",
+        "cores",
+        "targets",
+        "inference",
+    }
 
 
 def test_training_compares_with_three_baselines(tiny_run):
@@ -88,7 +121,7 @@ def test_training_compares_with_three_baselines(tiny_run):
     assert list(runs) == VARIANTS
     assert [run["attention"] for run in runs.values()] == ["eager", "sdpa", "eager", "sdpa", "sdpa"]
     assert runs["adhvit_sdpa_bf16"]["dtype"] == "bf16"
-    for variant, figures in runs.items():
+    for figures in runs.values():
         assert figures["loss_is_finite"] is True
         assert len(figures["step_seconds"]) == 1
         assert figures["model_flops_per_second"] == results["flops"]["tiny"]["train"] * figures["clips_per_second"]
@@ -96,7 +129,8 @@ def test_training_compares_with_three_baselines(tiny_run):
         assert figures["fraction_of_peak"] == figures["model_flops_per_second"] / peak
         for baseline in training.BASELINES:
             assert figures[f"speedup_vs_{baseline}"] == round(
-                figures["clips_per_second"] / runs[baseline]["clips_per_second"], 3)
+                figures["clips_per_second"] / runs[baseline]["clips_per_second"], 3
+            )
     for baseline in training.BASELINES:
         assert runs[baseline][f"speedup_vs_{baseline}"] == 1.0
 
@@ -142,8 +176,9 @@ def test_prepared_copy_keeps_every_frame_and_the_floor_decodes_the_same_frames(t
     assert (prepared.height, prepared.width) == (32, 56)
     indices = [3, 7, 11, 30]
     reader = open_video(str(folder / "original.mp4"), backend="pyav")
-    assert np.array_equal(np.stack(data.bare_decode(str(folder / "original.mp4"), indices)),
-                          reader.get_frames(indices).numpy())
+    assert np.array_equal(
+        np.stack(data.bare_decode(str(folder / "original.mp4"), indices)), reader.get_frames(indices).numpy()
+    )
 
 
 def test_printed_tables(tiny_run):
