@@ -37,7 +37,8 @@ DECODERS = ("decord", "pyav")
 
 
 def write_recorded_video(path: str, height: int, width: int, fps: int, gop: int, crf: int, num_frames: int) -> None:
-    """A camera-like video: a fixed smooth texture panning slowly, with a bright block moving across it."""
+    """A camera-like video: a fixed smooth texture panning slowly, with a bright block moving across it. Written
+    beside `path` and moved there when complete, so an interrupted run leaves no short video to be reused."""
     rng = np.random.default_rng(0)
     coarse = rng.integers(0, 256, (height // 16 + 2, width // 16 + 2, 3), dtype=np.uint8)
     texture = (
@@ -57,11 +58,13 @@ def write_recorded_video(path: str, height: int, width: int, fps: int, gop: int,
             frame[height // 3 : height // 3 + block, x : x + block] = 230
             yield frame
 
-    write_mp4(path, frames(), fps=fps, gop_size=gop, crf=crf)
+    write_mp4(f"{path}.partial", frames(), fps=fps, gop_size=gop, crf=crf)
+    os.replace(f"{path}.partial", path)
 
 
 def prepare_copy(source: str, destination: str, short_side: int, gop: int, crf: int) -> None:
-    """Every frame of `source` at `short_side` (even sizes, aspect kept), a keyframe every `gop`, no B-frames."""
+    """Every frame of `source` at `short_side` (even sizes, aspect kept), a keyframe every `gop`, no B-frames;
+    moved into place when complete."""
     import av
 
     with av.open(source) as container:
@@ -70,7 +73,8 @@ def prepare_copy(source: str, destination: str, short_side: int, gop: int, crf: 
         scale = short_side / min(height, width)
         size = {"height": 2 * round(height * scale / 2), "width": 2 * round(width * scale / 2)}
         frames = (frame.to_ndarray(format="rgb24", **size) for frame in container.decode(stream))
-        write_mp4(destination, frames, fps=round(stream.average_rate), gop_size=gop, crf=crf)
+        write_mp4(f"{destination}.partial", frames, fps=round(stream.average_rate), gop_size=gop, crf=crf)
+    os.replace(f"{destination}.partial", destination)
 
 
 def bare_decode(path: str, indices: list[int]) -> list[np.ndarray]:
@@ -164,8 +168,10 @@ def run(
     work_dir: str, clips: int, rounds: int, original: dict = ORIGINAL, prepared: dict = PREPARED, recipe: dict = RECIPE
 ) -> dict:
     """{"settings", "videos": {"original" | "prepared": {decoder: per-clip milliseconds}}}; one torch thread."""
-    original_path = os.path.join(work_dir, "original.mp4")
-    prepared_path = os.path.join(work_dir, "prepared.mp4")
+    # named by their settings, so a work folder reused with other settings never serves the wrong video
+    original_path = os.path.join(work_dir, "original_{width}x{height}_{fps}fps_gop{gop}_crf{crf}_{num_frames}.mp4")
+    original_path = original_path.format(**original)
+    prepared_path = original_path.replace(".mp4", "_prepared_{short_side}_gop{gop}_crf{crf}.mp4".format(**prepared))
     if not os.path.isfile(original_path):
         logger.info("writing the %dx%d long-GOP video", original["width"], original["height"])
         write_recorded_video(original_path, **original)
@@ -188,6 +194,7 @@ def run(
         "clips": clips,
         "rounds": rounds,
         "randaugment": RANDAUGMENT,
+        "files": {"original": os.path.basename(original_path), "prepared": os.path.basename(prepared_path)},
     }
     return {"settings": settings, "videos": videos}
 

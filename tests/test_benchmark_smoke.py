@@ -170,15 +170,17 @@ def test_clip_costs_and_cores_per_gpu(tiny_run):
 
 
 def test_prepared_copy_keeps_every_frame_and_the_floor_decodes_the_same_frames(tiny_run):
-    folder = tiny_run[2]
-    original, prepared = open_video(str(folder / "original.mp4")), open_video(str(folder / "prepared.mp4"))
-    assert (original.num_frames, prepared.num_frames) == (40, 40)
-    assert (prepared.height, prepared.width) == (32, 56)
+    files = tiny_run[1]["data"]["settings"]["files"]
+    assert files == {
+        "original": "original_128x72_30fps_gop25_crf23_40.mp4",
+        "prepared": "original_128x72_30fps_gop25_crf23_40_prepared_32_gop4_crf20.mp4",
+    }
+    original, prepared = (str(tiny_run[2] / files[name]) for name in ("original", "prepared"))
+    assert (open_video(original).num_frames, open_video(prepared).num_frames) == (40, 40)
+    assert (open_video(prepared).height, open_video(prepared).width) == (32, 56)
     indices = [3, 7, 11, 30]
-    reader = open_video(str(folder / "original.mp4"), backend="pyav")
-    assert np.array_equal(
-        np.stack(data.bare_decode(str(folder / "original.mp4"), indices)), reader.get_frames(indices).numpy()
-    )
+    expected = open_video(original, backend="pyav").get_frames(indices).numpy()
+    assert np.array_equal(np.stack(data.bare_decode(original, indices)), expected)
 
 
 def test_printed_tables(tiny_run):
