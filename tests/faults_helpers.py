@@ -15,6 +15,16 @@ from adhvit_hf.cli import run_havid
 from adhvit_hf.training import checkpoints
 
 
+class ScoreByEpoch(TrainerCallback):
+    """Makes epoch k's validation mean top-1 `scores[k - 1]`, so the best epoch is known in advance."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        metrics["eval_mean_top1"] = self.scores[round(state.epoch) - 1]
+
+
 def kill_self():
     os.kill(os.getpid(), signal.SIGKILL)
 

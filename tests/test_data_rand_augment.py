@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from adhvit_hf.data.rand_augment import ClipRandAugment, RandAugmentSpec, apply_ops, python_random
-
+from adhvit_hf.data.rand_augment import (
+    ClipRandAugment,
+    RandAugmentSpec,
+    apply_ops,
+    python_random,
+)
+from adhvit_hf.data.transforms import ClipAugmentation, ClipParams
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original_rand_augment.json"
 
@@ -96,3 +101,20 @@ def test_whole_chain_changes_pixels_as_the_original(original):
                  "clips": chain["change_clips"]}
     assert within(changes, reference, systematic=1.0), np.mean(changes)
 
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_trailing_geometric_op_folded_into_the_crop_equals_it_applied_on_the_frames(flip):
+    """Colour op, then Rotate: the rotation rides along with the (here whole-frame) crop and the flip in one warp."""
+    clip = clip_tensor()[:, :, :48, :48].contiguous()
+    # mean 0 and std 1/255: the output stays in grey levels.
+    augment = ClipAugmentation(48, [0.0] * 3, [1 / 255] * 3, interpolation="bilinear")
+    ops = [("ColorIncreasing", (1.5,)), ("Rotate", (20.0,))]
+    augment.draw = lambda seed, height, width: ClipParams(ops, (0, 0, 48, 48), [])
+    expected = apply_ops(clip, ops, "bilinear").float()
+    expected = expected.flip(-1) if flip else expected
+    folded = augment(clip, seed=0, flip=flip)
+    # The op applied on the frames is rounded to uint8 once; the folded warp is not.
+    assert (folded - expected).abs().max() <= 0.5 + 1e-3
+    grey = (folded == 128).all(dim=1)
+    assert grey.sum() > 100 and (expected == 128).all(dim=1)[grey].all()  # the same grey corners

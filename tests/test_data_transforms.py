@@ -3,12 +3,12 @@ import random
 import numpy as np
 import pytest
 import torch
+from data_helpers import write_index_video
 
 from adhvit_hf.data.decoding import VideoDecodeError, open_video
 from adhvit_hf.data.encoding import write_mp4
 from adhvit_hf.data.transforms import ClipAugmentation, RandAugmentSpec, VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from data_helpers import write_index_video
 
 
 def processor(**kwargs):
@@ -129,3 +129,13 @@ def test_corrupt_video_raises_naming_the_file(tmp_path, train):
     corrupt.write_bytes(b"\x00\x01garbage" * 100)
     with pytest.raises(VideoDecodeError, match=f"^{corrupt}: cannot open video"):
         VideoTransform(processor(), train=train)(batch(str(corrupt), seed=0))
+
+
+def test_bad_augmentation_options_name_the_flag():
+    with pytest.raises(ValueError, match=r"--train_interpolation must be one of \('bilinear', 'bicubic', 'nearest'\), "
+                                         r"got 'lanczos'"):
+        ClipAugmentation(32, [0.5] * 3, [0.5] * 3, interpolation="lanczos")
+    with pytest.raises(ValueError, match=r"--remode must be one of \('pixel', 'const'\), got 'rand'"):
+        ClipAugmentation(32, [0.5] * 3, [0.5] * 3, remode="rand")
+    with pytest.raises(ValueError, match=r"--recount must be >= 1, got 0"):
+        ClipAugmentation(32, [0.5] * 3, [0.5] * 3, recount=0)

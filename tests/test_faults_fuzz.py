@@ -7,7 +7,12 @@ from hypothesis import strategies as st
 
 from adhvit_hf.data.clip_list import ClipListError, parse_clip_line, read_clip_list
 from adhvit_hf.cli.run_havid import parse_args
-from adhvit_hf.training.arguments import SEED_FLAGS, SEED_IGNORED_SWITCHES, SEED_IGNORED_WITH_VALUE, SEED_SWITCHES
+from adhvit_hf.training.arguments import (
+    ORIGINAL_FLAGS,
+    ORIGINAL_IGNORED_SWITCHES,
+    ORIGINAL_IGNORED_WITH_VALUE,
+    ORIGINAL_SWITCHES,
+)
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -46,7 +51,7 @@ def test_list_file_reads_or_names_the_file(tmp_path, content):
 
 
 KNOWN_FLAGS = sorted(
-    {*SEED_FLAGS, *SEED_SWITCHES, *SEED_IGNORED_SWITCHES, *SEED_IGNORED_WITH_VALUE}
+    {*ORIGINAL_FLAGS, *ORIGINAL_SWITCHES, *ORIGINAL_IGNORED_SWITCHES, *ORIGINAL_IGNORED_WITH_VALUE}
     | {"--device", "--opt_betas", "--opt", "--alternation_steps", "--num_frames", "--flip", "--aa", "--mixup",
        "--num_train_epochs", "--save_steps", "--one_stream", "--cutmix_minmax", "--alternation_strategy", "--seed"}
 )

@@ -1,5 +1,7 @@
-"""Writers that never leave a file looking complete when it is not, and the preemption signal handler."""
+"""Writers that never leave a file looking complete when it is not, the preemption signal handler, and output
+folders: never trained over, moved without losing the best checkpoint, unwritable ones refused before training."""
 
+import json
 import os
 import re
 import signal
@@ -7,8 +9,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import tiny_run_args
+from faults_helpers import ScoreByEpoch
+from test_faults_inputs import cli_error
 from transformers import TrainerControl, TrainerState
 
+from adhvit_hf.cli import run_havid
 from adhvit_hf.training.preemption import PreemptionCallback, resume_message
 from adhvit_hf.utils import atomic_write
 
@@ -79,3 +85,68 @@ def test_every_row_of_the_faults_table_names_an_existing_test():
         for module, test in references:
             source = (Path(__file__).parent / f"test_{module}.py").read_text()
             assert f"def {test}(" in source, f"{module}::{test} does not exist"
+
+
+def test_a_non_empty_output_dir_with_nothing_to_resume_is_refused(demo_data, tmp_path, capsys):
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    (output_dir / "config.json").write_text("{}")
+    (output_dir / "notes.txt").write_text("mine")
+    argv = tiny_run_args(demo_data, output_dir, max_steps=1)
+    assert cli_error(argv, capsys) == (
+        f"error: --output_dir {output_dir} is not empty (config.json, notes.txt) and holds no checkpoint to resume: "
+        "choose another --output_dir, or --overwrite_output_dir to write into it anyway"
+    )
+    assert sorted(os.listdir(output_dir)) == ["config.json", "notes.txt"]
+    run_havid.main([*argv, "--overwrite_output_dir"])
+    assert (output_dir / "model.safetensors").is_file()
+
+
+def test_a_finished_run_is_not_trained_again_over_its_final_model(demo_data, tmp_path, capsys):
+    output_dir = tmp_path / "out"
+    # the final model is newer than the newest checkpoint kept (step 4 of 8)
+    argv = tiny_run_args(demo_data, output_dir, max_steps=8, save_strategy="steps", save_steps=4, save_total_limit=1)
+    argv.remove("--no_auto_resume")
+    run_havid.main(argv)
+    os.remove(output_dir / "checkpoint-8" / "checkpoint_complete.json")
+    final = (output_dir / "model.safetensors").read_bytes()
+    assert cli_error(argv, capsys) == (
+        f"error: --output_dir {output_dir} holds a finished run ({output_dir}/trainer_state.json): evaluate it with "
+        f"--eval --resume {output_dir}, train it again with --overwrite_output_dir, or choose another --output_dir"
+    )
+    assert (output_dir / "model.safetensors").read_bytes() == final
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "read_only"])
+def test_an_unwritable_output_dir_is_refused_before_training(demo_data, tmp_path, capsys, where):
+    if where == "under_a_file":
+        (tmp_path / "a_file").write_text("")
+        output_dir, reason = tmp_path / "a_file" / "out", "Not a directory"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        output_dir, reason = tmp_path / "read_only", "Permission denied"
+        output_dir.mkdir(mode=0o500)
+    assert cli_error(tiny_run_args(demo_data, output_dir), capsys) == (
+        f"error: --output_dir {output_dir}: cannot write there ({reason})"
+    )
+
+
+def test_best_checkpoint_is_found_in_a_moved_output_dir_and_survives_rotation(demo_data, tmp_path):
+    output_dir = tmp_path / "first"
+    argv = tiny_run_args(
+        demo_data, output_dir, max_steps=8, batch_size=8, save_strategy="epoch", eval_strategy="epoch", save_total_limit=2
+    )
+    argv.remove("--no_auto_resume")
+    run_havid.main(argv, callbacks=[ScoreByEpoch([90.0, 10.0])])
+    os.remove(output_dir / "trainer_state.json")  # make it look unfinished: resume it from checkpoint-8 ...
+    moved = tmp_path / "moved"
+    os.rename(output_dir, moved)  # ... in another place
+    assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-4", "checkpoint-8"]
+    argv[argv.index("--output_dir") + 1] = str(moved)
+    argv[argv.index("--max_steps") + 1] = "12"
+    argv[argv.index("--save_total_limit") + 1] = "1"
+    run_havid.main(argv, callbacks=[ScoreByEpoch([90.0, 10.0, 20.0])])
+    # epoch 1 (step 4) stays the best: with save_total_limit 1 HF keeps only the best at the end of training
+    assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-4"]
+    assert json.loads((moved / "trainer_state.json").read_text())["best_model_checkpoint"] == f"{moved}/checkpoint-4"

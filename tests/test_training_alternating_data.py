@@ -8,7 +8,7 @@ from adhvit_hf.training.alternating_data import AlternatingBatchSampler, ClipCol
 from adhvit_hf.training.schedule import build_schedule
 
 
-def test_fixed_schedule_is_the_seed_rule():
+def test_fixed_schedule_is_the_original_rule():
     schedule = build_schedule("fixed", alternation_steps=3, lh_updates=4, rh_updates=5)
     assert [schedule.hand_at(s) for s in range(8)] == ["lh"] * 3 + ["rh"] * 3 + ["lh"] * 2
     assert all(schedule.hand_at(s) == ("lh", "rh")[(s // 3) % 2] for s in range(100))

@@ -12,7 +12,7 @@ from transformers import TrainerCallback, pipeline
 
 from adhvit_hf.inference import PIPELINE_TASK
 from adhvit_hf.cli import run_havid
-from adhvit_hf.training.arguments import translate_seed_args
+from adhvit_hf.training.arguments import translate_original_args
 from conftest import tiny_run_args
 
 
@@ -124,7 +124,7 @@ def test_per_hand_evaluation_and_prediction_reports(demo_data, tmp_path):
     assert [p["label"] for p in prediction["left_hand"]] == [p["label"] for p in first["top_k"]]
 
 
-def test_seed_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_path):
+def test_original_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_path):
     trained = run_havid.main(
         tiny_run_args(demo_data, tmp_path / "run", max_steps=4, save_strategy="steps", save_steps=4, do_eval="True")
     )
@@ -138,7 +138,7 @@ def test_seed_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_path
     assert evaluated["eval_loss"] == pytest.approx(trained["eval_loss"], abs=1e-6)
 
 
-SEED_COMMAND = (
+ORIGINAL_COMMAND = (
     "--model vit_base_patch16_224_alternating --lh_data_path /data/lh_v0 --lh_data_root /data/lh_v0 "
     "--rh_data_path /data/rh_v0 --rh_data_root /data/rh_v0 --lh_num_classes 75 --rh_num_classes 75 --data_set HAVID "
     "--finetune models/vit_b_k710_dl_from_giant.pth --output_dir out --log_dir out --batch_size 4 --input_size 224 "
@@ -149,8 +149,8 @@ SEED_COMMAND = (
 ).split()
 
 
-def test_the_seed_command_line_parses_with_the_seed_meaning():
-    model_args, data_args, training_args = run_havid.parse_args(SEED_COMMAND)
+def test_the_original_command_line_parses_with_the_original_meaning():
+    model_args, data_args, training_args = run_havid.parse_args(ORIGINAL_COMMAND)
     assert model_args.model == "vit_base_patch16_224_alternating"
     assert model_args.finetune == "models/vit_b_k710_dl_from_giant.pth"
     assert (model_args.lh_num_labels, model_args.rh_num_labels, model_args.drop_path_rate) == (75, 75, 0.3)
@@ -166,17 +166,17 @@ def test_the_seed_command_line_parses_with_the_seed_meaning():
     assert training_args.ddp_find_unused_parameters is True and training_args.remove_unused_columns is False
 
 
-def test_seed_eval_resume_and_unknown_optimizer():
-    assert translate_seed_args(["--eval", "--resume", "ckpt"]) == [
+def test_original_eval_resume_and_unknown_optimizer():
+    assert translate_original_args(["--eval", "--resume", "ckpt"]) == [
         "--do_eval", "--do_predict", "True", "--do_train", "False", "--resume_from_checkpoint", "ckpt"
     ]
-    # a seed switch never swallows the flag after it
-    assert translate_seed_args(["--model_ema_force_cpu", "--lr", "1e-3"]) == ["--base_lr", "1e-3"]
+    # an original switch never swallows the flag after it
+    assert translate_original_args(["--model_ema_force_cpu", "--lr", "1e-3"]) == ["--base_lr", "1e-3"]
     with pytest.raises(ValueError, match="--opt sgd: only adamw is supported"):
-        translate_seed_args(["--opt", "sgd"])
+        translate_original_args(["--opt", "sgd"])
 
 
-def test_learning_rate_follows_the_seed_schedule():
+def test_learning_rate_follows_the_original_schedule():
     from adhvit_hf.training.optim import seed_lr_factor
 
     factors = [seed_lr_factor(s, 1e-3, total_steps=20, warmup_steps=5, warmup_lr=1e-6, min_lr=1e-5) for s in range(21)]
@@ -201,7 +201,7 @@ def test_model_ema_is_saved_with_checkpoints_and_survives_a_resume(demo_data, tm
     assert not torch.equal(full["lh_classifier.weight"], weights["lh_classifier.weight"])
 
 
-def test_tensorboard_gets_per_hand_curves_in_the_seeds_log_dir(demo_data, tmp_path, monkeypatch):
+def test_tensorboard_gets_per_hand_curves_in_the_originals_log_dir(demo_data, tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     # --log_dir is handed to TensorBoard through the environment: restore it for the other tests

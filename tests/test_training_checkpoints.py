@@ -29,8 +29,16 @@ def test_a_checkpoint_is_pushed_only_once_it_is_complete(demo_data, tmp_path, lo
 
     monkeypatch.setattr(Trainer, "_push_from_checkpoint", recording_push)
     argv = tiny_run_args(
-        demo_data, tmp_path / "out", max_steps=4, save_strategy="steps", save_steps=2, model_ema=None,
-        push_to_hub=None, hub_model_id="local-user/lifecycle", hub_strategy="checkpoint", hub_always_push=None,
+        demo_data,
+        tmp_path / "out",
+        max_steps=4,
+        save_strategy="steps",
+        save_steps=2,
+        model_ema=None,
+        push_to_hub=None,
+        hub_model_id="local-user/lifecycle",
+        hub_strategy="checkpoint",
+        hub_always_push=None,
     )
     run_havid.main(argv)
 

@@ -5,14 +5,16 @@
         --output_dir output/havid --batch_size 4 --epochs 50 --lr 1e-3 ...
     python scripts/run_havid.py configs/havid_vit_b.json
 
-The seed's command line (ADH-ViT main.py) works with only the script name changed; HF's own
+The original's command line (ADH-ViT main.py) works with only the script name changed; HF's own
 TrainingArguments names work too. A single `.json` argument is read as a config file.
 """
 
+import argparse
 import json
 import logging
 import os
 import sys
+from dataclasses import fields
 
 import transformers
 from transformers import HfArgumentParser, set_seed
@@ -25,20 +27,66 @@ from adhvit_hf.training import (
     build_model,
     build_trainer,
 )
-from adhvit_hf.training.arguments import SEED_SWITCHES, translate_seed_args
+from adhvit_hf.training.arguments import (
+    ORIGINAL_FLAGS,
+    ORIGINAL_IGNORED_SWITCHES,
+    ORIGINAL_IGNORED_WITH_VALUE,
+    ORIGINAL_SWITCHES,
+    translate_original_args,
+)
 from adhvit_hf.training.preemption import resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
+from adhvit_hf.training.trainer import best_epochs
 from adhvit_hf.utils import run_cli
 
 logger = logging.getLogger(__name__)
 
 
+def build_parser() -> HfArgumentParser:
+    """The parser, its help ordered for a reader: this package's flags by group, then HF's `TrainingArguments`."""
+    program = sys.argv[0] if sys.argv[0].endswith(".py") else os.path.basename(sys.argv[0])
+    parser = HfArgumentParser(
+        (ModelArguments, DataArguments, AlternatingTrainingArguments),
+        prog=program,
+        usage="%(prog)s [CONFIG.json] [--flag VALUE ...]",
+        description=__doc__.splitlines()[0],
+        epilog=original_flags_help(),
+    )
+    own_training = set(vars(AlternatingTrainingArguments)["__annotations__"])
+    groups = [
+        (parser.add_argument_group("model"), {f.name for f in fields(ModelArguments)}),
+        (parser.add_argument_group("data and augmentation"), {f.name for f in fields(DataArguments)}),
+        (parser.add_argument_group("alternating training"), own_training),
+    ]
+    huggingface = parser.add_argument_group("Hugging Face TrainingArguments")
+    # HfArgumentParser puts every flag in the one default group; argparse has no public way to move an action.
+    for action in list(parser._optionals._group_actions):
+        if action.dest == "help":
+            continue
+        if action.option_strings[0] == f"--no_{action.dest}":
+            # HF copies the positive flag's help (and a default of its own) onto the negation.
+            action.help, action.default = f"Sets --{action.dest} to False.", argparse.SUPPRESS
+        group = next((g for g, names in groups if action.dest in names), huggingface)
+        parser._optionals._group_actions.remove(action)
+        group._group_actions.append(action)
+    return parser
+
+
+def original_flags_help() -> str:
+    renamed = ", ".join(f"{flag} ({ours})" for flag, ours in ORIGINAL_FLAGS.items())
+    switches = ", ".join(ORIGINAL_SWITCHES)
+    ignored = ", ".join(sorted(ORIGINAL_IGNORED_WITH_VALUE | ORIGINAL_IGNORED_SWITCHES))
+    return (
+        f"The original ADH-ViT's flags work too (docs/original_recipe.md): {renamed}; switches {switches}, "
+        "--device cpu, --opt adamw, --opt_betas B1 B2; accepted without effect: " + ignored + "."
+    )
+
+
 def parse_args(argv: list[str]):
-    """A leading `.json` file gives the arguments; flags after it override them (seed or HF names)."""
+    """A leading `.json` file gives the arguments; flags after it override them (original or HF names)."""
     if argv and argv[0].endswith(".json"):
         argv = [*json_to_argv(argv[0]), *argv[1:]]
-    parser = HfArgumentParser((ModelArguments, DataArguments, AlternatingTrainingArguments))
-    return parser.parse_args_into_dataclasses(args=translate_seed_args(argv))
+    return build_parser().parse_args_into_dataclasses(args=translate_original_args(argv))
 
 
 def json_to_argv(path: str) -> list[str]:
@@ -48,9 +96,9 @@ def json_to_argv(path: str) -> list[str]:
         raise ValueError(f"{path}: a config file holds one JSON object of argument names and values")
     argv = []
     for name, value in config.items():
-        # `true` is a bare switch, so the seed's switches (--no_auto_resume, --one_stream) work too; `null`, and
-        # `false` for a seed switch, leave the default.
-        if value is None or (value is False and f"--{name}" in SEED_SWITCHES):
+        # `true` is a bare switch, so the original's switches (--no_auto_resume, --one_stream) work too; `null`, and
+        # `false` for an original switch, leave the default.
+        if value is None or (value is False and f"--{name}" in ORIGINAL_SWITCHES):
             continue
         values = [] if value is True else value if isinstance(value, list) else [value]
         argv += [f"--{name}", *map(str, values)]
@@ -89,7 +137,11 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
             trainer.end()
             return {"preempted_at_step": preemption.stopped_at_step}
         trainer.save_model()
-        metrics = {**train_result.metrics, "unreadable_videos_replaced": len(trainer.replaced_videos)}
+        metrics = {
+            **train_result.metrics,
+            **best_epochs(trainer.state.log_history),
+            "unreadable_videos_replaced": len(trainer.replaced_videos),
+        }
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
         trainer.save_state()
@@ -99,7 +151,9 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
 
     # ---- evaluate ----
     if training_args.do_eval:
-        metrics = trainer.evaluate()
+        # The last epoch's evaluation already scored these weights (unless the best ones were loaded back).
+        metrics = None if training_args.load_best_model_at_end else trainer.metrics_at_current_step()
+        metrics = metrics or trainer.evaluate()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
         results.update(metrics)

@@ -19,7 +19,8 @@ from .transforms import ClipAugmentation
 
 class DeviceAugmentation:
     """Turns a collated batch of decoded clips (uint8, with "augment_seeds", "augment_flips", "mixup_seed") into
-    the model batch: augmented float clips and per-hand labels (soft targets with mixup)."""
+    the model batch: augmented float clips and per-hand labels (soft targets with mixup). The clips travel to the
+    device one by one, so videos of different sizes can share a batch."""
 
     def __init__(self, augmentation: ClipAugmentation, mixup: dict | None, num_labels: dict[str, int]):
         self.augmentation = augmentation
@@ -28,10 +29,13 @@ class DeviceAugmentation:
 
     def __call__(self, batch: dict, device: torch.device | str) -> dict:
         batch = dict(batch)
-        frames = batch.pop("pixel_values").to(device, non_blocking=True)
+        frames = batch.pop("pixel_values")  # one uint8 tensor, or a list when the videos' sizes differ
         seeds, flips = batch.pop("augment_seeds").tolist(), batch.pop("augment_flips").tolist()
         mixup_seed = batch.pop("mixup_seed")
-        clips = torch.stack([self.augmentation(clip, seed, flip) for clip, seed, flip in zip(frames, seeds, flips)])
+        clips = torch.stack(
+            [self.augmentation(clip.to(device, non_blocking=True), seed, flip)
+             for clip, seed, flip in zip(frames, seeds, flips)]
+        )
         # The collator left class indices with IGNORE_INDEX on the other hand's rows: recover each row's hand.
         labels = torch.full((clips.shape[0],), IGNORE_INDEX, dtype=torch.long)
         row_hands = [None] * clips.shape[0]

@@ -1,8 +1,9 @@
 """Clip RandAugment as the original ADH-ViT / VideoMAE V2 apply it, on uint8 (T, 3, H, W) tensors.
 
 timm gives the op set, the chance of each op (0.5) and the magnitude-to-argument mapping (`rand_augment_ops`); the
-op is drawn once per clip, so every frame gets the same op and argument. The pixels are done by torchvision's tensor
-kernels instead of timm's PIL ones so the same code runs batched over the frames, on the CPU or the training device.
+op is drawn once per clip, so every frame gets the same op and argument. The pixels are done by torch kernels
+(torchvision's where they give PIL's pixels) instead of timm's PIL ones, so the same code runs batched over the
+frames, on the CPU or the training device.
 Geometric ops become 3x3 matrices (output pixel centre -> input pixel centre, the mapping PIL's `Image.transform`
 uses) so the caller can fold the ones that end the chain into the crop's single warp.
 """
@@ -19,7 +20,6 @@ import torch
 from timm.data.auto_augment import rand_augment_choices, rand_augment_ops
 from torchvision.transforms.v2 import functional as F
 
-
 # timm's grey for pixels that rotate/shear/translate uncover (the original passes no img_mean, so it keeps this).
 FILL = 128
 GEOMETRIC_OPS = ("Rotate", "ShearX", "ShearY", "TranslateXRel", "TranslateYRel")
@@ -35,7 +35,7 @@ class RandAugmentSpec:
     increasing: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> "RandAugmentSpec":
+    def parse(cls, text: str) -> RandAugmentSpec:
         """Parse `rand-m<M>-n<N>[-mstd<S>][-inc<0|1>]` as timm does; raises ValueError naming the bad part."""
         parts = text.split("-")
         if parts[0] != "rand":
@@ -75,7 +75,7 @@ def python_random(seed: int):
 
 
 class ClipRandAugment:
-    """Draws RandAugment ops for a clip (`draw`, inside `python_random`) and applies them (`apply_op`)."""
+    """timm's RandAugment ops for `spec`; `draw` (inside `python_random`) picks one clip's ops and arguments."""
 
     def __init__(self, spec: RandAugmentSpec):
         self.spec = spec
@@ -133,8 +133,8 @@ def warp(
     `matrices` are applied output side first: the first is the crop (output -> frame, always inside the frame), then
     the ops from the last to the first. A pixel whose position leaves the frame after any op matrix (not only the
     last one) takes `fill`, as if each op had been applied in turn; with `fill` None nothing is filled. `clamp`
-    (x0, y0, x1, y1) bounds the positions after the first matrix, as a resize clamps at its input's border. Coordinates are pixel centres (align_corners=False,
-    as torch's `interpolate` resizes).
+    (x0, y0, x1, y1) bounds the positions after the first matrix, as a resize clamps at its input's border.
+    Coordinates are pixel centres (align_corners=False, as torch's `interpolate` resizes).
     """
     height, width = frames.shape[-2:]
     out_h, out_w = out_size

@@ -22,7 +22,6 @@ from .rand_augment import (
 )
 from .sampling import train_clip_indices
 
-
 FLIP_POLICIES = ("none", "plain", "swap_hands")
 ERASE_MODES = ("pixel", "const")
 SWAPPED_HAND = {"lh": "rh", "rh": "lh"}
@@ -55,15 +54,15 @@ def crop_box(height: int, width: int, scale: tuple[float, float], ratio: tuple[f
     for _ in range(10):
         target_area = random.uniform(*scale) * area
         aspect_ratio = math.exp(random.uniform(*log_ratio))
-        w = int(round(math.sqrt(target_area * aspect_ratio)))
-        h = int(round(math.sqrt(target_area / aspect_ratio)))
+        w = round(math.sqrt(target_area * aspect_ratio))
+        h = round(math.sqrt(target_area / aspect_ratio))
         if 0 < w <= width and 0 < h <= height:
             return random.randint(0, height - h), random.randint(0, width - w), h, w
     in_ratio = width / height
     if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
+        w, h = width, round(width / min(ratio))
     elif in_ratio > max(ratio):
-        w, h = int(round(height * max(ratio))), height
+        w, h = round(height * max(ratio)), height
     else:
         w, h = width, height
     return (height - h) // 2, (width - w) // 2, h, w
@@ -77,8 +76,8 @@ def erase_boxes(height: int, width: int, count: int) -> list[tuple[int, int, int
         for _ in range(100):
             target_area = random.uniform(*ERASE_AREA) * height * width / count
             aspect_ratio = math.exp(random.uniform(*ERASE_LOG_ASPECT))
-            h = int(round(math.sqrt(target_area * aspect_ratio)))
-            w = int(round(math.sqrt(target_area / aspect_ratio)))
+            h = round(math.sqrt(target_area * aspect_ratio))
+            w = round(math.sqrt(target_area / aspect_ratio))
             if w < width and h < height:
                 boxes.append((random.randint(0, height - h), random.randint(0, width - w), h, w))
                 break

@@ -161,8 +161,10 @@ class ClipCollator:
             pixel_values = torch.stack([f["pixel_values"] for f in features])
             repeats = 1
         else:
-            pixel_values = torch.cat([f["pixel_values"] for f in features])
-            repeats = pixel_values.shape[0] // len(features)
+            rows = [row for f in features for row in f["pixel_values"]]
+            repeats = len(rows) // len(features)
+            # Decoded clips (--device_augmentation) of videos of different sizes stay a list until augmented.
+            pixel_values = torch.stack(rows) if len({row.shape for row in rows}) == 1 else rows
         labels = torch.tensor([f["labels"] for f in features]).repeat_interleave(repeats)
         row_hands = [f["hand"] for f in features for _ in range(repeats)]
         mixup = self.mixup if train else None

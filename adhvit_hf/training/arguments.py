@@ -1,7 +1,7 @@
-"""Command-line arguments of `run_havid.py`: HF dataclasses plus the seed's flag names.
+"""Command-line arguments of `run_havid.py`: HF dataclasses plus the original's flag names.
 
-The seed's command line (ADH-ViT `main.py`/`train.sh`) runs unchanged: `translate_seed_args` maps
-its flags onto the dataclass fields before `HfArgumentParser` sees them, keeping the seed's meaning
+The original's command line (ADH-ViT `main.py`/`train.sh`) runs unchanged: `translate_original_args` maps
+its flags onto the dataclass fields before `HfArgumentParser` sees them, keeping the original's meaning
 (`--lr` is per 256 clips of global batch, `--epochs` counts epochs, `--clip_grad` off by default).
 """
 
@@ -24,7 +24,7 @@ class ModelArguments:
 
     model: str = field(
         default="vit_base_patch16_224_alternating",
-        metadata={"help": "The seed's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."},
+        metadata={"help": "The original's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."},
     )
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved AdhVit folder or Hub repo to start from (overrides --model)."}
@@ -34,15 +34,15 @@ class ModelArguments:
     )
     model_key: str = field(default="model|module", metadata={"help": "Keys that may wrap the --finetune state dict."})
     model_prefix: str = field(default="", metadata={"help": "Prefix to strip from --finetune tensor names."})
-    lh_num_labels: int = field(default=75, metadata={"help": "Left-hand classes (seed: --lh_num_classes)."})
-    rh_num_labels: int = field(default=75, metadata={"help": "Right-hand classes (seed: --rh_num_classes)."})
-    drop_path_rate: float = field(default=0.3, metadata={"help": "Stochastic depth of the last block (seed: --drop_path)."})
-    head_dropout: float = field(default=0.0, metadata={"help": "Dropout before each head (seed: --head_drop_rate)."})
+    lh_num_labels: int = field(default=75, metadata={"help": "Left-hand classes (original: --lh_num_classes)."})
+    rh_num_labels: int = field(default=75, metadata={"help": "Right-hand classes (original: --rh_num_classes)."})
+    drop_path_rate: float = field(default=0.3, metadata={"help": "Stochastic depth of the last block (original: --drop_path)."})
+    head_dropout: float = field(default=0.0, metadata={"help": "Dropout before each head (original: --head_drop_rate)."})
     init_scale: float = field(default=0.001, metadata={"help": "Scale of the new heads' initial weights (VideoMAE V2)."})
-    hidden_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout in the blocks (seed: --drop)."})
-    attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Seed: --attn_drop_rate."})
-    tubelet_size: int = 2
-    image_size: int = field(default=224, metadata={"help": "Crop size fed to the model (seed: --input_size)."})
+    hidden_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout in the blocks (original: --drop)."})
+    attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Original: --attn_drop_rate."})
+    tubelet_size: int = field(default=2, metadata={"help": "Frames per patch along time (VideoMAE V2: 2)."})
+    image_size: int = field(default=224, metadata={"help": "Crop size fed to the model (original: --input_size)."})
     attn_implementation: str = field(default="sdpa", metadata={"help": "sdpa, eager or flex_attention."})
     config_overrides: str | None = field(
         default=None,
@@ -58,30 +58,30 @@ class DataArguments:
     rh_data_path: str | None = field(default=None, metadata={"help": "Folder with the RH lists (not with --one_stream)."})
     lh_data_root: str | None = field(default=None, metadata={"help": "Root for relative LH video paths."})
     rh_data_root: str | None = field(default=None, metadata={"help": "Root for relative RH video paths."})
-    one_stream: bool = field(default=False, metadata={"help": "Train both heads on the LH data alone (the seed's mode)."})
+    one_stream: bool = field(default=False, metadata={"help": "Train both heads on the LH data alone (the original's mode)."})
     skip_missing: bool = field(default=False, metadata={"help": "Drop list lines whose video is missing (counted)."})
-    num_frames: int = 16
-    sampling_rate: int = 4
+    num_frames: int = field(default=16, metadata={"help": "Frames per clip fed to the model."})
+    sampling_rate: int = field(default=4, metadata={"help": "Take every N-th frame of the video for a clip."})
     sparse_sample: bool = field(default=False, metadata={"help": "TSN-style segment sampling for training clips."})
-    short_side_size: int = 224
-    test_num_segment: int = 10
-    test_num_crop: int = 3
+    short_side_size: int = field(default=224, metadata={"help": "Evaluation frames are resized to this short side."})
+    test_num_segment: int = field(default=10, metadata={"help": "Temporal views per video at evaluation."})
+    test_num_crop: int = field(default=3, metadata={"help": "Spatial crops per temporal view at evaluation."})
     num_sample: int = field(default=2, metadata={"help": "Augmented copies of each decoded clip (repeated aug)."})
     aa: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "RandAugment spec; 'none' disables."})
-    train_interpolation: str = "bicubic"
+    train_interpolation: str = field(default="bicubic", metadata={"help": "Resize interpolation of training crops."})
     train_crop_scale: list[float] = field(
         default_factory=lambda: [0.08, 1.0], metadata={"help": "Area range of the random resized crop (VideoMAE V2's)."}
     )
     reprob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
-    remode: str = "pixel"
-    recount: int = 1
-    mixup: float = 0.8
-    cutmix: float = 1.0
-    cutmix_minmax: list[float] | None = None
-    mixup_prob: float = 1.0
-    mixup_switch_prob: float = 0.5
-    mixup_mode: str = "batch"
-    smoothing: float = 0.1
+    remode: str = field(default="pixel", metadata={"help": "Random erasing fill: pixel, rand or const."})
+    recount: int = field(default=1, metadata={"help": "Random erasing: regions per clip."})
+    mixup: float = field(default=0.8, metadata={"help": "Mixup alpha within each hand; 0 = off."})
+    cutmix: float = field(default=1.0, metadata={"help": "CutMix alpha within each hand; 0 = off."})
+    cutmix_minmax: list[float] | None = field(default=None, metadata={"help": "CutMix box area range (min max); overrides --cutmix."})
+    mixup_prob: float = field(default=1.0, metadata={"help": "Probability of mixing a batch."})
+    mixup_switch_prob: float = field(default=0.5, metadata={"help": "Probability of CutMix instead of mixup."})
+    mixup_mode: str = field(default="batch", metadata={"help": "batch, pair or elem: what shares one mix."})
+    smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the targets."})
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
     decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
     device_augmentation: bool = field(
@@ -102,38 +102,42 @@ class DataArguments:
 
 @dataclass
 class AlternatingTrainingArguments(TrainingArguments):
-    """`TrainingArguments` plus alternation and the seed's optimisation options."""
+    """`TrainingArguments` plus alternation and the original's optimisation options."""
 
     alternation_steps: int = field(default=50, metadata={"help": "Optimizer steps per hand before switching."})
     alternation_strategy: str = field(default="fixed", metadata={"help": f"One of {STRATEGIES}."})
     base_lr: float | None = field(
-        default=None, metadata={"help": "The seed's --lr: learning rate per 256 clips of global batch."}
+        default=None, metadata={"help": "The original's --lr: learning rate per 256 clips of global batch."}
     )
-    layer_decay: float = 0.9
-    warmup_lr: float = 1e-8
-    min_lr: float = 1e-6
+    layer_decay: float = field(default=0.9, metadata={"help": "Layer-wise LR decay: block i gets decay^(depth - i)."})
+    warmup_lr: float = field(default=1e-8, metadata={"help": "Learning rate at the start of warmup."})
+    min_lr: float = field(default=1e-6, metadata={"help": "Learning rate at the end of the cosine decay."})
     warmup_epochs: float = field(default=5, metadata={"help": "Warmup length in epochs when --warmup_steps is 0."})
-    weight_decay: float = 0.1
-    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 = off (seed: --clip_grad)."})
-    model_ema: bool = False
-    model_ema_decay: float = 0.9999
+    weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay (not on norms and biases)."})
+    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 = off (original: --clip_grad)."})
+    model_ema: bool = field(default=False, metadata={"help": "Keep an exponential moving average of the weights."})
+    model_ema_decay: float = field(default=0.9999, metadata={"help": "Decay of the weight average per step."})
     save_ckpt_freq: int | None = field(default=None, metadata={"help": "Save a checkpoint every N epochs."})
     log_dir: str | None = field(default=None, metadata={"help": "TensorBoard folder (default: output_dir/runs)."})
     auto_resume: bool = field(default=True, metadata={"help": "Resume from the newest complete checkpoint."})
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Delete output_dir's checkpoints and start afresh (see docs/faults.md)."}
     )
-    remove_unused_columns: bool = False
-    label_names: list[str] = field(default_factory=lambda: ["lh_labels", "rh_labels"])
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Kept off: the collator needs every column."})
+    label_names: list[str] = field(
+        default_factory=lambda: ["lh_labels", "rh_labels"], metadata={"help": "The per-hand label keys of a batch."}
+    )
     ddp_find_unused_parameters: bool = field(
         default=True, metadata={"help": "The idle head gets no gradient, so DDP must allow unused parameters."}
     )
-    do_train: bool = True
-    do_eval: bool = True
-    eval_strategy: str = "epoch"
-    save_strategy: str = "epoch"
-    logging_steps: float = 10
-    metric_for_best_model: str = "mean_top1"
+    do_train: bool = field(default=True, metadata={"help": "Train (the original's --eval turns it off)."})
+    do_eval: bool = field(default=True, metadata={"help": "Evaluate on the validation lists after training."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate during training: no, steps or epoch."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to save checkpoints: no, steps or epoch."})
+    logging_steps: float = field(default=10, metadata={"help": "Log losses every N optimizer steps."})
+    metric_for_best_model: str = field(
+        default="mean_top1", metadata={"help": "Picks the best checkpoint: the mean of both hands' validation top-1."}
+    )
     report_to: None | str | list[str] = field(default="tensorboard", metadata={"help": "Logging integrations."})
     logging_nan_inf_filter: bool = field(
         default=False, metadata={"help": "HF's NaN filter reads the loss on the host every micro-batch (a GPU sync)."}
@@ -145,7 +149,7 @@ class AlternatingTrainingArguments(TrainingArguments):
     # clips/s of 720p video, where ViT-S 16x112 trains 6.4 clips/s on 2 CPU cores); persistent workers are not
     # forked again each epoch and evaluation (half the data time of a 16-clip demo epoch). Pin memory: HF's default.
     dataloader_num_workers: int = field(
-        default=min(4, os.cpu_count() or 1), metadata={"help": "Decoding worker processes (seed: --num_workers)."}
+        default=min(4, os.cpu_count() or 1), metadata={"help": "Decoding worker processes (original: --num_workers)."}
     )
     dataloader_persistent_workers: bool = field(
         default=True, metadata={"help": "Keep the decoding workers between epochs (off when there are none)."}
@@ -203,10 +207,10 @@ def bf16_autocast_helps(use_cuda: bool) -> bool:
     return torch.cpu._is_amx_tile_supported()
 
 
-# The seed's flags onto ours. A flag taking values keeps them. The SEED_IGNORED_* flags are accepted for
-# the seed's command line but have nothing to do here (torchrun and accelerate set up DDP, every
+# The original's flags onto ours. A flag taking values keeps them. The ORIGINAL_IGNORED_* flags are accepted for
+# the original's command line but have nothing to do here (torchrun and accelerate set up DDP, every
 # evaluation is distributed, lists hold videos, not frame folders).
-SEED_FLAGS = {
+ORIGINAL_FLAGS = {
     "--lr": "--base_lr",
     "--epochs": "--num_train_epochs",
     "--batch_size": "--per_device_train_batch_size",
@@ -224,7 +228,7 @@ SEED_FLAGS = {
     "--lh_num_classes": "--lh_num_labels",
     "--rh_num_classes": "--rh_num_labels",
 }
-SEED_SWITCHES = {
+ORIGINAL_SWITCHES = {
     "--eval": ["--do_eval", "--do_predict", "True", "--do_train", "False"],
     "--pin_mem": ["--dataloader_pin_memory", "True"],
     "--no_pin_mem": ["--dataloader_pin_memory", "False"],
@@ -232,28 +236,28 @@ SEED_SWITCHES = {
     "--no_save_ckpt": ["--save_strategy", "no"],
     "--no_auto_resume": ["--auto_resume", "False"],
 }
-SEED_IGNORED_WITH_VALUE = {
+ORIGINAL_IGNORED_WITH_VALUE = {
     "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
     "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter", "--weight_decay_end",
 }
-SEED_IGNORED_SWITCHES = {
+ORIGINAL_IGNORED_SWITCHES = {
     "--dist_eval", "--dist_on_itp", "--save_ckpt", "--imagenet_default_mean_and_std", "--use_mean_pooling",
     "--validation", "--resplit", "--model_ema_force_cpu",
 }
 
 
-def translate_seed_args(argv: list[str]) -> list[str]:
-    """Rewrite the seed's flags into this package's; HF's own flag names pass through untouched."""
+def translate_original_args(argv: list[str]) -> list[str]:
+    """Rewrite the original's flags into this package's; HF's own flag names pass through untouched."""
     out, i = [], 0
     while i < len(argv):
         flag, value = (argv[i].split("=", 1) + [None])[:2] if argv[i].startswith("--") else (argv[i], None)
         inline = [value] if value is not None else []
         if value is None and flag in ("--device", "--opt") and i + 1 == len(argv):
             raise ValueError(f"{flag} expects a value")
-        if flag in SEED_FLAGS:
-            out += [SEED_FLAGS[flag], *inline]
-        elif flag in SEED_SWITCHES:
-            out += SEED_SWITCHES[flag]
+        if flag in ORIGINAL_FLAGS:
+            out += [ORIGINAL_FLAGS[flag], *inline]
+        elif flag in ORIGINAL_SWITCHES:
+            out += ORIGINAL_SWITCHES[flag]
         elif flag == "--device":
             device = value if value is not None else argv[i + 1]
             i += 0 if value is not None else 1
@@ -266,12 +270,12 @@ def translate_seed_args(argv: list[str]) -> list[str]:
                 betas.append(argv[i])
             out += [arg for name, beta in zip(("--adam_beta1", "--adam_beta2"), betas) for arg in (name, beta)]
         elif flag == "--opt" and (optimizer := argv[i + 1] if value is None else value) != "adamw":
-            raise ValueError(f"--opt {optimizer}: only adamw is supported (the seed's recipe)")
-        elif flag in SEED_IGNORED_WITH_VALUE:
-            logger.info("seed flag %s has no effect here", flag)
+            raise ValueError(f"--opt {optimizer}: only adamw is supported (the original's recipe)")
+        elif flag in ORIGINAL_IGNORED_WITH_VALUE:
+            logger.info("original flag %s has no effect here", flag)
             i += 0 if value is not None else 1
-        elif flag in SEED_IGNORED_SWITCHES:
-            logger.info("seed flag %s has no effect here", flag)
+        elif flag in ORIGINAL_IGNORED_SWITCHES:
+            logger.info("original flag %s has no effect here", flag)
         elif flag == "--use_cls":
             raise ValueError("--use_cls: VideoMAE V2 fine-tuning and ADH-ViT use mean pooling; a CLS token is not supported")
         else:

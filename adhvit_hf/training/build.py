@@ -21,6 +21,7 @@ from ..processing_adhvit import AdhVitVideoProcessor
 from .alternating_data import AlternatingClipDataset, ClipCollator
 from .arguments import AlternatingTrainingArguments, DataArguments, ModelArguments
 from .checkpoints import resolve_resume_checkpoint
+from .preflight import check_videos, check_writable
 from .trainer import AlternatingTrainer
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitF
         config = config_from_model_name(model_args.model, **overrides)
         if model_args.config_overrides:
             config.update_from_string(model_args.config_overrides)
-        model = AdhVitForDualHandClassification._from_config(config, attn_implementation=model_args.attn_implementation)
+        model = AdhVitForDualHandClassification._from_config(
+            config, attn_implementation=model_args.attn_implementation
+        )
     if model_args.finetune:
         load_pretrained_backbone(
             model, model_args.finetune, model_key=model_args.model_key, model_prefix=model_args.model_prefix
@@ -152,8 +155,16 @@ def build_trainer(
     data = data or build_datasets(model_args, data_args)
     model = model or build_model(model_args, data_args)
     num_labels = {"lh": model.config.lh_num_labels, "rh": model.config.rh_num_labels}
+    if training_args.should_save:
+        check_writable(training_args.output_dir)
     # Before the Trainer exists: with --overwrite_output_dir this deletes the old checkpoints.
     checkpoint = resolve_resume_checkpoint(training_args, model.config) if training_args.do_train else None
+    evaluated = []
+    if training_args.do_eval or (training_args.do_train and training_args.eval_strategy != "no"):
+        evaluated += data.validation.values()
+    if training_args.do_predict:
+        evaluated += data.test.values()
+    check_videos(evaluated, backend=data_args.decoder)
     mixup = build_mixup(data_args, num_labels)
     trainer = AlternatingTrainer(
         model=model,

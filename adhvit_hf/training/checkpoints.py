@@ -13,6 +13,7 @@ import os
 import pickle
 import shutil
 
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from ..utils import atomic_write
@@ -76,6 +77,17 @@ def list_checkpoints(output_dir: str) -> tuple[list[str], list[str]]:
     return complete, incomplete
 
 
+def foreign_entries(output_dir: str) -> list[str]:
+    """What `output_dir` holds besides checkpoints and TensorBoard logs (what a killed first run leaves)."""
+    if not os.path.isdir(output_dir):
+        return []
+    return sorted(
+        name
+        for name in os.listdir(output_dir)
+        if checkpoint_step(name) is None and name != "runs" and not name.startswith("events.out.tfevents")
+    )
+
+
 def check_same_architecture(checkpoint: str, config) -> None:
     """Raise `CheckpointError` when `checkpoint/config.json` describes another model than `config`."""
     path = os.path.join(checkpoint, "config.json")
@@ -99,6 +111,9 @@ def resolve_resume_checkpoint(args, config=None) -> str | None:
     The rule for `args.output_dir` (documented in docs/faults.md):
     - `--resume_from_checkpoint DIR`: DIR, which must be complete and (given `config`) of the same architecture;
     - else `--overwrite_output_dir`: every `checkpoint-N` in output_dir is deleted and the run starts afresh;
+    - else a finished run (its `trainer_state.json` is written at the end) is refused: never retrained silently;
+    - else without complete checkpoints: an output_dir holding anything but incomplete checkpoints and TensorBoard
+      logs is refused (as HF's example scripts do), an empty or new one starts afresh;
     - else with auto-resume (the default): the newest complete checkpoint, if it is of the same architecture;
     - else (`--no_auto_resume`) an output_dir holding complete checkpoints is refused, so two runs never mix.
     Incomplete checkpoints (their save was interrupted) are never taken; each skipped one is logged.
@@ -123,9 +138,22 @@ def resolve_resume_checkpoint(args, config=None) -> str | None:
                 logger.warning("--overwrite_output_dir: deleting %s", folder)
                 shutil.rmtree(folder)
         return None
+    finished = os.path.join(args.output_dir, TRAINER_STATE_NAME)
+    if os.path.isfile(finished):
+        raise CheckpointError(
+            f"--output_dir {args.output_dir} holds a finished run ({finished}): evaluate it with --eval --resume "
+            f"{args.output_dir}, train it again with --overwrite_output_dir, or choose another --output_dir"
+        )
     for folder in incomplete:
         logger.warning("skipping incomplete checkpoint %s (its save was interrupted)", folder)
     if not complete:
+        others = foreign_entries(args.output_dir)
+        if others:
+            listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise CheckpointError(
+                f"--output_dir {args.output_dir} is not empty ({listed}) and holds no checkpoint to resume: choose "
+                "another --output_dir, or --overwrite_output_dir to write into it anyway"
+            )
         return None
     if not args.auto_resume:
         raise CheckpointError(

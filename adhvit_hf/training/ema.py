@@ -37,7 +37,9 @@ class ModelEmaCallback(TrainerCallback):
         if saved and os.path.isfile(saved):
             self.average.module.load_state_dict(load_file(saved), strict=False)
         elif saved:
-            logger.warning("%s holds no weight average; --model_ema starts again from the current weights", self.resume_from)
+            logger.warning(
+                "%s holds no weight average; --model_ema starts again from the current weights", self.resume_from
+            )
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         self.average.update_parameters(model)

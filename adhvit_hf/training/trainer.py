@@ -4,7 +4,7 @@
   optimizer step; the other head never enters the graph, so its gradient stays None and AdamW
   neither moves nor decays it (bit-identical while idle).
 - Data: batches come from `AlternatingBatchSampler`, which follows the same schedule.
-- Optimisation: AdamW over layer-wise LR decay groups and the seed's warmup + cosine schedule.
+- Optimisation: AdamW over layer-wise LR decay groups and the original's warmup + cosine schedule.
 - Evaluation: each hand's data through its own head, views averaged (mean of softmax), top-1,
   top-5 and mean class accuracy per hand and `mean_top1` over the hands.
 """
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
-from transformers import Trainer, TrainerCallback
+from transformers import ProgressCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
 from ..configuration_adhvit import HANDS
@@ -122,6 +122,10 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         checkpoint = self.resume_checkpoint if resume_from_checkpoint is None else resume_from_checkpoint
         if self.ema is not None:
             self.ema.resume_from = checkpoint if isinstance(checkpoint, str) else None
+        logger.info(
+            "alternating training (%s): %d optimizer steps per epoch, hands switch every %d steps",
+            self.args.alternation_strategy, self.updates_per_epoch, self.args.alternation_steps,
+        )
         return super().train(resume_from_checkpoint=checkpoint, **kwargs)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
@@ -136,7 +140,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             )
         self.replaced_videos.extend(inputs.pop("replaced_videos", []))
         if hand != self._last_hand:
-            logger.info("step %d: training the %s head", self.state.global_step, hand or "lh and rh")
+            # Hundreds of switches per run: the console gets one summary line at the start (on_train_begin).
+            logger.debug("step %d: training the %s head", self.state.global_step, hand or "lh and rh")
             self._last_hand = hand
         if hand is not None:
             # A flipped clip (--flip swap_hands) may carry the idle hand's label: it has no head to train now.
@@ -173,6 +178,24 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             logs["active_hand"] = -1 if current is None else HANDS.index(current)
         super().log(logs, start_time)
 
+    def _determine_best_metric(self, metrics, trial) -> bool:
+        is_new_best = super()._determine_best_metric(metrics=metrics, trial=trial)
+        if is_new_best and self.args.save_strategy != "no":
+            # The best weights are always on disk, whatever --save_ckpt_freq skips (the original writes
+            # checkpoint-best whenever it improves); HF decides on saving just after this, with these weights.
+            self.control.should_save = True
+        return is_new_best
+
+    def _evaluate(self, trial, ignore_keys_for_eval, *args, **kwargs):
+        try:
+            return super()._evaluate(trial, ignore_keys_for_eval, *args, **kwargs)
+        except Exception:
+            # HF evaluates before it saves: an evaluation error must not lose the epoch that was just trained.
+            if self.args.save_strategy != "no":
+                logger.error("evaluation at step %d failed; saving the trained weights first", self.state.global_step)
+                self._save_checkpoint(self.model, trial)
+            raise
+
     def create_optimizer(self, model=None):
         if self.optimizer is None:
             args = self.args
@@ -200,10 +223,10 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         return self.lr_scheduler
 
     def load_checkpoint_weights(self, checkpoint: str) -> None:
-        """Model weights of a checkpoint or saved-model folder (the seed's `--eval --resume CKPT`)."""
+        """Model weights of a checkpoint or saved-model folder (the original's `--eval --resume CKPT`)."""
         if not os.path.isdir(checkpoint):
             raise CheckpointError(
-                f"--resume {checkpoint}: not a checkpoint folder; a seed .pth checkpoint converts with "
+                f"--resume {checkpoint}: not a checkpoint folder; an original .pth checkpoint converts with "
                 "scripts/convert_videomae_v2.py, a VideoMAE V2 backbone loads with --finetune"
             )
         self._load_from_checkpoint(checkpoint)
@@ -239,6 +262,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
                     prediction_loss_only=False,
                     metric_key_prefix=f"{metric_key_prefix}_{hand}",
                 )
+                self._close_prediction_bar()
                 metrics.update(output.metrics)
                 outputs[hand] = output
         finally:
@@ -247,6 +271,20 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         metrics[f"{metric_key_prefix}_mean_top1"] = sum(metrics[f"{metric_key_prefix}_{h}_top1"] for h in hands) / len(hands)
         metrics[f"{metric_key_prefix}_loss"] = sum(metrics[f"{metric_key_prefix}_{h}_loss"] for h in hands) / len(hands)
         return metrics, outputs
+
+    def _close_prediction_bar(self) -> None:
+        """One progress bar per hand: HF's opens with the first hand's batch count and closes only in on_evaluate."""
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, ProgressCallback) and callback.prediction_bar is not None:
+                callback.prediction_bar.close()
+                callback.prediction_bar = None
+
+    def metrics_at_current_step(self, metric_key_prefix: str = "eval") -> dict[str, float] | None:
+        """The logged evaluation of the current weights, if one ran at this step (the last epoch's)."""
+        for logs in reversed(self.state.log_history):
+            if logs.get("step") == self.state.global_step and f"{metric_key_prefix}_mean_top1" in logs:
+                return {k: v for k, v in logs.items() if k.startswith(f"{metric_key_prefix}_")}
+        return None
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         self._memory_tracker.start()
@@ -313,6 +351,17 @@ class ReplacedVideoReport(TrainerCallback):
                 "epoch %d: %d clips came from unreadable videos and were replaced by other clips (%d videos: %s%s)",
                 round(state.epoch), len(new), len(unique), ", ".join(unique[:5]), ", ..." if len(unique) > 5 else "",
             )
+
+
+def best_epochs(log_history: list[dict], prefix: str = "eval") -> dict[str, float]:
+    """The best top-1 of each hand and of their mean over a run's evaluations, and the epoch it came at."""
+    best = {}
+    for name in (*HANDS, "mean"):
+        scored = [logs for logs in log_history if f"{prefix}_{name}_top1" in logs]
+        if scored:
+            top = max(scored, key=lambda logs: logs[f"{prefix}_{name}_top1"])  # the first on ties
+            best[f"best_{name}_top1"], best[f"best_{name}_epoch"] = top[f"{prefix}_{name}_top1"], top.get("epoch")
+    return best
 
 
 def format_hand_summary(metrics: dict[str, float], prefix: str, step: int) -> str:
