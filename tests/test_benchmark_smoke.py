@@ -128,11 +128,15 @@ def test_training_compares_with_three_baselines(tiny_run):
         peak = results["matmul_peak"][f"{figures['dtype']}_flops_per_second"]
         assert figures["fraction_of_peak"] == figures["model_flops_per_second"] / peak
         for baseline in training.BASELINES:
+            base = runs[baseline]
             assert figures[f"speedup_vs_{baseline}"] == round(
-                figures["clips_per_second"] / runs[baseline]["clips_per_second"], 3
+                figures["clips_per_second"] / base["clips_per_second"], 3
+            )
+            assert figures[f"cpu_speedup_vs_{baseline}"] == round(
+                base["cpu_seconds_per_clip"] / figures["cpu_seconds_per_clip"], 3
             )
     for baseline in training.BASELINES:
-        assert runs[baseline][f"speedup_vs_{baseline}"] == 1.0
+        assert runs[baseline][f"speedup_vs_{baseline}"] == runs[baseline][f"cpu_speedup_vs_{baseline}"] == 1.0
 
 
 def test_counted_flops(tiny_run):
