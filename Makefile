@@ -23,8 +23,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --durations=15 tests
 
+# ORIGINAL_MODEL_FILE=.../ADH-ViT/models/modeling_finetune_alternating.py adds the original model as a baseline
 benchmark: $(STAMP)
-	$(PY) -m benchmarks.benchmark --output benchmark.json
+	$(PY) -m benchmarks.run --output benchmark.json $(if $(ORIGINAL_MODEL_FILE),--original_model_file $(ORIGINAL_MODEL_FILE))
 
 clean:
 	rm -rf $(DEMO_DATA) $(DEMO_OUT) .pytest_cache

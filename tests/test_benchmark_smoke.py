@@ -1,100 +1,224 @@
-"""A seconds-long run of scripts/benchmark.py at tiny sizes: the JSON it writes and the tables it prints."""
+"""A seconds-long run of the benchmarks at tiny sizes: the JSON they write, the tables they print, bad input."""
 
 import json
 
+import numpy as np
 import pytest
 
-from benchmarks import benchmark
+from adhvit_hf.data.decoding import open_video
+from benchmarks import data, run, training
+from benchmarks.common import count_flops
+
+# A stand-in for the original ADH-ViT's models/ folder: the alternating model imports its backbone from the file
+# beside it, as the original does, and refuses anything but (B, C, T, H, W).
+STAND_IN_BACKBONE = """
+import torch.nn as nn
 
 
+class VisionTransformer(nn.Module):
+    def __init__(self, img_size, patch_size, embed_dim, depth, num_heads, mlp_ratio, qkv_bias, all_frames,
+                 tubelet_size, num_classes=1000):
+        super().__init__()
+        self.embed_dim = embed_dim
+        kernel = (tubelet_size, patch_size, patch_size)
+        self.patch_embed = nn.Conv3d(3, embed_dim, kernel, stride=kernel)
+        self.head = nn.Linear(embed_dim, num_classes)
+
+    def forward_features(self, x):
+        assert x.shape[1] == 3, f"expected (B, C, T, H, W), got {tuple(x.shape)}"
+        return self.patch_embed(x).flatten(2).mean(-1)
+"""
+STAND_IN_ALTERNATING = """
+import torch.nn as nn
+
+from .modeling_finetune import VisionTransformer
+
+
+class AlternatingDualHeadVisionTransformer(VisionTransformer):
+    def __init__(self, lh_num_classes=75, rh_num_classes=75, **kwargs):
+        super().__init__(**kwargs)
+        del self.head
+        self.lh_head = nn.Linear(self.embed_dim, lh_num_classes)
+        self.rh_head = nn.Linear(self.embed_dim, rh_num_classes)
+
+    def forward(self, x, hand_type=None):
+        return getattr(self, f"{hand_type}_head")(self.forward_features(x))
+"""
 TINY_ARGS = [
-    "--sizes", "tiny",
-    "--steps", "1",
-    "--warmup", "1",
-    "--data_cases", "demo_no_randaugment",
-    "--data_repeats", "2",
-    "--data_rounds", "1",
-    "--windows", "2",
-    "--inference_batch_size", "2",
-    "--matmul_size", "64",
+    "--sizes",
+    "tiny",
+    "--steps",
+    "1",
+    "--warmup",
+    "1",
+    "--data_preset",
+    "tiny",
+    "--data_clips",
+    "2",
+    "--data_rounds",
+    "1",
+    "--windows",
+    "2",
+    "--inference_batch_size",
+    "2",
+    "--matmul_size",
+    "64",
     "--no_isolation",
 ]
-TRAIN_KEYS = {
-    "variant", "size", "attention", "dtype", "compiled", "batch_size", "warmup_seconds", "step_seconds",
-    "best_step_seconds", "median_step_seconds", "clips_per_second", "cpu_seconds_per_clip", "model_flops_per_second",
-    "memory_before_training_mb", "peak_memory_mb", "loss_is_finite", "fraction_of_peak", "speedup_vs_baseline",
-    "peak_memory_vs_baseline", "cpu_time_speedup_vs_baseline",
+VARIANTS = ["videomae_eager_fp32", "videomae_sdpa_fp32", "original_fp32", "adhvit_sdpa_fp32", "adhvit_sdpa_bf16"]
+COST_KEYS = {
+    "decode_decord",
+    "decode_pyav",
+    "bare_decode",
+    "augment",
+    "collate",
+    "collate_uint8",
+    "frame_size",
+    "bitrate_kbps",
 }
+# tiny (8 tokens of 3 x 2 x 16 x 16 pixels, width 32, MLP 64, 2 layers, 75 classes), 2 FLOPs per multiply-add:
+# patch embedding + 2 x (qkv, scores, weighted sum, projection, MLP) + head
+TINY_FORWARD_FLOPS = 2 * 8 * 1536 * 32 + 2 * (49_152 + 4_096 + 4_096 + 16_384 + 65_536) + 2 * 32 * 75
+
+
+def write_stand_in(folder):
+    (folder / "modeling_finetune.py").write_text(STAND_IN_BACKBONE)
+    path = folder / "modeling_finetune_alternating.py"
+    path.write_text(STAND_IN_ALTERNATING)
+    return path
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    output = tmp_path_factory.mktemp("benchmark") / "benchmark.json"
-    returned = benchmark.main([*TINY_ARGS, "--output", str(output)])
-    return returned, json.loads(output.read_text())
+    folder = tmp_path_factory.mktemp("benchmark")
+    original = write_stand_in(folder)
+    output = folder / "benchmark.json"
+    returned = run.main(
+        [*TINY_ARGS, "--work_dir", str(folder), "--original_model_file", str(original), "--output", str(output)]
+    )
+    return returned, json.loads(output.read_text()), folder
 
 
 def test_json_file_is_what_main_returns(tiny_run):
-    returned, written = tiny_run
+    returned, written, _ = tiny_run
     assert written == json.loads(json.dumps(returned))
-    assert set(written) == {"machine", "settings", "matmul_peak", "train", "data", "inference", "workers_needed"}
+    assert set(written) == {
+        "machine",
+        "settings",
+        "flops",
+        "matmul_peak",
+        "train",
+        "data",
+        "cores",
+        "targets",
+        "inference",
+    }
 
 
-def test_train_section_compares_every_variant_with_the_eager_baseline(tiny_run):
-    train = tiny_run[1]["train"]
-    assert list(train) == ["tiny"]
-    assert list(train["tiny"]) == ["videomae_eager_fp32", "adhvit_sdpa_fp32", "adhvit_sdpa_bf16"]
-    for variant, run in train["tiny"].items():
-        assert set(run) == TRAIN_KEYS
-        assert run["variant"] == variant
-        assert len(run["step_seconds"]) == 1
-        assert run["loss_is_finite"] is True
-        assert run["clips_per_second"] > 0 and run["peak_memory_mb"] > 0
-    assert train["tiny"]["videomae_eager_fp32"]["attention"] == "eager"
-    assert train["tiny"]["videomae_eager_fp32"]["speedup_vs_baseline"] == 1.0
-    assert train["tiny"]["adhvit_sdpa_fp32"]["attention"] == "sdpa"
-    bf16 = train["tiny"]["adhvit_sdpa_bf16"]
-    assert bf16["dtype"] == "bf16"
-    bf16_peak = tiny_run[1]["matmul_peak"]["bf16_flops_per_second"]
-    assert bf16["fraction_of_peak"] == bf16["model_flops_per_second"] / bf16_peak
-
-
-def test_data_inference_and_peak_sections(tiny_run):
+def test_training_compares_with_three_baselines(tiny_run):
     results = tiny_run[1]
-    assert set(results["matmul_peak"]) == {"fp32_flops_per_second", "bf16_flops_per_second", "matrix_size"}
-    assert set(results["data"]) == {"demo_no_randaugment"}
-    for backend in ("decord", "pyav"):
-        run = results["data"]["demo_no_randaugment"][backend]
-        assert set(run) == {"train_clips_per_second", "eval_videos_per_second", "eval_views_per_video"}
-        assert run["eval_views_per_video"] == 2
-        assert run["train_clips_per_second"] > 0
-    inference = results["inference"]["tiny"]
-    assert inference["windows"] == 2
-    # 2 windows of 4 frames every 4th frame, one stride (4 frames) apart: 13 + 4 frames
-    assert inference["num_video_frames"] == 17
-    assert inference["windows_per_second"] > 0
-    assert inference["fraction_of_peak"] == inference["model_flops_per_second"] / (
-        results["matmul_peak"]["fp32_flops_per_second"]
-    )
-    assert set(results["workers_needed"]) == {"tiny/adhvit_sdpa_fp32", "tiny/adhvit_sdpa_bf16"}
+    runs = results["train"]["tiny"]
+    assert list(runs) == VARIANTS
+    assert [run["attention"] for run in runs.values()] == ["eager", "sdpa", "eager", "sdpa", "sdpa"]
+    assert runs["adhvit_sdpa_bf16"]["dtype"] == "bf16"
+    for figures in runs.values():
+        assert figures["loss_is_finite"] is True
+        assert len(figures["step_seconds"]) == 1
+        assert figures["model_flops_per_second"] == results["flops"]["tiny"]["train"] * figures["clips_per_second"]
+        peak = results["matmul_peak"][f"{figures['dtype']}_flops_per_second"]
+        assert figures["fraction_of_peak"] == figures["model_flops_per_second"] / peak
+        for baseline in training.BASELINES:
+            base = runs[baseline]
+            assert figures[f"speedup_vs_{baseline}"] == round(
+                figures["clips_per_second"] / base["clips_per_second"], 3
+            )
+            assert figures[f"cpu_speedup_vs_{baseline}"] == round(
+                base["cpu_seconds_per_clip"] / figures["cpu_seconds_per_clip"], 3
+            )
+    for baseline in training.BASELINES:
+        assert runs[baseline][f"speedup_vs_{baseline}"] == runs[baseline][f"cpu_speedup_vs_{baseline}"] == 1.0
 
 
-def test_printed_tables(tiny_run, capsys):
-    print(benchmark.markdown_tables(tiny_run[1]))
-    text = capsys.readouterr().out
-    assert "| tiny | videomae_eager_fp32 |" in text
-    assert "| demo_no_randaugment | decord |" in text
-    assert "| tiny/adhvit_sdpa_bf16 |" in text
-
-
-def test_forward_flops():
-    # tiny: 8 tokens of 3 x 2 x 16 x 16 pixels, width 32, MLP 64, 2 layers, a 75-class head
-    assert benchmark.forward_flops(benchmark.model_config("tiny")) == 786_432 + 2 * 139_264 + 4_800
+def test_counted_flops(tiny_run):
+    flops = tiny_run[1]["flops"]
+    assert flops["tiny"] == count_flops("tiny")
+    assert flops["tiny"]["forward"] == TINY_FORWARD_FLOPS
+    # the backward pass costs two forwards, less the input gradient of the patch embedding (pixels need none)
+    assert flops["tiny"]["train"] == 3 * TINY_FORWARD_FLOPS - 2 * 8 * 1536 * 32
     # ViT-B 16x224: VideoMAE's published 180 G multiply-adds per clip
-    assert round(benchmark.forward_flops(benchmark.model_config("base")) / 2e9) == 180
+    assert round(flops["base"]["forward"] / 2e9) == 180
 
 
-def test_unknown_choices_are_refused(capsys):
+def test_clip_costs_and_cores_per_gpu(tiny_run):
+    results = tiny_run[1]
+    videos = results["data"]["videos"]
+    assert list(videos) == ["original", "prepared"]
+    assert all(set(costs) == COST_KEYS for costs in videos.values())
+    # the tiny preset: 128x72 recorded, prepared at a short side of 32 (aspect kept, even sizes)
+    assert videos["original"]["frame_size"] == [72, 128]
+    assert videos["prepared"]["frame_size"] == [32, 56]
+    cores = results["cores"]
+    clips_per_second = 0.4 * 989e12 / results["flops"]["base"]["train"]
+    assert cores["gpu_clips_per_second"] == {"at_fraction_of_peak": round(clips_per_second, 1)}
+    assert len(cores["cores"]) == 8
+    costs = videos["prepared"]
+    device_ms = costs["decode_decord"] + costs["collate_uint8"]
+    assert cores["cores"]["prepared/decord/device_augmentation"] == {
+        "at_fraction_of_peak": round(clips_per_second * device_ms / 1000, 1)
+    }
+    assert [target["met"] for target in results["targets"]] == [
+        videos["original"]["bare_decode"] >= 4 * costs["bare_decode"],
+        costs["decode_decord"] + costs["augment"] + costs["collate"] <= 2 * costs["bare_decode"],
+        cores["cores"]["prepared/decord/device_augmentation"]["at_fraction_of_peak"] <= 24,
+    ]
+
+
+def test_prepared_copy_keeps_every_frame_and_the_floor_decodes_the_same_frames(tiny_run):
+    files = tiny_run[1]["data"]["settings"]["files"]
+    assert files == {
+        "original": "original_128x72_30fps_gop25_crf23_40.mp4",
+        "prepared": "original_128x72_30fps_gop25_crf23_40_prepared_32_gop4_crf20.mp4",
+    }
+    original, prepared = (str(tiny_run[2] / files[name]) for name in ("original", "prepared"))
+    assert (open_video(original).num_frames, open_video(prepared).num_frames) == (40, 40)
+    assert (open_video(prepared).height, open_video(prepared).width) == (32, 56)
+    indices = [3, 7, 11, 30]
+    expected = open_video(original, backend="pyav").get_frames(indices).numpy()
+    assert np.array_equal(np.stack(data.bare_decode(original, indices)), expected)
+
+
+def test_printed_tables(tiny_run):
+    text = run.markdown_tables(tiny_run[1])
+    assert "| tiny | original_fp32 | eager |" in text
+    assert f"| prepared | 32x56 | {tiny_run[1]['data']['videos']['prepared']['bitrate_kbps']} | decord |" in text
+    assert "| prepared/decord/device_augmentation |" in text
+    assert "cores per GPU at 40% of 989 TFLOP/s" in text
+    assert "| whole CPU cost of a training clip on prepared video <= 2x its bare-decode floor |" in text
+
+
+def test_bad_original_model_files(tmp_path):
+    with pytest.raises(ValueError, match=f"--original_model_file {tmp_path / 'missing.py'}: file not found"):
+        training.load_original_class(str(tmp_path / "missing.py"))
+    lonely = tmp_path / "modeling_finetune_alternating.py"
+    lonely.write_text(STAND_IN_ALTERNATING)
+    with pytest.raises(ValueError, match="cannot import it .*modeling_finetune"):
+        training.load_original_class(str(lonely))
+    other = tmp_path / "other.py"
+    other.write_text("X = 1\n")
+    with pytest.raises(ValueError, match="no class AlternatingDualHeadVisionTransformer in it"):
+        training.load_original_class(str(other))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--sizes", "huge"], "--sizes: unknown ['huge']; choose from ['base', 'small', 'tiny']"),
+        (["--steps", "0"], "argument --steps: must be >= 1, got 0"),
+        (["--gpu_fraction", "1.5"], "--gpu_fraction: must be in (0, 1], got 1.5"),
+        (["--sections", "train,speed"], "--sections: unknown ['speed']"),
+    ],
+)
+def test_bad_flags_are_named(argv, message, capsys):
     with pytest.raises(SystemExit):
-        benchmark.parse_args(["--sizes", "huge"])
-    assert "--sizes: unknown ['huge']; choose from ['base', 'small', 'demo', 'tiny']" in capsys.readouterr().err
+        run.parse_args(argv)
+    assert message in capsys.readouterr().err
