@@ -318,6 +318,9 @@ def convert_videomae_v2_checkpoint(
         # only the converted tensors: the new heads must load as missing, never as trained weights
         model.save_pretrained(output_dir, state_dict={name: model.state_dict()[name] for name in converted})
         evaluation_processor(model.config).save_pretrained(output_dir)
+        from .publishing import add_remote_code  # publishing imports this module's neighbours; import it late
+
+        add_remote_code(output_dir)
         logger.info(f"Saved the converted backbone and VideoMAE V2's evaluation preprocessing to {output_dir}")
     return model
 

@@ -17,7 +17,7 @@ import torch
 from huggingface_hub import HfApi
 from transformers import AutoModel, pipeline
 
-from adhvit_hf import add_remote_code, convert_videomae_v2_checkpoint
+from adhvit_hf import convert_videomae_v2_checkpoint
 from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
 from adhvit_hf.training.arguments import AlternatingTrainingArguments
 from adhvit_hf.training.trainer import AlternatingTrainer
@@ -41,6 +41,15 @@ from transformers import AutoModel, AutoVideoProcessor, pipeline
 installed = settings["with_adhvit_hf"]
 if installed:
     from adhvit_hf.cli import extract_features, predict
+
+
+def answer(entry_point):
+    try:
+        return entry_point()
+    except ValueError as error:  # a refusal: the entry point must not answer from weights it did not load
+        return {"refused": str(error)}
+
+
 pixel_values = torch.load(settings["pixels"], weights_only=True)
 report = {}
 for name, source in settings["folders"].items():
@@ -51,17 +60,24 @@ for name, source in settings["folders"].items():
     with torch.no_grad():
         row["lh_logits"] = model(pixel_values).lh_logits.tolist()
     row["modules"] = [type(model).__module__, type(processor).__module__]
-    classifier = pipeline(PIPELINE_TASK, model=source, trust_remote_code=True, device="cpu")
-    row["pipeline"] = classifier(settings["video"], top_k=2)
+    row["pipeline"] = answer(
+        lambda: pipeline(PIPELINE_TASK, model=source, trust_remote_code=True, device="cpu")(settings["video"], top_k=2)
+    )
     if installed:
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
-            predict.main([settings["video"], "--model", source, "--top_k", "2", "--json", "--device", "cpu"])
-        row["predict"] = json.loads(printed.getvalue())[0]
+            row["predict"] = answer(lambda: predict.main(
+                [settings["video"], "--model", source, "--top_k", "2", "--json", "--device", "cpu"]
+            ))
+        if not isinstance(row["predict"], dict):
+            row["predict"] = json.loads(printed.getvalue())[0]
         out = os.path.join(settings["work"], name.replace(" ", "_"))
-        extract_features.main(["--model", source, "--videos", os.path.dirname(settings["video"]), "--out", out,
-                               "--num_workers", "0", "--device", "cpu"])
-        row["features"] = sorted(os.listdir(os.path.join(out, "shared_features")))
+        row["features"] = answer(lambda: extract_features.main(
+            ["--model", source, "--videos", os.path.dirname(settings["video"]), "--out", out, "--num_workers", "0",
+             "--device", "cpu"]
+        ))
+        if not isinstance(row["features"], dict):
+            row["features"] = sorted(os.listdir(os.path.join(out, "shared_features")))
 print(json.dumps(report))
 """.replace("PIPELINE_TASK", repr(PIPELINE_TASK))
 
@@ -101,10 +117,6 @@ def folders(tmp_path_factory, hub):
         root / "videomae_v2.pth", converted, image_size=32, num_frames=4, num_attention_heads=2,
         lh_id2label=LH_LABELS, rh_id2label=RH_LABELS,
     )
-    # Until the converter writes its evaluation processor and remote code (helper "model"), this fixture does.
-    if not (converted / "preprocessor_config.json").is_file():
-        tiny_processor().save_pretrained(converted)
-        add_remote_code(converted)
     train(root / "run")
     api = HfApi(endpoint=hub.endpoint, token=hub.env["HF_TOKEN"])
     repo_id = api.create_repo("local-user/pushed").repo_id
@@ -153,6 +165,16 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
     pixel_values = torch.load(inputs["pixels"], weights_only=True)
     for name, row in report.items():
         local = folders[name] if name != "Hub push" else folders["training output"]
+        if name == "converted folder":
+            # A converted backbone has no trained hand heads (new and random in each process): every entry point that
+            # answers per hand refuses it.
+            heads = "lh_classifier.bias, lh_classifier.weight, rh_classifier.bias, rh_classifier.weight"
+            assert heads in row["pipeline"]["refused"] and "fine-tune it first" in row["pipeline"]["refused"]
+            if with_adhvit_hf:
+                for entry_point in ("predict", "features"):
+                    assert "4 tensor(s) missing from the weights, so random" in row[entry_point]["refused"], row
+                    assert "a converted backbone has no trained hand heads" in row[entry_point]["refused"], row
+            continue
         model = AutoModel.from_pretrained(local).eval()
         with torch.no_grad():
             expected = model(pixel_values).lh_logits

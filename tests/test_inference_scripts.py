@@ -163,23 +163,23 @@ def test_missing_or_unexpected_weights_are_refused_naming_the_tensors(saved, tmp
     assert not (tmp_path / "out" / "shared_features").exists()
 
 
-def test_check_inference_model_on_an_already_loaded_model(saved, tmp_path):
-    """`check_inference_model` finds the same fault in a model that `from_pretrained` loaded quietly."""
+def test_check_model_on_an_already_loaded_model(saved, tmp_path):
+    """The pipeline's `check_model` finds the fault in a model that `from_pretrained` loaded quietly."""
     from safetensors.torch import load_file, save_file
 
     from adhvit_hf import AdhVitForDualHandClassification
-    from adhvit_hf.inference.loading import check_inference_model
+    from adhvit_hf.inference.pipeline_adhvit import check_model
 
     root, _ = saved
-    check_inference_model(AdhVitForDualHandClassification.from_pretrained(root / "model"))
+    check_model(AdhVitForDualHandClassification.from_pretrained(root / "model"))
     folder = tmp_path / "damaged"
     save_tiny_model(folder)
     weights = load_file(folder / "model.safetensors")
     del weights["videomae.embeddings.patch_embeddings.projection.bias"]
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(ValueError, match=r"1 tensor\(s\) missing from the weights, so random: "
-                                         r"videomae.embeddings.patch_embeddings.projection.bias\)"):
-        check_inference_model(AdhVitForDualHandClassification.from_pretrained(folder))
+    with pytest.raises(ValueError, match=r"missing: videomae.embeddings.patch_embeddings.projection.bias; "
+                                         r"unexpected: none"):
+        check_model(AdhVitForDualHandClassification.from_pretrained(folder))
 
 
 def test_model_flag_errors_name_the_folder_or_file(saved, tmp_path, capsys):

@@ -3,10 +3,11 @@
 import dataclasses
 import json
 import os
+import shutil
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback, pipeline
 
 from adhvit_hf.inference import PIPELINE_TASK
@@ -135,6 +136,16 @@ def test_original_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_
     for key in ("eval_lh_top1", "eval_rh_top1", "eval_lh_mean_class_acc", "eval_mean_top1"):
         assert evaluated[key] == trained[key], key
     assert evaluated["eval_loss"] == pytest.approx(trained["eval_loss"], abs=1e-6)
+
+    # a checkpoint that lacks a tensor would be scored with that tensor random: refused, naming it
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tmp_path / "run" / "checkpoint-4", damaged)
+    weights = load_file(damaged / "model.safetensors")
+    del weights["rh_classifier.bias"]
+    save_file(weights, damaged / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match=r"damaged: the model does not match its saved weights.*"
+                                         r"missing: rh_classifier.bias; unexpected: none"):
+        run_havid.main(tiny_run_args(demo_data, tmp_path / "eval2") + ["--eval", "--resume", str(damaged)])
 
 
 ORIGINAL_COMMAND = (

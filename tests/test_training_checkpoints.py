@@ -46,7 +46,7 @@ def test_a_checkpoint_is_pushed_only_once_it_is_complete(demo_data, tmp_path, lo
     pushed = local_hub.files("local-user/lifecycle")
     assert {f"last-checkpoint/{COMPLETE_MARKER}", f"last-checkpoint/{EMA_WEIGHTS}"} <= set(pushed)
     assert pushed[f"last-checkpoint/{COMPLETE_MARKER}"] == b'{"global_step": 4}'
-    assert local_hub.unhandled == []
+    local_hub.check_routes()
 
 
 def test_jit_checkpointing_is_refused_with_the_reason(tmp_path):

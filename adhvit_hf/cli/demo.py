@@ -13,13 +13,14 @@ import time
 
 from transformers import AutoModel, pipeline
 
-import adhvit_hf  # noqa: F401  (registers the model, processor and pipeline)
 from adhvit_hf.data.clip_list import read_clip_list
 from adhvit_hf.data.demo import make_demo_dataset
+from adhvit_hf.inference import DualHandVideoClassificationPipeline
 from adhvit_hf.cli import run_havid
 from adhvit_hf.utils import atomic_write, run_cli
 
-DEMO_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "demo.json")
+# `make demo` runs from a source checkout, whose configs/ sits two folders above this file.
+DEMO_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "demo.json")
 
 
 def first_test_clip(data_dir: str, config) -> tuple[str, dict[str, str]]:
@@ -53,7 +54,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     model = AutoModel.from_pretrained(args.output_dir)
-    classifier = pipeline("dual-hand-video-classification", model=args.output_dir)
+    # The installed code answers; the copy the folder carries as remote code would need trust_remote_code=True.
+    classifier = pipeline(
+        "dual-hand-video-classification", model=args.output_dir, pipeline_class=DualHandVideoClassificationPipeline
+    )
     video, truth = first_test_clip(args.data_dir, model.config)
     prediction = classifier(video, top_k=1)
 

@@ -17,10 +17,9 @@ import pickle
 import torch
 from huggingface_hub.errors import StrictDataclassError
 from huggingface_hub.utils import HFValidationError, validate_repo_id
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from transformers import PretrainedConfig
-from transformers.core_model_loading import revert_weight_conversion
-from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+from transformers.utils import CONFIG_NAME
 
 from ..configuration_adhvit import AdhVitConfig
 from ..modeling_adhvit import AdhVitForDualHandClassification
@@ -135,41 +134,16 @@ def check_loading_info(loading_info: dict, source: str) -> None:
     if loading_info.get("error_msgs"):
         problems.append("; ".join(loading_info["error_msgs"]))
     if problems:
-        raise UserInputError(
-            f"{source}: the weights do not match the model ({'; '.join(problems)}); this folder holds another or an "
-            "incomplete model, and predictions from it would be wrong"
+        missing = loading_info.get("missing_keys") or []
+        heads_only = missing and len(problems) == 1 and all(
+            name.startswith(("lh_classifier.", "rh_classifier.")) for name in missing
         )
-
-
-def saved_tensor_names(folder: str) -> set[str] | None:
-    """Names of the tensors in a model folder's safetensors weights (read from the headers), None without them."""
-    index = os.path.join(folder, SAFE_WEIGHTS_INDEX_NAME)
-    if os.path.isfile(index):
-        with open(index, encoding="utf-8") as handle:
-            return set(json.load(handle)["weight_map"])
-    path = os.path.join(folder, SAFE_WEIGHTS_NAME)
-    if not os.path.isfile(path):
-        return None
-    with safe_open(path, framework="pt") as weights:
-        return set(weights.keys())
-
-
-def check_inference_model(model) -> None:
-    """The checks of `load_model_for_inference` for a model loaded elsewhere (e.g. by `pipeline()`).
-
-    Refuses a model whose config is not ADH-ViT's and, when it came from a local folder with safetensors weights,
-    one whose parameters and persistent buffers are not exactly the tensors of that file.
-    """
-    source = getattr(model, "name_or_path", "") or getattr(model.config, "_name_or_path", "") or "the model"
-    check_adhvit_config(model.config.to_dict(), source)
-    if not os.path.isdir(source):
-        return
-    saved = saved_tensor_names(source)
-    if saved is None:
-        return
-    # The names save_pretrained writes (VideoMAE's query/value biases are q_bias/v_bias on disk).
-    expected = set(revert_weight_conversion(model, model.state_dict()))
-    check_loading_info({"missing_keys": expected - saved, "unexpected_keys": saved - expected}, source)
+        advice = (
+            "a converted backbone has no trained hand heads: fine-tune it first (adhvit-train --model_name_or_path)"
+            if heads_only
+            else "this folder holds another or an incomplete model, and predictions from it would be wrong"
+        )
+        raise UserInputError(f"{source}: the weights do not match the model ({'; '.join(problems)}); {advice}")
 
 
 def resolve_device(device: str | None, flag: str = "--device") -> torch.device:

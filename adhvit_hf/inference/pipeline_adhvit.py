@@ -75,11 +75,11 @@ def saved_weight_names(name_or_path: str) -> set[str] | None:
     return None
 
 
-def check_model(model) -> None:
+def check_model(model, folder: str | None = None) -> None:
     """Refuses a model this pipeline cannot answer for: another architecture, or weights it did not load.
 
-    The weights are compared where they can be read cheaply: a local folder's safetensors header, named as
-    `save_pretrained` names them (transformers' own reverse of its load-time renaming).
+    The weights are compared where they can be read cheaply: the safetensors header of `folder` (default: the folder
+    the model was loaded from), named as `save_pretrained` names them (transformers' reverse of its load renaming).
     """
     model_type = getattr(model.config, "model_type", None)
     if model_type != MODEL_TYPE:
@@ -87,7 +87,8 @@ def check_model(model) -> None:
             f"The {PIPELINE_TASK} pipeline needs an ADH-ViT model (model_type {MODEL_TYPE!r}), got model_type "
             f"{model_type!r} from {model.name_or_path or type(model).__name__}."
         )
-    saved = saved_weight_names(model.name_or_path) if model.name_or_path else None
+    folder = folder or model.name_or_path
+    saved = saved_weight_names(folder) if folder else None
     if saved is None:
         return
     try:
@@ -99,9 +100,13 @@ def check_model(model) -> None:
     expected = set(revert_weight_conversion(model, model.state_dict()))
     missing, unexpected = sorted(expected - saved), sorted(saved - expected)
     if missing or unexpected:
+        hint = ""
+        if missing and all(name.startswith(("lh_classifier.", "rh_classifier.")) for name in missing):
+            hint = " A converted backbone has no trained hand heads: fine-tune it first (adhvit-train --model_name_or_path)."
         raise ValueError(
-            f"{model.name_or_path}: the model does not match its saved weights, so its predictions would come from "
+            f"{folder}: the model does not match its saved weights, so its predictions would come from "
             f"random tensors; missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(unexpected) or 'none'}."
+            + hint
         )
 
 

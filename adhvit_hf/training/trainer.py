@@ -24,10 +24,11 @@ from transformers import ProgressCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
 from ..configuration_adhvit import HANDS
+from ..inference.pipeline_adhvit import check_model
 from ..modeling_adhvit import hand_cross_entropy
+from ..publishing import HubPushMixin
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
-from ..publishing import HubPushMixin
 from .ema import ModelEmaCallback
 from .optim import CosineSchedule, CosineScheduler, create_adamw
 from .schedule import original_epoch
@@ -261,8 +262,10 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         if not os.path.isdir(checkpoint):
             raise CheckpointError(
                 f"--resume {checkpoint}: not a checkpoint folder; an original .pth checkpoint converts with "
-                "scripts/convert_videomae_v2.py, a VideoMAE V2 backbone loads with --finetune"
+                "adhvit-convert, a VideoMAE V2 backbone loads with --finetune"
             )
+        # Trainer loads non-strictly; an evaluation must not score heads or layers the checkpoint never held.
+        check_model(self.model, checkpoint)
         self._load_from_checkpoint(checkpoint)
 
     # ---- evaluation ----
