@@ -112,7 +112,7 @@ def test_plain_flip_keeps_the_hand_and_none_never_flips(half_video):
         VideoTransform(processor(), train=True, flip="yes")
 
 
-def test_eval_views_match_the_processor(tmp_path):
+def test_eval_views_match_the_processor_and_stay_uint8(tmp_path):
     video = write_index_video(tmp_path / "v.mp4", num_frames=40, height=32, width=48)
     eval_processor = processor()
     out = VideoTransform(eval_processor, train=False)(batch(video, start=4, end=30, hand="rh"))
@@ -120,7 +120,10 @@ def test_eval_views_match_the_processor(tmp_path):
     assert out["labels"] == [1] and out["hand"] == ["rh"]
     indices = eval_processor.view_frame_indices(40, 4, 30)
     frames = open_video(video).get_frames(indices.flatten())
-    assert torch.equal(out["pixel_values"][0], eval_processor(frames)["pixel_values"][0])
+    views = out["pixel_values"][0]
+    assert views.dtype == torch.uint8  # normalised on the device, by the trainer
+    assert torch.equal(views, eval_processor(frames, do_normalize=False)["pixel_values"][0])
+    assert torch.equal(eval_processor.normalize(views), eval_processor(frames)["pixel_values"][0])
 
 
 @pytest.mark.parametrize("train", [True, False])

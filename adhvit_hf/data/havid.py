@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .clip_list import LABEL_NAMES_FILE
 from ..utils import atomic_write
-from .decoding import VideoDecodeError, open_video
+from .decoding import VideoDecodeError, probe_video
 
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def prepare_hand_lists(
         for name in tqdm(videos, desc=f"{os.path.basename(output_dir)} {split}", unit="video"):
             video_path = os.path.join(video_dir, name + video_ext)
             try:
-                num_video_frames = open_video(video_path).num_frames
+                num_video_frames = probe_video(video_path)
             except VideoDecodeError as error:
                 skipped.append(str(error))
                 continue

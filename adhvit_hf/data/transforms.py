@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ..processing_adhvit import AdhVitVideoProcessor
-from .decoding import open_video
+from .decoding import open_video, read_view_frames
 from .rand_augment import (
     FILL,
     ClipRandAugment,
@@ -255,11 +255,9 @@ class VideoTransform:
         return torch.stack([self.augment(clip, s, flip=f) for s, f in zip(seeds, flips)]), hand, seeds, flips
 
     def eval_views(self, video: str, start: int, end: int) -> torch.Tensor:
-        """All evaluation views (V, T, 3, crop, crop) of one row, decoded already resized."""
-        reader = open_video(video, backend=self.backend, num_threads=self.decode_threads)
-        indices = self.processor.view_frame_indices(reader.num_frames, start, end)
-        frames = reader.get_frames(indices.flatten(), size=self.processor.decode_size(reader.height, reader.width))
-        return self.processor.preprocess_video(frames)
+        """All evaluation views (V, T, 3, crop, crop) of one row as uint8; the trainer normalises them on the device."""
+        frames = read_view_frames(video, self.processor, start, end, self.backend, self.decode_threads)
+        return self.processor.preprocess_video(frames, do_normalize=False)
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         seeds = batch.get("seed") or [None] * len(batch["video"])

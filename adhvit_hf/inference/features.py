@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from ..data.decoding import VideoDecodeError, open_video
+from ..data.decoding import VideoDecodeError, open_video, video_info
 from ..utils import UserInputError, save_json, save_npy
 from .pipeline_adhvit import processor_with_views
 from .timeline import plot_timelines, save_figure, timeline_segments
@@ -116,9 +116,7 @@ def extract_video_features(
             f"{model.config.num_frames} (config.num_frames)."
         )
     video_path = str(video_path)
-    reader = open_video(video_path, backend=backend)
-    num_video_frames, fps = reader.num_frames, reader.fps
-    del reader
+    num_video_frames, fps = video_info(video_path)[:2]
     message = short_video_message(video_path, num_video_frames, processor.num_frames, processor.sampling_rate)
     if message:
         logger.warning(message)

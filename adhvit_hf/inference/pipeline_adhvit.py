@@ -36,13 +36,11 @@ def read_view_frames(video_path: str, processor) -> torch.Tensor:
     decoded). Returns uint8 (test_num_segment * num_frames, H, W, 3).
     """
     try:
-        from adhvit_hf.data.decoding import open_video
+        from adhvit_hf.data.decoding import read_view_frames as read_with_adhvit_hf
     except ImportError:
-        open_video = None
-    if open_video is not None and not is_url(video_path):
-        reader = open_video(video_path)
-        indices = processor.view_frame_indices(reader.num_frames).reshape(-1)
-        return reader.get_frames(indices, size=processor.decode_size(reader.height, reader.width))
+        read_with_adhvit_hf = None
+    if read_with_adhvit_hf is not None and not is_url(video_path):
+        return read_with_adhvit_hf(video_path, processor)
 
     # transformers' PyAV reader returns each requested frame once, so decode the distinct indices and expand after.
     inverse = None

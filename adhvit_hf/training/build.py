@@ -169,7 +169,7 @@ def build_trainer(
         evaluated += data.validation.values()
     if training_args.do_predict:
         evaluated += data.test.values()
-    check_videos(evaluated, backend=data_args.decoder)
+    check_videos(evaluated)
     mixup = build_mixup(data_args, num_labels)
     trainer = AlternatingTrainer(
         model=model,

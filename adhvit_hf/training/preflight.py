@@ -4,7 +4,7 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from ..data.decoding import VideoDecodeError, open_video
+from ..data.decoding import VideoDecodeError, probe_video
 from .checkpoints import CheckpointError
 
 PROBE_THREADS = 8
@@ -20,21 +20,21 @@ def check_writable(output_dir: str) -> None:
         raise CheckpointError(f"--output_dir {output_dir}: cannot write there ({error.strerror or error})") from None
 
 
-def probe_video(path: str, backend: str = "auto") -> str | None:
-    """Why `path` cannot be evaluated, or None. Opening reads the container and counts the frames, no decoding."""
+def unreadable(path: str) -> str | None:
+    """Why `path` cannot be evaluated, or None: its container, frame count and first frame are checked."""
     try:
-        open_video(path, backend=backend)
+        probe_video(path)
     except VideoDecodeError as error:
         return str(error)
     return None
 
 
-def check_videos(datasets, backend: str = "auto") -> None:
+def check_videos(datasets) -> None:
     """Refuse, naming every bad file, when a video of `datasets` (clip datasets with a `video` column) cannot be
     opened or has no frames. Videos are probed in threads: the decoders release the GIL."""
     videos = sorted({video for dataset in datasets for video in dataset.with_format(None)["video"]})
     with ThreadPoolExecutor(max_workers=max(1, min(PROBE_THREADS, len(videos)))) as pool:
-        problems = [problem for problem in pool.map(lambda path: probe_video(path, backend), videos) if problem]
+        problems = [problem for problem in pool.map(unreadable, videos) if problem]
     if len(problems) == 1:
         raise VideoDecodeError(problems[0])
     if problems:

@@ -276,6 +276,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         hand = inputs["hand"]
         labels = inputs[f"{hand}_labels"]
         pixel_values = inputs["pixel_values"]
+        if pixel_values.dtype == torch.uint8:
+            # Views stay uint8 (a quarter of float32) through decoding, collation and the copy to the device.
+            pixel_values = self.processing_class.normalize(pixel_values, next(model.parameters()).dtype)
         batch, views = pixel_values.shape[:2]
         with torch.no_grad(), self.autocast_smart_context_manager():
             logits = model(pixel_values=pixel_values.flatten(0, 1), hand=hand)[f"{hand}_logits"]
