@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo_data
 DEMO_OUT ?= demo_output
 
-.PHONY: demo test venv benchmark clean
+.PHONY: demo test lint format venv benchmark clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --durations=15 tests
+
+# ruff (configured in pyproject.toml: line length 119, import order, license header); CI runs it before the tests
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # ORIGINAL_MODEL_FILE=.../ADH-ViT/models/modeling_finetune_alternating.py adds the original model as a baseline
 benchmark: $(STAMP)

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """ADH-ViT as a native Hugging Face Transformers package.
 
 Importing the package registers AdhVit with transformers' Auto classes and the `dual-hand-video-classification`
@@ -35,7 +36,7 @@ __all__ = [
     "AdhVitOutput",
     "AdhVitPreTrainedModel",
     "AdhVitVideoProcessor",
-    "AlternatingTrainer",
+    "AlternatingTrainer",  # noqa: F822 (imported on first use by __getattr__)
     "DualHandVideoClassificationPipeline",
     "add_remote_code",
     "config_from_model_name",

@@ -16,6 +16,7 @@ holds only what was converted: loading it reports the heads (and `fc_norm` of a 
 so they are initialised anew, and nothing untrained passes for trained weights.
 """
 
+import logging
 import os
 import pickle
 import re
@@ -25,14 +26,13 @@ from pathlib import Path
 import torch
 from transformers import VideoMAEForVideoClassification, VideoMAEModel
 from transformers.configuration_utils import PreTrainedConfig
-from transformers.utils import logging
 
 from .configuration_adhvit import AdhVitConfig, as_pair
 from .modeling_adhvit import AdhVitForDualHandClassification, sinusoid_position_table
 from .processing_adhvit import AdhVitVideoProcessor
 
 
-logger = logging.get_logger(__name__)
+logger = logging.getLogger(__name__)
 
 # name -> (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size), as in VideoMAE V2's model registry
 MODEL_SIZES = {

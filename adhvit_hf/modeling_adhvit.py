@@ -1,13 +1,13 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """PyTorch AdhVit: one VideoMAE (V2) ViT backbone with a left-hand and a right-hand classification head."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
@@ -15,7 +15,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.processing_utils import Unpack
-from transformers.utils import ModelOutput, TransformersKwargs, logging
+from transformers.utils import ModelOutput, TransformersKwargs
 from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
@@ -56,7 +56,7 @@ def rename_saved_attention_biases(module, state_dict, prefix, *args) -> None:
 
 
 register_saved_attention_bias_names(AdhVitConfig.model_type)
-logger = logging.get_logger(__name__)
+logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------------------------------
 
 IGNORE_INDEX = -100
@@ -450,7 +450,7 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
             # save_pretrained records only the one auto class registered; this class also answers the other
             class_path = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
             auto_map = dict(getattr(self.config, "auto_map", None) or {})
-            auto_map.update({auto_class: class_path for auto_class in AUTO_CLASSES})
+            auto_map.update(dict.fromkeys(AUTO_CLASSES, class_path))
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 

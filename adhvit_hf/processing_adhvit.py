@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Evaluation-time video preprocessing for ADH-ViT, saved with the model as `preprocessor_config.json`.
 
 This file is shipped as remote code, so it imports only torch, torchvision, numpy and transformers.
@@ -114,8 +115,12 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
         super().__init__(**kwargs)
         if short_side_size < crop_size:
             raise ValueError(f"short_side_size ({short_side_size}) must be >= crop_size ({crop_size})")
-        for name, value in (("num_frames", num_frames), ("sampling_rate", sampling_rate),
-                            ("test_num_segment", test_num_segment), ("test_num_crop", test_num_crop)):
+        for name, value in (
+            ("num_frames", num_frames),
+            ("sampling_rate", sampling_rate),
+            ("test_num_segment", test_num_segment),
+            ("test_num_crop", test_num_crop),
+        ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         self.num_frames = num_frames
@@ -204,9 +209,7 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
     def _as_tchw(frames) -> torch.Tensor:
         tensor = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
         if tensor.ndim != 4 or tensor.shape[-1] != 3 or tensor.dtype != torch.uint8:
-            raise ValueError(
-                f"expected uint8 frames of shape (T, H, W, 3), got {tuple(tensor.shape)} {tensor.dtype}"
-            )
+            raise ValueError(f"expected uint8 frames of shape (T, H, W, 3), got {tuple(tensor.shape)} {tensor.dtype}")
         return tensor.permute(0, 3, 1, 2)
 
     def __call__(self, videos, return_tensors: str | None = "pt", do_normalize: bool = True, **kwargs) -> BatchFeature:

@@ -31,8 +31,12 @@ MODEL_CARD_TEMPLATE = Path(__file__).with_name("model_card.md")
 MODEL_CARD_NAME = "README.md"
 PROCESSOR_CONFIG_NAMES = ("preprocessor_config.json", "video_preprocessor_config.json")
 # The classes whose modules (and the files those import relatively) a published folder carries.
-REMOTE_CODE_CLASSES = (AdhVitConfig, AdhVitForDualHandClassification, AdhVitVideoProcessor,
-                       DualHandVideoClassificationPipeline)
+REMOTE_CODE_CLASSES = (
+    AdhVitConfig,
+    AdhVitForDualHandClassification,
+    AdhVitVideoProcessor,
+    DualHandVideoClassificationPipeline,
+)
 
 METRIC_SPLITS = {"eval": "validation", "test": "test"}  # Trainer metric prefix -> dataset split
 HAND_METRICS = {  # metric key suffix -> (model-index metric type, readable name)

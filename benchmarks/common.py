@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """What every benchmark shares: model sizes, counted FLOPs, CPU timing, fresh processes, the machine, tables."""
 
 import logging
@@ -10,6 +11,7 @@ from multiprocessing import get_context
 import torch
 from torch.utils.benchmark import Timer
 from torch.utils.flop_counter import FlopCounterMode
+
 
 NUM_LABELS = 75  # HA-ViD's primitive tasks per hand
 # name -> (VideoMAE V2 model name, config overrides)

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """CPU cost of one training clip on HA-ViD-like video, as it was recorded and as prepared for training.
 
 The recorded video is 1280x720 at 30 fps with a 250-frame keyframe interval (HA-ViD's kind); the prepared copy
@@ -26,6 +27,7 @@ from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.training.alternating_data import ClipCollator
 
 from .common import NUM_LABELS, best_cpu_seconds, markdown_table
+
 
 logger = logging.getLogger(__name__)
 

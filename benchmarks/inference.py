@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Sliding windows/s of `extract_video_features` (both hands per window) over a generated 320x240 video."""
 
 import os

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The device's best dense matmul FLOP/s, fp32 and bf16: the yardstick of the training and inference fractions."""
 
 import torch

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Decoding cost of a training clip on `adhvit-resize-videos` copies against GOP size and x264 tuning.
 
 Writes a 1280x720 30 fps stand-in (moving block noise, GOP 250, 3 B-frames), copies it at --short_side with each
@@ -18,8 +19,15 @@ from adhvit_hf.data.decoding import PyAVVideoReader
 from adhvit_hf.data.encoding import transcode
 
 
-SETTINGS = [(8, "fastdecode"), (16, "fastdecode"), (32, "fastdecode"), (64, "fastdecode"), (250, "fastdecode"),
-            (16, None), (32, None)]
+SETTINGS = [
+    (8, "fastdecode"),
+    (16, "fastdecode"),
+    (32, "fastdecode"),
+    (64, "fastdecode"),
+    (250, "fastdecode"),
+    (16, None),
+    (32, None),
+]
 
 
 def write_stand_in(path: str, num_frames: int = 600) -> None:
@@ -60,8 +68,11 @@ def main(argv=None) -> None:
         for gop_size, tune in SETTINGS:
             copy = os.path.join(work_dir, f"gop{gop_size}_{tune}.mp4")
             transcode(source, copy, args.short_side, gop_size=gop_size, tune=tune)
-            print(f"GOP {gop_size}, tune {tune}: {clip_cost_ms(copy, starts):.0f} CPU-ms per clip, "
-                  f"{os.path.getsize(copy) / 1e6:.1f} MB", flush=True)
+            print(
+                f"GOP {gop_size}, tune {tune}: {clip_cost_ms(copy, starts):.0f} CPU-ms per clip, "
+                f"{os.path.getsize(copy) / 1e6:.1f} MB",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

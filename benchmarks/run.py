@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Run the benchmarks, print Markdown tables, write everything to JSON.
 
     python -m benchmarks.run --output benchmark.json [--original_model_file PATH] [--sections train,data]
@@ -23,6 +24,7 @@ from adhvit_hf.utils import atomic_write, run_cli
 
 from . import data, inference, peak, training
 from .common import SIZES, count_flops, in_fresh_process, log_progress, machine_description
+
 
 logger = logging.getLogger(__name__)
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Training step (forward + backward + AdamW) of AdhVit next to the baselines it replaces, same architecture and
 input, each configuration in a fresh process so its peak memory is its own.
 
@@ -26,6 +27,7 @@ import torch
 from adhvit_hf.configuration_adhvit import HANDS
 
 from .common import NUM_LABELS, in_fresh_process, markdown_table, model_config, synchronize
+
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Shared fixtures: a small demo dataset and the argument list of a tiny, fast training run."""
 
 import pytest
 
 from adhvit_hf.data.demo import make_demo_dataset
+
 
 TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64"
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Tiny test videos whose frames say which index they are (importable by every test module)."""
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def write_odd_video(path, kind: str, num_frames: int = 40, size: int = 32) -> st
     kind: "vfr" (frame durations from 10 to 90 ms), "audio" (an AAC track beside the video), "bframes" (3
     B-frames, reordered presentation) or "long_gop" (one keyframe for the whole video).
     """
-    import av
     from fractions import Fraction
+
+    import av
 
     rng = np.random.default_rng(0)
     with av.open(str(path), mode="w", format="mp4") as container:

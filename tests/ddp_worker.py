@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """One rank of the 2-process DDP test: trains with run_havid and records which head moved at each step and a digest
 of its final weights."""
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Runs `run_havid` and kills (or signals) itself at a chosen point: `python tests/faults_helpers.py WHEN:STEP ARGS...`.
 
 WHEN is `step` (at the end of optimizer step STEP), `save` (during the save of checkpoint-STEP, after its weights

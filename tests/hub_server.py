@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """A local stand-in for the Hugging Face Hub, so push and pull tests run offline.
 
 `LocalHub` is a threaded stdlib HTTP server on 127.0.0.1 that answers only the model-repo routes the pinned
@@ -177,8 +178,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 return False
             commit = store.resolve(match["repo"], match["rev"])
             return self._send_json(
-                [{"type": "file", "oid": oid, "size": len(store.blobs[oid]), "path": path}
-                 for path, oid in sorted(commit.files.items())]
+                [
+                    {"type": "file", "oid": oid, "size": len(store.blobs[oid]), "path": path}
+                    for path, oid in sorted(commit.files.items())
+                ]
             )
         if method == "POST" and (match := re.fullmatch(f"api/models/{repo}/preupload/main", route)):
             files = store.resolve(match["repo"], "main").files

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Saved tiny models and synthetic two-hand videos for the inference tests."""
 
 from types import SimpleNamespace
@@ -5,13 +6,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from model_helpers import tiny_model
 from torch import nn
 from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
 from adhvit_hf.data.encoding import write_mp4
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.utils import run_cli
-from model_helpers import tiny_model
 
 
 LH_LABELS = {0: "grasp", 1: "screw", 2: "place"}
@@ -104,8 +105,14 @@ def cli_error(main, argv, capsys) -> str:
 def save_stock_videomae(folder) -> None:
     """A stock VideoMAE classification folder (tiny) with an ADH-ViT preprocessor config beside it."""
     config = VideoMAEConfig(
-        image_size=32, patch_size=16, num_frames=4, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=3,
+        image_size=32,
+        patch_size=16,
+        num_frames=4,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
     )
     VideoMAEForVideoClassification(config).save_pretrained(folder)
     AdhVitVideoProcessor(**TINY_PROCESSOR).save_pretrained(folder)

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Tiny AdhVit configs and an independent VideoMAE V2 reference for the model tests."""
 
 import math
@@ -145,5 +146,9 @@ def run_without_adhvit_hf(script: str, args: list[str], work_dir) -> subprocess.
     env = dict(os.environ, HF_HOME=str(work_dir / "hf_home"), HF_HUB_OFFLINE="1")
     return subprocess.run(
         [sys.executable, "-c", _WITHOUT_ADHVIT_HF + textwrap.dedent(script), *map(str, args)],
-        capture_output=True, text=True, env=env, cwd=work_dir, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work_dir,
+        timeout=300,
     )

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """A seconds-long run of the benchmarks at tiny sizes: the JSON they write, the tables they print, bad input."""
 
 import json
@@ -8,6 +9,7 @@ import pytest
 from adhvit_hf.data.decoding import open_video
 from benchmarks import data, run, training
 from benchmarks.common import count_flops
+
 
 # A stand-in for the original ADH-ViT's models/ folder: the alternating model imports its backbone from the file
 # beside it, as the original does, and refuses anything but (B, C, T, H, W).

@@ -1,10 +1,11 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import numpy as np
 import pytest
 import torch
+from data_helpers import decode_everything, decoded_indices, write_garbled_video, write_index_video, write_odd_video
 
 from adhvit_hf.data.decoding import VideoDecodeError, _to_rgb_tensor, open_video, probe_video, read_view_frames
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from data_helpers import decode_everything, decoded_indices, write_garbled_video, write_index_video, write_odd_video
 
 
 BACKENDS = ["decord", "pyav"]
@@ -119,8 +120,9 @@ def test_probe_video(index_video, tmp_path):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_view_frames_at_the_processor_size(index_video, backend):
-    processor = AdhVitVideoProcessor(num_frames=4, sampling_rate=2, test_num_segment=2, test_num_crop=1,
-                                     short_side_size=16, crop_size=16)
+    processor = AdhVitVideoProcessor(
+        num_frames=4, sampling_rate=2, test_num_segment=2, test_num_crop=1, short_side_size=16, crop_size=16
+    )
     frames = read_view_frames(index_video, processor, start=4, end=25, backend=backend)
     assert frames.shape == (8, 16, 32, 3) and frames.dtype == torch.uint8
     assert decoded_indices(frames) == processor.view_frame_indices(30, 4, 25).reshape(-1).tolist()

@@ -1,13 +1,14 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import filecmp
 import os
 
 import numpy as np
 
+from adhvit_hf.cli.make_demo_data import main as make_demo_data_main
 from adhvit_hf.data.clip_list import read_label_names
 from adhvit_hf.data.datasets import load_hand_splits
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.data.demo import MOTIONS, NUM_VIDEO_FRAMES, make_demo_dataset, render_video
-from adhvit_hf.cli.make_demo_data import main as make_demo_data_main
 
 
 SMALL = {"train": 6, "val": 3, "test": 3}
@@ -20,8 +21,11 @@ def all_files(root):
 def test_layout_labels_and_loading(tmp_path):
     assert make_demo_dataset(str(tmp_path), seed=0, split_sizes=SMALL) == SMALL
     assert all_files(tmp_path) == sorted(
-        [f"{hand}/{name}" for hand in ("lh", "rh") for name in
-         ("labels.txt", "train_list_video.txt", "val_list_video.txt", "test_list_video.txt")]
+        [
+            f"{hand}/{name}"
+            for hand in ("lh", "rh")
+            for name in ("labels.txt", "train_list_video.txt", "val_list_video.txt", "test_list_video.txt")
+        ]
         + [f"videos/{split}_{i:04d}.mp4" for split, count in SMALL.items() for i in range(count)]
     )
     for hand in ("lh", "rh"):

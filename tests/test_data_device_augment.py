@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import pytest
 import torch
 from data_helpers import write_index_video
@@ -8,6 +9,7 @@ from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
 
+
 NUM_LABELS = {"lh": 3, "rh": 4}
 
 
@@ -16,22 +18,35 @@ def processor():
 
 
 def transform(device_augmentation: bool, flip: str) -> VideoTransform:
-    return VideoTransform(processor(), train=True, num_sample=2, aa="rand-m9-n4-mstd0.5-inc1", reprob=0.5,
-                          flip=flip, device_augmentation=device_augmentation)
+    return VideoTransform(
+        processor(),
+        train=True,
+        num_sample=2,
+        aa="rand-m9-n4-mstd0.5-inc1",
+        reprob=0.5,
+        flip=flip,
+        device_augmentation=device_augmentation,
+    )
 
 
 def mixups():
-    return {hand: ClipMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=n)
-            for hand, n in NUM_LABELS.items()}
+    return {
+        hand: ClipMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=n)
+        for hand, n in NUM_LABELS.items()
+    }
 
 
 @pytest.fixture(scope="module")
 def hand_rows(tmp_path_factory):
     folder = tmp_path_factory.mktemp("videos")
-    videos = [write_index_video(folder / "v0.mp4", num_frames=24, height=36, width=48),
-              write_index_video(folder / "v1.mp4", num_frames=24, height=32, width=40)]
-    return {hand: [{"video": v, "start": -1, "end": -1, "label": i + 1, "hand": hand} for i, v in enumerate(videos)]
-            for hand in NUM_LABELS}
+    videos = [
+        write_index_video(folder / "v0.mp4", num_frames=24, height=36, width=48),
+        write_index_video(folder / "v1.mp4", num_frames=24, height=32, width=40),
+    ]
+    return {
+        hand: [{"video": v, "start": -1, "end": -1, "label": i + 1, "hand": hand} for i, v in enumerate(videos)]
+        for hand in NUM_LABELS
+    }
 
 
 @pytest.mark.parametrize("flip", ["swap_hands", "plain"])
@@ -44,7 +59,8 @@ def test_device_batches_equal_worker_batches(hand_rows, flip):
     collated = ClipCollator(NUM_LABELS)([decode_only[key] for key in keys])
     # Two video sizes: the decoded clips stay a list of uint8 rows until the device augments them.
     assert [row.shape for row in collated["pixel_values"]] == [(4, 3, 36, 48)] * 2 + [(4, 3, 32, 40)] * 2 + [
-        (4, 3, 36, 48)] * 2 + [(4, 3, 32, 40)] * 2
+        (4, 3, 36, 48)
+    ] * 2 + [(4, 3, 32, 40)] * 2
     assert all(row.dtype == torch.uint8 for row in collated["pixel_values"])
     device_augmentation = DeviceAugmentation(worker.transform.augment, mixups(), NUM_LABELS)
     batch = device_augmentation(collated, "cpu")
@@ -80,18 +96,36 @@ def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_p
     weights = []
     for device_augmentation in (False, True):
         model_args = ModelArguments(
-            model="vit_small_patch16_224", lh_num_labels=6, rh_num_labels=6, image_size=32,
+            model="vit_small_patch16_224",
+            lh_num_labels=6,
+            rh_num_labels=6,
+            image_size=32,
             config_overrides="hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64",
         )
         data_args = DataArguments(
-            lh_data_path=f"{demo_data}/lh", rh_data_path=f"{demo_data}/rh", num_frames=4, sampling_rate=2,
-            short_side_size=32, num_sample=2, aa="rand-m7-n4-mstd0.5-inc1", reprob=0.25, mixup=0.8, cutmix=1.0,
+            lh_data_path=f"{demo_data}/lh",
+            rh_data_path=f"{demo_data}/rh",
+            num_frames=4,
+            sampling_rate=2,
+            short_side_size=32,
+            num_sample=2,
+            aa="rand-m7-n4-mstd0.5-inc1",
+            reprob=0.25,
+            mixup=0.8,
+            cutmix=1.0,
             device_augmentation=device_augmentation,
         )
         training_args = AlternatingTrainingArguments(
-            output_dir=str(tmp_path / str(device_augmentation)), max_steps=2, per_device_train_batch_size=2,
-            learning_rate=1e-2, alternation_steps=1, dataloader_num_workers=0, report_to="none", save_strategy="no",
-            eval_strategy="no", seed=3,
+            output_dir=str(tmp_path / str(device_augmentation)),
+            max_steps=2,
+            per_device_train_batch_size=2,
+            learning_rate=1e-2,
+            alternation_steps=1,
+            dataloader_num_workers=0,
+            report_to="none",
+            save_strategy="no",
+            eval_strategy="no",
+            seed=3,
         )
         torch.manual_seed(0)  # the same initial weights
         trainer = build_trainer(model_args, data_args, training_args)

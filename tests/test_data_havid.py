@@ -1,9 +1,12 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import os
 import random
 from collections import Counter
 
 import pytest
+from data_helpers import write_index_video
 
+from adhvit_hf.cli.prepare_havid import main as prepare_havid_main
 from adhvit_hf.data.havid import (
     HavidFormatError,
     balanced_clips,
@@ -12,8 +15,6 @@ from adhvit_hf.data.havid import (
     prepare_hand_lists,
     segment_clips,
 )
-from adhvit_hf.cli.prepare_havid import main as prepare_havid_main
-from data_helpers import write_index_video
 
 
 LH_LABELS = ["null"] * 3 + ["grasp"] * 5 + ["screw"] * 2 + ["null"] * 2  # 12 frames
@@ -80,11 +81,24 @@ def test_script_clip_lists_from_the_release_layout(tmp_path):
         write(base / "splits" / "train.split1.bundle", "v1\n")
         write(base / "splits" / "test.split1.bundle", "v1\n")
     write_index_video(tmp_path / "mp4" / "v1.mp4", num_frames=12)
-    prepare_havid_main([
-        "--annotation_root", str(tmp_path / "data"), "--video_dir", str(tmp_path / "mp4"), "--view", "1",
-        "--output_dir", str(tmp_path / "out"), "--extraction_method", "clip", "--clip_length", "4",
-        "--clips_per_video", "2",
-    ])
+    prepare_havid_main(
+        [
+            "--annotation_root",
+            str(tmp_path / "data"),
+            "--video_dir",
+            str(tmp_path / "mp4"),
+            "--view",
+            "1",
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--extraction_method",
+            "clip",
+            "--clip_length",
+            "4",
+            "--clips_per_video",
+            "2",
+        ]
+    )
     lh_lines = (tmp_path / "out" / "lh" / "train_list_video.txt").read_text().splitlines()
     assert [line.split()[-1] for line in sorted(lh_lines, key=lambda l: l.split()[-1])] == ["1", "2"]
     assert all(line.startswith("../../mp4/v1.mp4 ") for line in lh_lines)
@@ -96,11 +110,9 @@ def test_bad_annotations_name_file_and_line(tmp_path):
     polyphony_tree(tmp_path)
     write(tmp_path / "groundTruth" / "left_hand" / "v1.txt", "null\nnull\nwave\n")
     with pytest.raises(HavidFormatError, match=r"v1.txt:3: label 'wave' is not in the mapping file$"):
-        prepare_hand_lists(find_hand_annotations(str(tmp_path), "lh"), str(tmp_path / "videos"),
-                           str(tmp_path / "out"))
+        prepare_hand_lists(find_hand_annotations(str(tmp_path), "lh"), str(tmp_path / "videos"), str(tmp_path / "out"))
     write(tmp_path / "mapping.txt", "0 null\nnull 1 extra\n")
     with pytest.raises(HavidFormatError, match=r"mapping.txt:2: expected 'id label', got 'null 1 extra'$"):
-        prepare_hand_lists(find_hand_annotations(str(tmp_path), "lh"), str(tmp_path / "videos"),
-                           str(tmp_path / "out"))
+        prepare_hand_lists(find_hand_annotations(str(tmp_path), "lh"), str(tmp_path / "videos"), str(tmp_path / "out"))
     with pytest.raises(HavidFormatError, match=r"no annotations for rh"):
         find_hand_annotations(str(tmp_path / "nowhere"), "rh")

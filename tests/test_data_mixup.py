@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import pytest
 import torch
 
@@ -35,8 +36,7 @@ def test_mixup_blends_with_the_reversed_batch():
 
 @pytest.mark.parametrize("minmax", [None, (0.3, 0.6)])
 def test_cutmix_uses_one_box_for_every_frame(minmax):
-    mixup = ClipMixup(mixup_alpha=0.0, cutmix_alpha=1.0, cutmix_minmax=minmax, label_smoothing=0.0,
-                      num_classes=4)
+    mixup = ClipMixup(mixup_alpha=0.0, cutmix_alpha=1.0, cutmix_minmax=minmax, label_smoothing=0.0, num_classes=4)
     for seed in range(5):
         mixed, targets = mixup(clips(), LABELS, torch.Generator().manual_seed(seed))
         pasted = mixed != clips()

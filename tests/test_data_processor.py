@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import json
 import os
 import subprocess
@@ -21,8 +22,15 @@ def coordinate_frames(num_frames, height, width):
 
 def raw_processor(**kwargs):
     """Mean 0 / std 1 so pixel_values * 255 gives back the uint8 values."""
-    options = dict(num_frames=2, test_num_segment=2, test_num_crop=3, short_side_size=40, crop_size=32,
-                   image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0])
+    options = dict(
+        num_frames=2,
+        test_num_segment=2,
+        test_num_crop=3,
+        short_side_size=40,
+        crop_size=32,
+        image_mean=[0.0, 0.0, 0.0],
+        image_std=[1.0, 1.0, 1.0],
+    )
     options.update(kwargs)
     return AdhVitVideoProcessor(**options)
 
@@ -51,8 +59,9 @@ def test_portrait_crops_run_along_the_height_and_one_crop_is_centred():
 
 
 def test_short_side_resize_and_normalisation():
-    processor = AdhVitVideoProcessor(num_frames=2, test_num_segment=1, test_num_crop=1, short_side_size=20,
-                                     crop_size=16)
+    processor = AdhVitVideoProcessor(
+        num_frames=2, test_num_segment=1, test_num_crop=1, short_side_size=20, crop_size=16
+    )
     assert processor.decode_size(80, 120) == (20, 30)
     assert processor.decode_size(120, 80) == (30, 20)
     assert AdhVitVideoProcessor().decode_size(720, 1280) == (224, 398)
@@ -79,8 +88,15 @@ def test_bad_inputs():
 
 
 def test_save_and_load_through_auto_image_processor_as_remote_code(tmp_path):
-    processor = AdhVitVideoProcessor(num_frames=4, sampling_rate=2, sparse_sample=True, test_num_segment=2,
-                                     test_num_crop=1, short_side_size=40, crop_size=32)
+    processor = AdhVitVideoProcessor(
+        num_frames=4,
+        sampling_rate=2,
+        sparse_sample=True,
+        test_num_segment=2,
+        test_num_crop=1,
+        short_side_size=40,
+        crop_size=32,
+    )
     processor.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert saved["auto_map"] == {"AutoVideoProcessor": "processing_adhvit.AdhVitVideoProcessor"}
@@ -96,14 +112,16 @@ def test_save_and_load_through_auto_image_processor_as_remote_code(tmp_path):
         "      any(m.startswith('adhvit_hf') for m in sys.modules))\n"
     )
     env = dict(os.environ, HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
-                            cwd=tmp_path, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
     assert result.stdout.split("\n")[0] == "True (1, 2, 4, 3, 32, 32) True False"
 
 
 def test_uint8_views_normalised_later_equal_the_float_views():
-    processor = AdhVitVideoProcessor(num_frames=2, test_num_segment=2, test_num_crop=3, short_side_size=40,
-                                     crop_size=32)
+    processor = AdhVitVideoProcessor(
+        num_frames=2, test_num_segment=2, test_num_crop=3, short_side_size=40, crop_size=32
+    )
     frames = coordinate_frames(4, 40, 60)
     floats = processor(frames)["pixel_values"]
     views = processor(frames, do_normalize=False)["pixel_values"]

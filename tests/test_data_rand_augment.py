@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from adhvit_hf.data.rand_augment import (
     python_random,
 )
 from adhvit_hf.data.transforms import ClipAugmentation, ClipParams
+
 
 FIXTURE = Path(__file__).parent / "fixtures" / "original_rand_augment.json"
 
@@ -83,8 +85,11 @@ def test_each_op_changes_pixels_as_the_original(original):
         # Fixed arguments: where the pixels go (rotation sense, shear and translation direction) as in PIL.
         out = apply_ops(clip, [(op.name, tuple(reference["fixed_args"]))], "bicubic").double()
         half_h, half_w = out.shape[-2] // 2, out.shape[-1] // 2
-        quadrants = [out[:, :, y : y + half_h, x : x + half_w].mean(dim=(0, 2, 3)).tolist()
-                     for y in (0, half_h) for x in (0, half_w)]
+        quadrants = [
+            out[:, :, y : y + half_h, x : x + half_w].mean(dim=(0, 2, 3)).tolist()
+            for y in (0, half_h)
+            for x in (0, half_w)
+        ]
         assert np.allclose(quadrants, reference["quadrant_means"], atol=1.5), op.name
 
 
@@ -97,10 +102,12 @@ def test_whole_chain_changes_pixels_as_the_original(original):
             ops = randaugment.draw()
         changes.append(mean_abs_change(apply_ops(clip, ops, "bicubic"), clip))
     chain = original["chain"]
-    reference = {"mean_abs_change": chain["mean_abs_change"], "mean_abs_change_std": chain["mean_abs_change_std"],
-                 "clips": chain["change_clips"]}
+    reference = {
+        "mean_abs_change": chain["mean_abs_change"],
+        "mean_abs_change_std": chain["mean_abs_change_std"],
+        "clips": chain["change_clips"],
+    }
     assert within(changes, reference, systematic=1.0), np.mean(changes)
-
 
 
 @pytest.mark.parametrize("flip", [False, True])

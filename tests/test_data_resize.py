@@ -1,12 +1,13 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import logging
 import os
 
 import pytest
+from data_helpers import decoded_indices, index_frames, write_garbled_video
 
 from adhvit_hf.cli import resize_videos
 from adhvit_hf.data.decoding import open_video, video_info
 from adhvit_hf.data.encoding import write_mp4
-from data_helpers import decoded_indices, index_frames, write_garbled_video
 
 
 @pytest.fixture()
@@ -62,8 +63,10 @@ def test_refuses_an_existing_copy_of_another_size(source_tree, tmp_path, caplog)
     with caplog.at_level(logging.INFO):
         resize_videos.main([str(source_tree), str(dst), "--short_side", "16", "--workers", "1"])
     target = dst / "short.mp4"
-    assert (f"failed: {target}: exists but is not a 16-pixel copy of {source_tree / 'short.mp4'} with 9 frames; "
-            "remove it to convert again") in caplog.messages
+    assert (
+        f"failed: {target}: exists but is not a 16-pixel copy of {source_tree / 'short.mp4'} with 9 frames; "
+        "remove it to convert again"
+    ) in caplog.messages
 
 
 def test_refuses_a_copy_whose_frame_count_differs(source_tree, tmp_path, monkeypatch):
@@ -98,5 +101,7 @@ def test_bad_folders(source_tree, tmp_path):
     with pytest.raises(ValueError, match="must not be .* or inside it"):
         run(source_tree, source_tree / "small")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match=f"^{tmp_path / 'empty'}: no videos \\(.mp4, .m4v, .mov, .mkv, .avi\\) found$"):
+    with pytest.raises(
+        ValueError, match=f"^{tmp_path / 'empty'}: no videos \\(.mp4, .m4v, .mov, .mkv, .avi\\) found$"
+    ):
         run(tmp_path / "empty", tmp_path / "dst")

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import numpy as np
 import pytest
 import torch
@@ -77,8 +78,9 @@ def test_same_generator_seed_same_clip():
 
 
 def processor(**kwargs):
-    options = dict(num_frames=4, sampling_rate=4, test_num_segment=3, test_num_crop=3, short_side_size=32,
-                   crop_size=32)
+    options = dict(
+        num_frames=4, sampling_rate=4, test_num_segment=3, test_num_crop=3, short_side_size=32, crop_size=32
+    )
     options.update(kwargs)
     return AdhVitVideoProcessor(**options)
 
@@ -86,7 +88,9 @@ def processor(**kwargs):
 def test_dense_test_views():
     assert processor().view_frame_indices(100).tolist() == [[0, 4, 8, 12], [40, 44, 48, 52], [84, 88, 92, 96]]
     assert processor().view_frame_indices(100, start=10, end=59).tolist() == [
-        [10, 14, 18, 22], [26, 30, 34, 38], [46, 50, 54, 58]
+        [10, 14, 18, 22],
+        [26, 30, 34, 38],
+        [46, 50, 54, 58],
     ]
     assert processor().view_frame_indices(6).tolist() == [[0, 4, 4, 4]] * 3
     assert processor(test_num_segment=1).view_frame_indices(100).tolist() == [[40, 44, 48, 52]]

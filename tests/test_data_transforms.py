@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import random
 
 import numpy as np
@@ -12,8 +13,9 @@ from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 
 
 def processor(**kwargs):
-    options = dict(num_frames=4, sampling_rate=2, test_num_segment=2, test_num_crop=3, short_side_size=32,
-                   crop_size=32)
+    options = dict(
+        num_frames=4, sampling_rate=2, test_num_segment=2, test_num_crop=3, short_side_size=32, crop_size=32
+    )
     options.update(kwargs)
     return AdhVitVideoProcessor(**options)
 
@@ -49,8 +51,9 @@ def test_parse_randaugment_string():
 def test_one_augmentation_for_every_frame_seeded_and_isolated():
     image = torch.randint(0, 256, (1, 3, 40, 56), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     clip = image.expand(6, -1, -1, -1).clone()
-    augment = ClipAugmentation(32, [0.5] * 3, [0.5] * 3, aa="rand-m9-n4-mstd0.5-inc1", reprob=1.0, recount=3,
-                                remode="const")
+    augment = ClipAugmentation(
+        32, [0.5] * 3, [0.5] * 3, aa="rand-m9-n4-mstd0.5-inc1", reprob=1.0, recount=3, remode="const"
+    )
     global_state = torch.get_rng_state()
     python_state = random.getstate()
     out = augment(clip, 1)
@@ -135,8 +138,11 @@ def test_corrupt_video_raises_naming_the_file(tmp_path, train):
 
 
 def test_bad_augmentation_options_name_the_flag():
-    with pytest.raises(ValueError, match=r"--train_interpolation must be one of \('bilinear', 'bicubic', 'nearest'\), "
-                                         r"got 'lanczos'"):
+    with pytest.raises(
+        ValueError,
+        match=r"--train_interpolation must be one of \('bilinear', 'bicubic', 'nearest'\), "
+        r"got 'lanczos'",
+    ):
         ClipAugmentation(32, [0.5] * 3, [0.5] * 3, interpolation="lanczos")
     with pytest.raises(ValueError, match=r"--remode must be one of \('pixel', 'const'\), got 'rand'"):
         ClipAugmentation(32, [0.5] * 3, [0.5] * 3, remode="rand")

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Which checkpoint a run continues from: only complete ones, of the same model, never another run's by accident."""
 
 import json
@@ -19,6 +20,7 @@ from adhvit_hf.training.checkpoints import (
     resolve_resume_checkpoint,
 )
 from adhvit_hf.utils import run_cli
+
 
 TINY = dict(model_type="adhvit", hidden_size=32, num_hidden_layers=2, lh_num_labels=6, rh_num_labels=6)
 

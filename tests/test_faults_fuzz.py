@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Fuzzing: random list lines and command lines give a parsed result or our clear error, nothing else.
 
 Every command-line program (train's argument parsing, predict, extract, make_demo_data, prepare_havid, convert) is
@@ -14,15 +15,16 @@ from hypothesis import strategies as st
 from inference_helpers import noise_frames, save_stock_videomae, save_tiny_model, write_video
 
 from adhvit_hf.cli import extract_features, predict
-from adhvit_hf.data.clip_list import ClipListError, parse_clip_line, read_clip_list
 from adhvit_hf.cli.run_havid import parse_args
-from adhvit_hf.utils import run_cli
+from adhvit_hf.data.clip_list import ClipListError, parse_clip_line, read_clip_list
 from adhvit_hf.training.arguments import (
     ORIGINAL_FLAGS,
     ORIGINAL_IGNORED_SWITCHES,
     ORIGINAL_IGNORED_WITH_VALUE,
     ORIGINAL_SWITCHES,
 )
+from adhvit_hf.utils import run_cli
+
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -62,8 +64,22 @@ def test_list_file_reads_or_names_the_file(tmp_path, content):
 
 KNOWN_FLAGS = sorted(
     {*ORIGINAL_FLAGS, *ORIGINAL_SWITCHES, *ORIGINAL_IGNORED_SWITCHES, *ORIGINAL_IGNORED_WITH_VALUE}
-    | {"--device", "--opt_betas", "--opt", "--alternation_steps", "--num_frames", "--flip", "--aa", "--mixup",
-       "--num_train_epochs", "--save_steps", "--one_stream", "--cutmix_minmax", "--alternation_strategy", "--seed"}
+    | {
+        "--device",
+        "--opt_betas",
+        "--opt",
+        "--alternation_steps",
+        "--num_frames",
+        "--flip",
+        "--aa",
+        "--mixup",
+        "--num_train_epochs",
+        "--save_steps",
+        "--one_stream",
+        "--cutmix_minmax",
+        "--alternation_strategy",
+        "--seed",
+    }
 )
 values = st.one_of(
     st.integers(-5, 300).map(str),
@@ -124,7 +140,8 @@ def flag_values(flags: dict) -> st.SearchStrategy[list[str]]:
     """Any subset of `flags` ({flag: value strategy}), each with a drawn value, in random order."""
     return st.lists(
         st.sampled_from(sorted(flags)).flatmap(lambda flag: flags[flag].map(lambda value: [flag, value])),
-        max_size=4, unique_by=lambda pair: pair[0],
+        max_size=4,
+        unique_by=lambda pair: pair[0],
     ).map(lambda pairs: [token for pair in pairs for token in pair])
 
 
@@ -144,12 +161,21 @@ def inference_inputs(tmp_path_factory):
 
 def test_fuzz_predict_flags(inference_inputs, tmp_path_factory):
     root, models, videos = inference_inputs
-    flags = {"--top_k": numbers, "--batch_size": numbers, "--test_num_segment": numbers, "--test_num_crop": numbers,
-             "--device": st.sampled_from(["cpu", "cuda", "cuda:9", "gpu", ""])}
+    flags = {
+        "--top_k": numbers,
+        "--batch_size": numbers,
+        "--test_num_segment": numbers,
+        "--test_num_crop": numbers,
+        "--device": st.sampled_from(["cpu", "cuda", "cuda:9", "gpu", ""]),
+    }
 
     @CLI_FUZZ
-    @given(model=st.sampled_from(models), chosen=st.lists(st.sampled_from(videos), min_size=1, max_size=3),
-           extra=flag_values(flags), as_json=st.booleans())
+    @given(
+        model=st.sampled_from(models),
+        chosen=st.lists(st.sampled_from(videos), min_size=1, max_size=3),
+        extra=flag_values(flags),
+        as_json=st.booleans(),
+    )
     def case(model, chosen, extra, as_json):
         argv = [*chosen, "--model", model, *extra, *(["--json"] if as_json else [])]
         if "--device" not in extra:
@@ -161,13 +187,22 @@ def test_fuzz_predict_flags(inference_inputs, tmp_path_factory):
 
 def test_fuzz_extract_flags(inference_inputs, tmp_path_factory):
     root, models, videos = inference_inputs
-    flags = {"--stride": numbers, "--batch_size": numbers, "--num_workers": st.sampled_from(["0", "1", "-1", "x"]),
-             "--device": st.sampled_from(["cpu", "cuda", "gpu"]), "--backend": st.sampled_from(["auto", "pyav", "x"]),
-             "--out": st.sampled_from([str(root / "out"), str(root / "good.mp4"), "/proc/no/such"])}
+    flags = {
+        "--stride": numbers,
+        "--batch_size": numbers,
+        "--num_workers": st.sampled_from(["0", "1", "-1", "x"]),
+        "--device": st.sampled_from(["cpu", "cuda", "gpu"]),
+        "--backend": st.sampled_from(["auto", "pyav", "x"]),
+        "--out": st.sampled_from([str(root / "out"), str(root / "good.mp4"), "/proc/no/such"]),
+    }
 
     @CLI_FUZZ
-    @given(model=st.sampled_from(models), source=st.sampled_from([*videos, str(root)]), extra=flag_values(flags),
-           overwrite=st.booleans())
+    @given(
+        model=st.sampled_from(models),
+        source=st.sampled_from([*videos, str(root)]),
+        extra=flag_values(flags),
+        overwrite=st.booleans(),
+    )
     def case(model, source, extra, overwrite):
         argv = ["--model", model, "--videos", source, *extra, *(["--overwrite"] if overwrite else [])]
         argv += [] if "--out" in extra else ["--out", str(root / "out")]
@@ -183,13 +218,18 @@ def test_fuzz_make_demo_data_flags(tmp_path, monkeypatch):
     from adhvit_hf.data.demo import make_demo_dataset
 
     # The real writer on one video per split, so every case is quick.
-    monkeypatch.setattr(make_demo_data, "make_demo_dataset",
-                        lambda out, seed: make_demo_dataset(out, seed, split_sizes={"train": 1, "val": 1, "test": 1}))
+    monkeypatch.setattr(
+        make_demo_data,
+        "make_demo_dataset",
+        lambda out, seed: make_demo_dataset(out, seed, split_sizes={"train": 1, "val": 1, "test": 1}),
+    )
     (tmp_path / "a_file").write_text("")
 
     @CLI_FUZZ
-    @given(out=st.sampled_from([str(tmp_path / "demo"), str(tmp_path / "a_file"), str(tmp_path / "a_file" / "x"), ""]),
-           extra=flag_values({"--seed": numbers}))
+    @given(
+        out=st.sampled_from([str(tmp_path / "demo"), str(tmp_path / "a_file"), str(tmp_path / "a_file" / "x"), ""]),
+        extra=flag_values({"--seed": numbers}),
+    )
     def case(out, extra):
         assert run_program(make_demo_data.main, ["--out", out, *extra]) in (0, 2)
 
@@ -202,14 +242,23 @@ def test_fuzz_prepare_havid_flags(tmp_path):
     from adhvit_hf.cli import prepare_havid
 
     polyphony_tree(tmp_path / "havid")
-    flags = {"--view": numbers, "--split": numbers, "--min_segment_length": numbers, "--clip_length": numbers,
-             "--clips_per_video": numbers, "--seed": numbers, "--level": st.sampled_from(["pt", "aa", "x"]),
-             "--extraction_method": st.sampled_from(["segment", "clip", "x"]),
-             "--video_dir": st.sampled_from([str(tmp_path / "havid" / "videos"), str(tmp_path / "none")])}
+    flags = {
+        "--view": numbers,
+        "--split": numbers,
+        "--min_segment_length": numbers,
+        "--clip_length": numbers,
+        "--clips_per_video": numbers,
+        "--seed": numbers,
+        "--level": st.sampled_from(["pt", "aa", "x"]),
+        "--extraction_method": st.sampled_from(["segment", "clip", "x"]),
+        "--video_dir": st.sampled_from([str(tmp_path / "havid" / "videos"), str(tmp_path / "none")]),
+    }
 
     @CLI_FUZZ
-    @given(root=st.sampled_from([str(tmp_path / "havid"), str(tmp_path / "missing"), str(tmp_path)]),
-           extra=flag_values(flags))
+    @given(
+        root=st.sampled_from([str(tmp_path / "havid"), str(tmp_path / "missing"), str(tmp_path)]),
+        extra=flag_values(flags),
+    )
     def case(root, extra):
         argv = ["--annotation_root", root, "--output_dir", str(tmp_path / "lists"), *extra]
         assert run_program(prepare_havid.main, argv) in (0, 2)
@@ -219,22 +268,29 @@ def test_fuzz_prepare_havid_flags(tmp_path):
 
 def test_fuzz_convert_flags(tmp_path):
     import torch
+    from model_helpers import videomae_v2_state_dict
 
     from adhvit_hf.cli import convert_videomae_v2
-    from model_helpers import videomae_v2_state_dict
 
     torch.save(videomae_v2_state_dict(), tmp_path / "ckpt.pth")
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    flags = {"--lh_num_labels": numbers, "--rh_num_labels": numbers, "--num_frames": numbers,
-             "--image_size": numbers, "--num_attention_heads": numbers,
-             "--model_key": st.sampled_from(["model|module", "", "x"]), "--model_prefix": st.sampled_from(["", "x."])}
+    flags = {
+        "--lh_num_labels": numbers,
+        "--rh_num_labels": numbers,
+        "--num_frames": numbers,
+        "--image_size": numbers,
+        "--num_attention_heads": numbers,
+        "--model_key": st.sampled_from(["model|module", "", "x"]),
+        "--model_prefix": st.sampled_from(["", "x."]),
+    }
 
     @CLI_FUZZ
-    @given(checkpoint=st.sampled_from([str(tmp_path / n) for n in ("ckpt.pth", "ckpt.pth", "junk.pth", "none.pth")]),
-           extra=flag_values(flags))
+    @given(
+        checkpoint=st.sampled_from([str(tmp_path / n) for n in ("ckpt.pth", "ckpt.pth", "junk.pth", "none.pth")]),
+        extra=flag_values(flags),
+    )
     def case(checkpoint, extra):
         argv = ["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "out"), *extra]
         assert run_program(convert_videomae_v2.main, argv) in (0, 2)
 
     case()
-

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Bad input end to end: one `error: ...` line naming the file, line or field, or skip-and-count in training.
 
 The row of docs/faults.md that each test covers is named in its docstring.
@@ -13,9 +14,9 @@ from conftest import tiny_run_args
 from data_helpers import write_index_video
 from inference_helpers import cli_error as program_error
 
+from adhvit_hf.cli import run_havid
 from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.cli import run_havid
 from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
 from adhvit_hf.utils import run_cli
 
@@ -133,7 +134,8 @@ def test_unreadable_training_videos_are_replaced_and_counted(data, tmp_path, cap
     summary = [m for m in caplog.messages if "clips came from unreadable videos and were replaced" in m]
     assert summary == [
         f"epoch 1: {len(replaced)} clips came from unreadable videos and were replaced by other clips (3 videos: "
-        + ", ".join(str(videos / f"train_000{i}.mp4") for i in (1, 2, 3)) + ")"
+        + ", ".join(str(videos / f"train_000{i}.mp4") for i in (1, 2, 3))
+        + ")"
     ]
 
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Writers that never leave a file looking complete when it is not, the preemption signal handler, and output
 folders: never trained over, moved without losing the best checkpoint, unwritable ones refused before training."""
 
@@ -135,7 +136,13 @@ def test_an_unwritable_output_dir_is_refused_before_training(demo_data, tmp_path
 def test_best_checkpoint_is_found_in_a_moved_output_dir_and_survives_rotation(demo_data, tmp_path):
     output_dir = tmp_path / "first"
     argv = tiny_run_args(
-        demo_data, output_dir, max_steps=8, batch_size=8, save_strategy="epoch", eval_strategy="epoch", save_total_limit=2
+        demo_data,
+        output_dir,
+        max_steps=8,
+        batch_size=8,
+        save_strategy="epoch",
+        eval_strategy="epoch",
+        save_total_limit=2,
     )
     argv.remove("--no_auto_resume")
     run_havid.main(argv, callbacks=[ScoreByEpoch([90.0, 10.0])])

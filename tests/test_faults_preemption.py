@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Preemption and killed jobs: a run stopped at any moment resumes to the same weights as an uninterrupted one."""
 
 import os
@@ -15,6 +16,7 @@ from safetensors.torch import load_file
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import COMPLETE_MARKER
+
 
 HELPER = Path(__file__).with_name("faults_helpers.py")
 # 8 optimizer steps (16 clips per hand, batch 4, alternating every 2 steps), a checkpoint every 2.
@@ -34,7 +36,9 @@ def final_weights(output_dir) -> dict:
 def assert_same_weights(actual: dict, expected: dict):
     assert actual.keys() == expected.keys()
     for name in expected:
-        torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=1e-6, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(
+            actual[name], expected[name], rtol=0, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +119,16 @@ def test_sigterm_on_one_ddp_rank_stops_every_rank_at_the_same_step(demo_data, tm
     output_dir = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HELPER.parent)}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-        str(HELPER), "sigterm-rank1:3", *run_args(demo_data, output_dir, save_steps=100, use_cpu="True"),
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        str(HELPER),
+        "sigterm-rank1:3",
+        *run_args(demo_data, output_dir, save_steps=100, use_cpu="True"),
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Every folder the package writes x every entry point, in clean processes with and without adhvit_hf.
 
 Folders: a converted VideoMAE V2 checkpoint, a training output, a checkpoint folder and a Hub push (local hub).
@@ -14,17 +15,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from hub_server import LocalHub
 from huggingface_hub import HfApi
+from inference_helpers import noise_frames, write_video
+from model_helpers import run_without_adhvit_hf, videomae_v2_state_dict
+from test_hub_push import LH_LABELS, RH_LABELS, SyntheticClipTransform, tiny_model, tiny_processor
 from transformers import AutoModel, pipeline
 
 from adhvit_hf import convert_videomae_v2_checkpoint
 from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
 from adhvit_hf.training.arguments import AlternatingTrainingArguments
 from adhvit_hf.training.trainer import AlternatingTrainer
-from hub_server import LocalHub
-from inference_helpers import noise_frames, write_video
-from model_helpers import run_without_adhvit_hf, videomae_v2_state_dict
-from test_hub_push import LH_LABELS, RH_LABELS, SyntheticClipTransform, tiny_model, tiny_processor
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,13 +90,25 @@ def train(output_dir: Path) -> None:
         for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS))
     }
     args = AlternatingTrainingArguments(
-        output_dir=str(output_dir), max_steps=2, alternation_steps=1, alternation_strategy="fixed",
-        per_device_train_batch_size=2, learning_rate=1e-3, warmup_epochs=0, save_strategy="steps", save_steps=2,
-        eval_strategy="no", report_to="none", use_cpu=True,
+        output_dir=str(output_dir),
+        max_steps=2,
+        alternation_steps=1,
+        alternation_strategy="fixed",
+        per_device_train_batch_size=2,
+        learning_rate=1e-3,
+        warmup_epochs=0,
+        save_strategy="steps",
+        save_steps=2,
+        eval_strategy="no",
+        report_to="none",
+        use_cpu=True,
     )
     trainer = AlternatingTrainer(
-        model=tiny_model(), args=args, train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
-        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}), processing_class=tiny_processor(),
+        model=tiny_model(),
+        args=args,
+        train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
+        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}),
+        processing_class=tiny_processor(),
     )
     trainer.train()
     trainer.save_model()
@@ -114,8 +127,13 @@ def folders(tmp_path_factory, hub):
     torch.save(videomae_v2_state_dict(), root / "videomae_v2.pth")
     converted = root / "converted"
     convert_videomae_v2_checkpoint(
-        root / "videomae_v2.pth", converted, image_size=32, num_frames=4, num_attention_heads=2,
-        lh_id2label=LH_LABELS, rh_id2label=RH_LABELS,
+        root / "videomae_v2.pth",
+        converted,
+        image_size=32,
+        num_frames=4,
+        num_attention_heads=2,
+        lh_id2label=LH_LABELS,
+        rh_id2label=RH_LABELS,
     )
     train(root / "run")
     api = HfApi(endpoint=hub.endpoint, token=hub.env["HF_TOKEN"])
@@ -144,12 +162,17 @@ def with_this_tree() -> dict[str, str]:
 def run_matrix(folders, inputs, hub, work_dir: Path, with_adhvit_hf: bool) -> dict:
     work_dir.mkdir()
     env = {**hub.env, "HF_HOME": str(work_dir / "hf_home"), "HF_MODULES_CACHE": str(work_dir / "modules")}
-    settings = json.dumps({**inputs, "folders": folders, "env": env, "work": str(work_dir),
-                           "with_adhvit_hf": with_adhvit_hf})
+    settings = json.dumps(
+        {**inputs, "folders": folders, "env": env, "work": str(work_dir), "with_adhvit_hf": with_adhvit_hf}
+    )
     if with_adhvit_hf:
         result = subprocess.run(
-            [sys.executable, "-c", MATRIX_SCRIPT, settings], capture_output=True, text=True, cwd=work_dir,
-            env=with_this_tree(), timeout=600,
+            [sys.executable, "-c", MATRIX_SCRIPT, settings],
+            capture_output=True,
+            text=True,
+            cwd=work_dir,
+            env=with_this_tree(),
+            timeout=600,
         )
     else:
         result = run_without_adhvit_hf(MATRIX_SCRIPT, [settings], work_dir)
@@ -213,5 +236,7 @@ print(json.dumps({"added": added, "trainer": f"{trainer.__module__}.{trainer.__n
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
-        "added": [], "trainer": "adhvit_hf.training.trainer.AlternatingTrainer", "after": True
+        "added": [],
+        "trainer": "adhvit_hf.training.trainer.AlternatingTrainer",
+        "after": True,
     }

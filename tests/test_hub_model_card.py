@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The model card: rendered from model_card.md with huggingface_hub's card data, metrics as a model-index."""
 
 import re
@@ -8,28 +9,48 @@ import yaml
 from huggingface_hub import ModelCard
 from transformers import TrainingArguments
 
-from adhvit_hf import AdhVitConfig
-from adhvit_hf import publishing
+from adhvit_hf import AdhVitConfig, publishing
 from adhvit_hf.publishing import render_model_card, training_summary_from_args
 
 
 LH_LABELS = {0: "grab", 1: "screw|in", 2: "null"}
 RH_LABELS = {0: "hold", 1: "place"}
 METRICS = {
-    "eval_lh_top1": 91.25, "eval_lh_top5": 100.0, "eval_lh_mean_class_acc": 88.5,
-    "eval_rh_top1": 80.0, "eval_rh_top5": 97.5, "eval_rh_mean_class_acc": 70.125,
-    "eval_mean_top1": 85.625, "test_lh_top1": 60.1, "test_rh_top1": 61.4, "eval_loss": 0.7, "epoch": 3.0,
+    "eval_lh_top1": 91.25,
+    "eval_lh_top5": 100.0,
+    "eval_lh_mean_class_acc": 88.5,
+    "eval_rh_top1": 80.0,
+    "eval_rh_top5": 97.5,
+    "eval_rh_mean_class_acc": 70.125,
+    "eval_mean_top1": 85.625,
+    "test_lh_top1": 60.1,
+    "test_rh_top1": 61.4,
+    "eval_loss": 0.7,
+    "epoch": 3.0,
 }
 RECIPE = {
-    "alternation_strategy": "fixed", "alternation_steps": 50, "num_train_epochs": 35, "learning_rate": 0.0005,
-    "total_train_batch_size": 96, "num_frames": 16, "sampling_rate": 4,
+    "alternation_strategy": "fixed",
+    "alternation_steps": 50,
+    "num_train_epochs": 35,
+    "learning_rate": 0.0005,
+    "total_train_batch_size": 96,
+    "num_frames": 16,
+    "sampling_rate": 4,
 }
 
 
 def tiny_config() -> AdhVitConfig:
     return AdhVitConfig(
-        image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=2, intermediate_size=64, lh_id2label=LH_LABELS, rh_id2label=RH_LABELS,
+        image_size=32,
+        patch_size=16,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        lh_id2label=LH_LABELS,
+        rh_id2label=RH_LABELS,
     )
 
 
@@ -49,8 +70,15 @@ def section(text: str, title: str) -> str:
 
 @pytest.fixture
 def card_text(tmp_path):
-    path = render_model_card(tmp_path, tiny_config(), METRICS, RECIPE, hub_model_id="someone/adhvit-tiny",
-                             dataset_name="HA-ViD", license="cc-by-nc-4.0")
+    path = render_model_card(
+        tmp_path,
+        tiny_config(),
+        METRICS,
+        RECIPE,
+        hub_model_id="someone/adhvit-tiny",
+        dataset_name="HA-ViD",
+        license="cc-by-nc-4.0",
+    )
     assert path == tmp_path / "README.md"
     return path.read_text(encoding="utf-8")
 
@@ -151,8 +179,15 @@ def test_failed_render_keeps_the_previous_readme(tmp_path, monkeypatch):
 
 def test_training_summary_from_args(tmp_path):
     args = TrainingArguments(
-        output_dir=str(tmp_path), learning_rate=1e-3, per_device_train_batch_size=4, gradient_accumulation_steps=3,
-        num_train_epochs=2, weight_decay=0.05, seed=7, use_cpu=True, report_to="none",
+        output_dir=str(tmp_path),
+        learning_rate=1e-3,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=3,
+        num_train_epochs=2,
+        weight_decay=0.05,
+        seed=7,
+        use_cpu=True,
+        report_to="none",
     )
     args.alternation_steps, args.alternation_strategy = 10, "proportional"  # AlternatingTrainingArguments' fields
     processor = SimpleNamespace(num_frames=8, sampling_rate=2)
@@ -160,9 +195,16 @@ def test_training_summary_from_args(tmp_path):
     summary = training_summary_from_args(args, processor, tiny_config())
 
     assert summary == {
-        "alternation_strategy": "proportional", "alternation_steps": 10, "num_train_epochs": 2, "learning_rate": 1e-3,
-        "total_train_batch_size": 12, "weight_decay": 0.05, "drop_path_rate": 0.0, "num_frames": 8,
-        "sampling_rate": 2, "seed": 7,
+        "alternation_strategy": "proportional",
+        "alternation_steps": 10,
+        "num_train_epochs": 2,
+        "learning_rate": 1e-3,
+        "total_train_batch_size": 12,
+        "weight_decay": 0.05,
+        "drop_path_rate": 0.0,
+        "num_frames": 8,
+        "sampling_rate": 2,
+        "seed": 7,
     }
 
 

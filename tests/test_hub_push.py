@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Pushing to the Hub end to end against the local Hub: remote-code files, upload, Trainer pushes, and loading the
 pushed repo with `trust_remote_code=True` in a process where `import adhvit_hf` fails."""
 
@@ -5,14 +6,14 @@ import json
 
 import pytest
 import torch
+from hub_server import local_hub  # noqa: F401 - pytest fixture
 from huggingface_hub import HfApi, ModelCard
+from model_helpers import run_without_adhvit_hf
 from transformers import Trainer, TrainingArguments
 
 from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.publishing import HubPushMixin, add_remote_code
-from hub_server import local_hub  # noqa: F401 - pytest fixture
-from model_helpers import run_without_adhvit_hf
 
 
 REMOTE_CODE_FILES = ["configuration_adhvit.py", "modeling_adhvit.py", "pipeline_adhvit.py", "processing_adhvit.py"]
@@ -42,8 +43,17 @@ with open(out_path + ".json", "w") as file:
 def tiny_model(seed: int = 0) -> AdhVitForDualHandClassification:
     torch.manual_seed(seed)
     config = AdhVitConfig(
-        image_size=32, patch_size=16, num_channels=3, num_frames=4, tubelet_size=2, hidden_size=32,
-        num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, lh_id2label=LH_LABELS, rh_id2label=RH_LABELS,
+        image_size=32,
+        patch_size=16,
+        num_channels=3,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        lh_id2label=LH_LABELS,
+        rh_id2label=RH_LABELS,
     )
     return AdhVitForDualHandClassification(config).eval()
 
@@ -218,21 +228,36 @@ def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe
         for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS))
     }
     args = AlternatingTrainingArguments(
-        output_dir=str(tmp_path / "output"), max_steps=2, alternation_steps=1, alternation_strategy="fixed",
-        per_device_train_batch_size=2, learning_rate=1e-3, warmup_epochs=0, save_strategy="steps", save_steps=2,
-        eval_strategy="no", report_to="none", use_cpu=True,
-        push_to_hub=True, hub_model_id="local-user/tiny-alternating",
+        output_dir=str(tmp_path / "output"),
+        max_steps=2,
+        alternation_steps=1,
+        alternation_strategy="fixed",
+        per_device_train_batch_size=2,
+        learning_rate=1e-3,
+        warmup_epochs=0,
+        save_strategy="steps",
+        save_steps=2,
+        eval_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        push_to_hub=True,
+        hub_model_id="local-user/tiny-alternating",
     )
     trainer = AlternatingTrainer(
-        model=tiny_model(), args=args, train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
-        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}), processing_class=tiny_processor(),
+        model=tiny_model(),
+        args=args,
+        train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
+        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}),
+        processing_class=tiny_processor(),
     )
 
     trainer.train()
     trainer.push_to_hub(finetuned_from=str(tmp_path / "vit_b.pth"))
 
     assert [c.message for c in local_hub.commits("local-user/tiny-alternating")] == [
-        "initial commit", "Training in progress, step 2", "End of training"
+        "initial commit",
+        "Training in progress, step 2",
+        "End of training",
     ]
     pushed = local_hub.files("local-user/tiny-alternating")
     for name in REMOTE_CODE_FILES + ["config.json", "model.safetensors", "preprocessor_config.json"]:

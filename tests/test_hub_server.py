@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The local Hub fixture answers huggingface_hub's calls the way the Hub does, so push tests mean something."""
 
 import os
@@ -5,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from hub_server import git_blob_oid, local_hub  # noqa: F401 - pytest fixture
 from huggingface_hub import HfApi, get_session, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -12,8 +14,6 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-
-from hub_server import git_blob_oid, local_hub  # noqa: F401 - pytest fixture
 
 
 @pytest.fixture
@@ -95,8 +95,12 @@ def test_a_subprocess_reaches_the_hub_through_env(local_hub, folder, tmp_path):
     )
 
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **local_hub.env}, cwd=tmp_path,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        env={**os.environ, **local_hub.env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -108,7 +112,10 @@ def test_a_route_the_local_hub_lacks_is_named_and_fails_the_test(local_hub):
 
     assert response.status_code == 501
     assert response.json()["error"] == "The local hub has no route GET /api/models/someone/model/refs"
-    with pytest.raises(AssertionError, match=r"called routes the local hub does not implement .*: "
-                       r"GET /api/models/someone/model/refs$"):
+    with pytest.raises(
+        AssertionError,
+        match=r"called routes the local hub does not implement .*: "
+        r"GET /api/models/someone/model/refs$",
+    ):
         local_hub.check_routes()
     local_hub.server.unhandled.clear()  # this test provoked it on purpose

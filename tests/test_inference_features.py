@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Feature extraction over untrimmed videos: files, shapes, frame alignment, timelines, skipping."""
 
 import json
@@ -6,12 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from adhvit_hf.data.decoding import open_video
-from adhvit_hf.inference.features import extract_features, list_videos, output_paths
-from adhvit_hf.inference.pipeline_adhvit import processor_with_views
-from adhvit_hf.inference.windows import window_frame_indices
-from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from inference_helpers import (
     LH_LABELS,
     RH_LABELS,
@@ -22,6 +17,12 @@ from inference_helpers import (
     two_hand_frames,
     write_video,
 )
+
+from adhvit_hf.data.decoding import open_video
+from adhvit_hf.inference.features import extract_features, list_videos, output_paths
+from adhvit_hf.inference.pipeline_adhvit import processor_with_views
+from adhvit_hf.inference.windows import window_frame_indices
+from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -106,8 +107,14 @@ def test_timeline_boundaries_are_found_within_one_stride(tmp_path, stride):
     processor = AdhVitVideoProcessor(**TINY_PROCESSOR)
 
     extract_features(
-        HalfBrightnessModel(), processor, list_videos(tmp_path / "videos"), tmp_path / "out",
-        stride=stride, batch_size=4, num_workers=1, progress=False,
+        HalfBrightnessModel(),
+        processor,
+        list_videos(tmp_path / "videos"),
+        tmp_path / "out",
+        stride=stride,
+        batch_size=4,
+        num_workers=1,
+        progress=False,
     )
 
     timeline = json.loads((tmp_path / "out" / "timelines" / "two_hands.json").read_text())
@@ -156,7 +163,10 @@ def test_an_undecodable_video_is_reported_and_the_others_are_written(tmp_path, c
     (video_dir / "broken.mp4").write_bytes(b"this is not a video")
 
     summary = extract_features(
-        HalfBrightnessModel(), AdhVitVideoProcessor(**TINY_PROCESSOR), list_videos(video_dir), tmp_path / "out",
+        HalfBrightnessModel(),
+        AdhVitVideoProcessor(**TINY_PROCESSOR),
+        list_videos(video_dir),
+        tmp_path / "out",
         progress=False,
     )
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The dual-hand-video-classification pipeline: outputs, view protocol, batching, inputs, refusals, remote code."""
 
 import functools
@@ -10,19 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from inference_helpers import LH_LABELS, RH_LABELS, noise_frames, save_tiny_model, write_video
+from model_helpers import run_without_adhvit_hf
+from safetensors.torch import load_file, save_file
 from transformers import pipeline
 from transformers.dynamic_module_utils import get_imports
 
 import adhvit_hf  # noqa: F401  (registers the model and the task)
-from adhvit_hf.data.decoding import open_video
-from safetensors.torch import load_file, save_file
-
 from adhvit_hf import add_remote_code
+from adhvit_hf.data.decoding import open_video
 from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
 from adhvit_hf.processing_adhvit import STOCK_PIPELINE_REFUSAL
 from adhvit_hf.publishing import custom_pipelines
-from inference_helpers import LH_LABELS, RH_LABELS, noise_frames, save_tiny_model, write_video
-from model_helpers import run_without_adhvit_hf
 
 
 @pytest.fixture(scope="module")
@@ -223,8 +223,16 @@ def test_the_stock_video_classification_pipeline_points_at_the_dual_hand_task(sa
 def test_another_architecture_is_refused_by_model_type(saved):
     from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
-    config = VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=32,
-                            num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    config = VideoMAEConfig(
+        image_size=32,
+        patch_size=16,
+        num_frames=4,
+        tubelet_size=2,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
     expected = "needs an ADH-ViT model \\(model_type 'adhvit'\\), got model_type 'videomae'"
     with pytest.raises(ValueError, match=expected):
         pipeline(PIPELINE_TASK, model=VideoMAEForVideoClassification(config), video_processor=saved[1])
@@ -242,8 +250,10 @@ def test_weights_the_model_did_not_load_are_named(saved, tmp_path, change):
         weights["extra_head.weight"] = torch.zeros(2)
     save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
 
-    expected = "missing: lh_classifier.weight; unexpected: none" if change == "missing" else (
-        "missing: none; unexpected: extra_head.weight"
+    expected = (
+        "missing: lh_classifier.weight; unexpected: none"
+        if change == "missing"
+        else ("missing: none; unexpected: extra_head.weight")
     )
     with pytest.raises(ValueError, match=f"{tmp_path}: the model does not match its saved weights.*{expected}"):
         pipeline(PIPELINE_TASK, model=str(tmp_path), device="cpu")
@@ -254,13 +264,17 @@ def test_add_remote_code_declares_the_registered_task(tmp_path, saved):
     add_remote_code(tmp_path)
 
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["custom_pipelines"] == custom_pipelines() == {
-        PIPELINE_TASK: {
-            "impl": "pipeline_adhvit.DualHandVideoClassificationPipeline",
-            "pt": ["AutoModelForVideoClassification"],
-            "type": "video",
+    assert (
+        config["custom_pipelines"]
+        == custom_pipelines()
+        == {
+            PIPELINE_TASK: {
+                "impl": "pipeline_adhvit.DualHandVideoClassificationPipeline",
+                "pt": ["AutoModelForVideoClassification"],
+                "type": "video",
+            }
         }
-    }
+    )
     assert config["lh_id2label"] == {str(i): name for i, name in LH_LABELS.items()}
     # What the Hub loader will require to be installed before it runs the file.
     required = set(get_imports(tmp_path / "pipeline_adhvit.py")) - sys.stdlib_module_names

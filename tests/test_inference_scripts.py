@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """adhvit-predict and adhvit-extract end to end on a saved tiny model, and what they say about bad input.
 
 The row of docs/faults.md that a fault test covers is named in its docstring.
@@ -9,12 +10,6 @@ import logging
 import numpy as np
 import pytest
 import torch
-from transformers import pipeline
-
-from adhvit_hf import add_remote_code
-from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
-from adhvit_hf.cli import extract_features, predict
-from adhvit_hf.utils import run_cli
 from inference_helpers import (
     cli_error,
     noise_frames,
@@ -23,6 +18,12 @@ from inference_helpers import (
     two_hand_frames,
     write_video,
 )
+from transformers import pipeline
+
+from adhvit_hf import add_remote_code
+from adhvit_hf.cli import extract_features, predict
+from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.utils import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,10 @@ def saved(tmp_path_factory):
 
 def local_pipeline(folder):
     return pipeline(
-        PIPELINE_TASK, model=str(folder), device="cpu", pipeline_class=DualHandVideoClassificationPipeline,
+        PIPELINE_TASK,
+        model=str(folder),
+        device="cpu",
+        pipeline_class=DualHandVideoClassificationPipeline,
         trust_remote_code=False,
     )
 
@@ -85,8 +89,22 @@ def test_format_predictions_pads_the_shorter_hand():
 def test_extract_features_writes_every_output_and_skips_on_rerun(saved, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     root, videos = saved
-    arguments = ["--model", str(root / "model"), "--videos", str(root / "videos"), "--out", str(tmp_path),
-                 "--stride", "2", "--batch_size", "3", "--num_workers", "0", "--device", "cpu"]
+    arguments = [
+        "--model",
+        str(root / "model"),
+        "--videos",
+        str(root / "videos"),
+        "--out",
+        str(tmp_path),
+        "--stride",
+        "2",
+        "--batch_size",
+        "3",
+        "--num_workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
 
     assert extract_features.main(arguments) == 0
     assert extract_features.main(arguments) == 0
@@ -108,8 +126,18 @@ def test_extract_features_exits_non_zero_when_a_video_fails(saved, tmp_path):
     listing.write_text(f"{videos[1]}\nbroken.mp4\n")
 
     code = extract_features.main(
-        ["--model", str(root / "model"), "--videos", str(listing), "--out", str(tmp_path / "out"), "--device", "cpu",
-         "--num_workers", "0"]
+        [
+            "--model",
+            str(root / "model"),
+            "--videos",
+            str(listing),
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+            "--num_workers",
+            "0",
+        ]
     )
 
     assert code == 1
@@ -122,8 +150,19 @@ def predict_argv(model, *videos, extra=()):
 
 
 def extract_argv(model, videos, out, extra=()):
-    return ["--model", str(model), "--videos", str(videos), "--out", str(out), "--device", "cpu", "--num_workers", "0",
-            *extra]
+    return [
+        "--model",
+        str(model),
+        "--videos",
+        str(videos),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--num_workers",
+        "0",
+        *extra,
+    ]
 
 
 def both_clis(model, video, tmp_path):
@@ -177,8 +216,11 @@ def test_check_model_on_an_already_loaded_model(saved, tmp_path):
     weights = load_file(folder / "model.safetensors")
     del weights["videomae.embeddings.patch_embeddings.projection.bias"]
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(ValueError, match=r"missing: videomae.embeddings.patch_embeddings.projection.bias; "
-                                         r"unexpected: none"):
+    with pytest.raises(
+        ValueError,
+        match=r"missing: videomae.embeddings.patch_embeddings.projection.bias; "
+        r"unexpected: none",
+    ):
         check_model(AdhVitForDualHandClassification.from_pretrained(folder))
 
 
@@ -200,7 +242,7 @@ def test_model_flag_errors_name_the_folder_or_file(saved, tmp_path, capsys):
     cases = {
         tmp_path / "nowhere" / "model": "no such folder (and not a Hub repo id of the form owner/name)",
         tmp_path / "run": "no config.json in this folder, so it is not a saved model; its checkpoint folders "
-                          "(checkpoint-10) hold models",
+        "(checkpoint-10) hold models",
         root / "model" / "config.json": "is a file; give the model folder (the one holding config.json)",
     }
     for folder, message in cases.items():
@@ -223,8 +265,11 @@ def test_model_flag_errors_name_the_folder_or_file(saved, tmp_path, capsys):
     [
         ("gpu", "--device 'gpu': not a torch device; use cpu, cuda, cuda:N or mps"),
         ("meta", "--device meta: unsupported device type 'meta'; use cpu, cuda or mps"),
-        pytest.param("cuda", "--device cuda: no CUDA GPU is available on this machine; use --device cpu",
-                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
+        pytest.param(
+            "cuda",
+            "--device cuda: no CUDA GPU is available on this machine; use --device cpu",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
     ],
 )
 def test_device_flag_errors(saved, tmp_path, capsys, device, message):

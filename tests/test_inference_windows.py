@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Sliding windows, the window-to-frame rule, timeline segments and atomic writes."""
 
 import os
@@ -8,9 +9,9 @@ import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from adhvit_hf.utils import atomic_write, save_json, save_npy
 from adhvit_hf.inference.timeline import fit_label, label_colours, plot_timelines, timeline_segments
 from adhvit_hf.inference.windows import window_centres, window_frame_indices, windows_to_frames
+from adhvit_hf.utils import atomic_write, save_json, save_npy
 
 
 def test_windows_start_every_stride_and_one_more_ends_flush_with_the_video():
@@ -172,8 +173,10 @@ def test_timeline_figure_at_havid_scale_lists_only_present_labels_below_the_bars
     """Row: timeline PNG of a 75-class model: legend of the labels present, below the axes; segments labelled."""
     names = [f"task_{i:02d}" for i in range(75)]
     segments = {
-        "lh": [{"start_frame": 0, "end_frame": 2999, "label": "task_07"},
-               {"start_frame": 3000, "end_frame": 3009, "label": "task_70"}],
+        "lh": [
+            {"start_frame": 0, "end_frame": 2999, "label": "task_07"},
+            {"start_frame": 3000, "end_frame": 3009, "label": "task_70"},
+        ],
         "rh": [{"start_frame": 0, "end_frame": 3009, "label": "task_03"}],
     }
     figure = plot_timelines(segments, {"lh": names, "rh": names}, 3010, 30.0, title="v")

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import json
 import logging
 import os
@@ -21,9 +22,10 @@ from adhvit_hf import (
     convert_videomae_v2_checkpoint,
     load_pretrained_backbone,
 )
+from adhvit_hf.cli.convert_videomae_v2 import main as convert_main
 from adhvit_hf.convert_videomae_v2 import evaluation_processor
 from adhvit_hf.modeling_adhvit import sinusoid_position_table
-from adhvit_hf.cli.convert_videomae_v2 import main as convert_main
+
 
 # tiny VideoMAE V2 geometry: 32x32 pixels, patch 16, tubelet 2, 4 frames -> 8 tokens of width 32, 2 heads
 GEOMETRY = dict(image_size=32, num_frames=4, num_attention_heads=2)
@@ -95,13 +97,29 @@ def test_converted_folder_has_videomae_v2_evaluation_preprocessing(tmp_path):
     convert_videomae_v2_checkpoint(write_checkpoint(tmp_path / "v2.pth"), tmp_path / "out", **GEOMETRY)
     processor = AutoVideoProcessor.from_pretrained(tmp_path / "out")
     assert type(processor) is AdhVitVideoProcessor
-    settings = {name: getattr(processor, name) for name in (
-        "num_frames", "sampling_rate", "sparse_sample", "test_num_segment", "test_num_crop", "short_side_size",
-        "crop_size", "image_mean", "image_std",
-    )}
+    settings = {
+        name: getattr(processor, name)
+        for name in (
+            "num_frames",
+            "sampling_rate",
+            "sparse_sample",
+            "test_num_segment",
+            "test_num_crop",
+            "short_side_size",
+            "crop_size",
+            "image_mean",
+            "image_std",
+        )
+    }
     assert settings == {
-        "num_frames": 4, "sampling_rate": 4, "sparse_sample": False, "test_num_segment": 10, "test_num_crop": 3,
-        "short_side_size": 224, "crop_size": 32, "image_mean": [0.485, 0.456, 0.406],
+        "num_frames": 4,
+        "sampling_rate": 4,
+        "sparse_sample": False,
+        "test_num_segment": 10,
+        "test_num_crop": 3,
+        "short_side_size": 224,
+        "crop_size": 32,
+        "image_mean": [0.485, 0.456, 0.406],
         "image_std": [0.229, 0.224, 0.225],
     }
     assert evaluation_processor(tiny_config(image_size=256, patch_size=16)).short_side_size == 256
@@ -143,8 +161,22 @@ def test_help_shows_the_console_script_and_its_example(capsys):
 def test_script_converts_with_label_counts(tmp_path):
     checkpoint = write_checkpoint(tmp_path / "v2.pth", prefix="backbone.")
     convert_main(
-        ["--checkpoint", str(checkpoint), "--output-dir", str(tmp_path / "out"), "--lh_num_labels", "20",
-         "--rh_num_labels", "30", "--image_size", "32", "--num_frames", "4", "--num_attention_heads", "2"]
+        [
+            "--checkpoint",
+            str(checkpoint),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--lh_num_labels",
+            "20",
+            "--rh_num_labels",
+            "30",
+            "--image_size",
+            "32",
+            "--num_frames",
+            "4",
+            "--num_attention_heads",
+            "2",
+        ]
     )
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert (len(config["lh_id2label"]), len(config["rh_id2label"])) == (20, 30)
@@ -257,8 +289,14 @@ def test_depth_mismatch_is_refused(tmp_path):
 
 def hf_videomae_config():
     return VideoMAEConfig(
-        image_size=32, patch_size=16, num_frames=4, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, num_labels=9,
+        image_size=32,
+        patch_size=16,
+        num_frames=4,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=9,
     )
 
 

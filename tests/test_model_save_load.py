@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import ast
 import json
 import logging
@@ -166,8 +167,10 @@ def test_loading_info_names_missing_and_unexpected_tensors_by_model_name(saved, 
     }
     assert info["unexpected_keys"] == {"extra.weight"}
     assert info["mismatched_keys"] == set()
-    assert torch.equal(loaded.videomae.encoder.layer[0].attention.attention.value.bias,
-                       model.videomae.encoder.layer[0].attention.attention.value.bias)
+    assert torch.equal(
+        loaded.videomae.encoder.layer[0].attention.attention.value.bias,
+        model.videomae.encoder.layer[0].attention.attention.value.bias,
+    )
 
 
 FOLDER_V0 = Path(__file__).parent / "fixtures" / "adhvit_folder_v0"

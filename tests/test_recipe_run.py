@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The original run from its own flags: a tiny training run's optimizer steps and the LR and weight decay of every
 step against the original's values (tests/fixtures/original_schedule.json), one-view validation, both recipes."""
 
@@ -7,6 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from conftest import TINY_MODEL
 from transformers import TrainerCallback
 
 from adhvit_hf.cli import run_havid
@@ -14,7 +16,6 @@ from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.training import build_datasets
 from adhvit_hf.training.arguments import translate_original_args
 
-from conftest import TINY_MODEL
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "original_schedule.json").read_text())
 REPO = Path(__file__).parent.parent
@@ -50,15 +51,58 @@ class StepRecorder(TrainerCallback):
 def original_argv(root: Path, output_dir: Path, flags: dict) -> list[str]:
     """The original's flags of a fixture case (its names), on the tiny model."""
     argv = [
-        "--lh_data_path", f"{root}/lh", "--rh_data_path", f"{root}/rh", "--output_dir", str(output_dir),
-        "--model", "vit_small_patch16_224", "--config_overrides", TINY_MODEL, "--lh_num_classes", "6",
-        "--rh_num_classes", "6", "--input_size", "32", "--short_side_size", "32", "--num_frames", "4",
-        "--sampling_rate", "2", "--num_sample", "1", "--aa", "none", "--reprob", "0", "--num_workers", "0",
-        "--report_to", "none", "--disable_eval_during_finetuning", "--no_save_ckpt", "--no_auto_resume",
-        "--do_eval", "False", "--logging_steps", "1",
+        "--lh_data_path",
+        f"{root}/lh",
+        "--rh_data_path",
+        f"{root}/rh",
+        "--output_dir",
+        str(output_dir),
+        "--model",
+        "vit_small_patch16_224",
+        "--config_overrides",
+        TINY_MODEL,
+        "--lh_num_classes",
+        "6",
+        "--rh_num_classes",
+        "6",
+        "--input_size",
+        "32",
+        "--short_side_size",
+        "32",
+        "--num_frames",
+        "4",
+        "--sampling_rate",
+        "2",
+        "--num_sample",
+        "1",
+        "--aa",
+        "none",
+        "--reprob",
+        "0",
+        "--num_workers",
+        "0",
+        "--report_to",
+        "none",
+        "--disable_eval_during_finetuning",
+        "--no_save_ckpt",
+        "--no_auto_resume",
+        "--do_eval",
+        "False",
+        "--logging_steps",
+        "1",
     ]
-    for name in ("batch_size", "epochs", "warmup_epochs", "warmup_steps", "lr", "min_lr", "weight_decay",
-                 "weight_decay_end", "alternation_steps", "update_freq"):
+    for name in (
+        "batch_size",
+        "epochs",
+        "warmup_epochs",
+        "warmup_steps",
+        "lr",
+        "min_lr",
+        "weight_decay",
+        "weight_decay_end",
+        "alternation_steps",
+        "update_freq",
+    ):
         if name in flags:
             argv += [f"--{name}", str(flags[name])]
     return argv
@@ -77,19 +121,38 @@ def test_a_run_from_the_original_flags_has_its_steps_lr_and_weight_decay(eleven_
     assert recorder.lr == pytest.approx(expected["lr"], rel=0, abs=1e-12)
     assert recorder.weight_decay == pytest.approx(expected["weight_decay"], rel=0, abs=1e-12)
     # the logs show the same values (HF logs the LR the next step will use)
-    logged = [(entry["step"], entry["learning_rate"], entry["weight_decay"])
-              for entry in state["log_history"] if "learning_rate" in entry]
+    logged = [
+        (entry["step"], entry["learning_rate"], entry["weight_decay"])
+        for entry in state["log_history"]
+        if "learning_rate" in entry
+    ]
     assert logged and all(
         lr == pytest.approx(expected["lr"][step], abs=1e-12) and wd == pytest.approx(expected["weight_decay"][step])
-        for step, lr, wd in logged if step < expected["total_steps"]
+        for step, lr, wd in logged
+        if step < expected["total_steps"]
     )
 
 
 def test_validation_uses_one_centred_view_and_the_test_all_views(demo_data, tmp_path):
     model_args, data_args, _ = run_havid.parse_args(
-        ["--lh_data_path", f"{demo_data}/lh", "--rh_data_path", f"{demo_data}/rh", "--output_dir", str(tmp_path),
-         "--input_size", "32", "--short_side_size", "32", "--num_frames", "4", "--test_num_segment", "2",
-         "--test_num_crop", "3"]
+        [
+            "--lh_data_path",
+            f"{demo_data}/lh",
+            "--rh_data_path",
+            f"{demo_data}/rh",
+            "--output_dir",
+            str(tmp_path),
+            "--input_size",
+            "32",
+            "--short_side_size",
+            "32",
+            "--num_frames",
+            "4",
+            "--test_num_segment",
+            "2",
+            "--test_num_crop",
+            "3",
+        ]
     )
     data = build_datasets(model_args, data_args)
     assert data.validation["lh"][0]["pixel_values"].shape[:2] == (1, 4)
@@ -130,14 +193,35 @@ def test_the_recommended_recipe_uses_the_package_epoch_and_no_flip():
 
 def test_original_flags_translate_with_their_meaning():
     assert translate_original_args(["--epochs", "50", "--warmup_steps", "-1", "--warmup_steps=7"]) == [
-        "--num_train_epochs", "50", "--original_schedule", "True", "--warmup_steps", "7"
+        "--num_train_epochs",
+        "50",
+        "--original_schedule",
+        "True",
+        "--warmup_steps",
+        "7",
     ]
     assert translate_original_args(["--validation"]) == ["--do_eval", "True", "--do_train", "False"]
     *_, training_args = run_havid.parse_args(
         ["--lh_data_path", "l", "--rh_data_path", "r", "--output_dir", "o", "--weight_decay_end", "0.01"]
     )
     assert training_args.weight_decay_end == 0.01 and not training_args.original_schedule
-    with pytest.raises(ValueError, match="--alternation_steps 3 is not a multiple of --update_freq 2: the original "
-                                         "counts micro-batches"):
-        run_havid.parse_args(["--lh_data_path", "l", "--rh_data_path", "r", "--output_dir", "o", "--epochs", "2",
-                              "--update_freq", "2", "--alternation_steps", "3"])
+    with pytest.raises(
+        ValueError,
+        match="--alternation_steps 3 is not a multiple of --update_freq 2: the original counts micro-batches",
+    ):
+        run_havid.parse_args(
+            [
+                "--lh_data_path",
+                "l",
+                "--rh_data_path",
+                "r",
+                "--output_dir",
+                "o",
+                "--epochs",
+                "2",
+                "--update_freq",
+                "2",
+                "--alternation_steps",
+                "3",
+            ]
+        )

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The original ADH-ViT's epochs, LR and weight-decay schedules and hand phases, against values computed once from
 its own code (tests/fixtures/original_schedule.json: `utils.cosine_scheduler`, main.py's arithmetic and
 `train_one_epoch_alternating` run on fake clips; balanced and unbalanced hands, accumulation, two ranks)."""
@@ -11,6 +12,7 @@ import torch
 
 from adhvit_hf.training.optim import CosineSchedule, CosineScheduler
 from adhvit_hf.training.schedule import build_schedule, original_epoch
+
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "original_schedule.json").read_text())
 CASES = sorted(name for name in FIXTURE if not name.startswith("_"))
@@ -118,10 +120,15 @@ def test_cosine_schedule_equals_the_original_array_formula(warmup):
 
 
 def test_bad_schedules_are_refused_with_the_flag_to_change():
-    with pytest.raises(ValueError, match="warmup of 40 steps does not fit a run of 30 optimizer steps: lower --warmup"):
+    with pytest.raises(
+        ValueError, match="warmup of 40 steps does not fit a run of 30 optimizer steps: lower --warmup"
+    ):
         CosineSchedule(1e-3, 1e-6, total_steps=30, warmup_steps=40)
-    with pytest.raises(ValueError, match=r"the LH training list holds 7 clips, fewer than one global batch of 8 "
-                                         r"\(--batch_size 4 x --update_freq 2 x 1 processes\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the LH training list holds 7 clips, fewer than one global batch of 8 "
+        r"\(--batch_size 4 x --update_freq 2 x 1 processes\)",
+    ):
         original_epoch(7, 100, batch_size=4, gradient_accumulation_steps=2)
     with pytest.raises(ValueError, match="an epoch of the original needs at least one optimizer step, got 0"):
         build_schedule("fixed", 2, 5, 5, original_epoch=0)

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The alternation schedule, the batch sampler that follows it, and the clip collator (no model)."""
 
 import pytest
@@ -35,7 +36,10 @@ def test_joint_schedule_trains_both_hands():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(strategy="fixed", alternation_steps=0), "alternation_steps must be a positive number of optimizer steps, got 0"),
+        (
+            dict(strategy="fixed", alternation_steps=0),
+            "alternation_steps must be a positive number of optimizer steps, got 0",
+        ),
         (dict(strategy="round-robin", alternation_steps=5), "alternation_strategy must be one of"),
     ],
 )
@@ -84,8 +88,14 @@ def test_ranks_share_the_hand_and_split_the_data():
 
 
 def clip_item(label, hand, stream="lh", seed=7):
-    return {"pixel_values": torch.full((1, 2, 3, 4, 4), float(label)), "labels": label, "hand": hand, "stream": stream,
-            "seed": seed, "replaced_videos": []}
+    return {
+        "pixel_values": torch.full((1, 2, 3, 4, 4), float(label)),
+        "labels": label,
+        "hand": hand,
+        "stream": stream,
+        "seed": seed,
+        "replaced_videos": [],
+    }
 
 
 def test_collator_routes_each_row_to_its_hands_labels():
@@ -98,8 +108,10 @@ def test_collator_routes_each_row_to_its_hands_labels():
 
 
 def test_collator_mixes_each_hand_among_itself_and_zeroes_the_others_targets():
-    mixup = {hand: ClipMixup(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0, num_classes=n)
-             for hand, n in (("lh", 5), ("rh", 4))}
+    mixup = {
+        hand: ClipMixup(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0, num_classes=n)
+        for hand, n in (("lh", 5), ("rh", 4))
+    }
     items = [clip_item(3, "lh"), clip_item(1, "rh"), clip_item(0, "lh")]
     batch = ClipCollator({"lh": 5, "rh": 4}, mixup=mixup)(items)
     lh, rh = batch["lh_labels"], batch["rh_labels"]

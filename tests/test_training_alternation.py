@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """AlternatingTrainer end to end on a tiny model: frozen heads, exact resume, per-hand evaluation, original flags."""
 
 import dataclasses
@@ -7,13 +8,13 @@ import shutil
 
 import pytest
 import torch
+from conftest import tiny_run_args
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback, pipeline
 
-from adhvit_hf.inference import PIPELINE_TASK
 from adhvit_hf.cli import run_havid
+from adhvit_hf.inference import PIPELINE_TASK
 from adhvit_hf.training.arguments import translate_original_args
-from conftest import tiny_run_args
 
 
 class HeadRecorder(TrainerCallback):
@@ -38,8 +39,15 @@ def heads_equal(a, b):
 def test_idle_head_stays_bit_identical(demo_data, tmp_path):
     recorder = HeadRecorder()
     argv = tiny_run_args(
-        demo_data, tmp_path, weight_decay=0.1, gradient_accumulation_steps=2, alternation_steps=2, max_steps=8,
-        mixup=0.8, cutmix=1.0, smoothing=0.1,
+        demo_data,
+        tmp_path,
+        weight_decay=0.1,
+        gradient_accumulation_steps=2,
+        alternation_steps=2,
+        max_steps=8,
+        mixup=0.8,
+        cutmix=1.0,
+        smoothing=0.1,
     )
     run_havid.main(argv, callbacks=[recorder])
     assert len(recorder.steps) == 8
@@ -75,8 +83,17 @@ def final_weights(output_dir):
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(demo_data, tmp_path):
     augmenting = dict(
-        aa="rand-m7-n4-mstd0.5-inc1", reprob=0.25, mixup=0.8, cutmix=1.0, smoothing=0.1, num_sample=2, drop_path=0.1,
-        max_steps=10, save_strategy="steps", save_steps=5, weight_decay=0.05,
+        aa="rand-m7-n4-mstd0.5-inc1",
+        reprob=0.25,
+        mixup=0.8,
+        cutmix=1.0,
+        smoothing=0.1,
+        num_sample=2,
+        drop_path=0.1,
+        max_steps=10,
+        save_strategy="steps",
+        save_steps=5,
+        weight_decay=0.05,
     )
     run_havid.main(tiny_run_args(demo_data, tmp_path / "full", **augmenting))
     resumed_args = tiny_run_args(
@@ -129,8 +146,7 @@ def test_original_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_
         tiny_run_args(demo_data, tmp_path / "run", max_steps=4, save_strategy="steps", save_steps=4, do_eval="True")
     )
     evaluated = run_havid.main(
-        tiny_run_args(demo_data, tmp_path / "eval")
-        + ["--eval", "--resume", str(tmp_path / "run" / "checkpoint-4")]
+        tiny_run_args(demo_data, tmp_path / "eval") + ["--eval", "--resume", str(tmp_path / "run" / "checkpoint-4")]
     )
     assert "train_runtime" not in evaluated and not (tmp_path / "eval" / "model.safetensors").exists()
     for key in ("eval_lh_top1", "eval_rh_top1", "eval_lh_mean_class_acc", "eval_mean_top1"):
@@ -143,8 +159,11 @@ def test_original_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_
     weights = load_file(damaged / "model.safetensors")
     del weights["rh_classifier.bias"]
     save_file(weights, damaged / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(ValueError, match=r"damaged: the model does not match its saved weights.*"
-                                         r"missing: rh_classifier.bias; unexpected: none"):
+    with pytest.raises(
+        ValueError,
+        match=r"damaged: the model does not match its saved weights.*"
+        r"missing: rh_classifier.bias; unexpected: none",
+    ):
         run_havid.main(tiny_run_args(demo_data, tmp_path / "eval2") + ["--eval", "--resume", str(damaged)])
 
 
@@ -167,18 +186,32 @@ def test_the_original_command_line_parses_with_the_original_meaning():
     assert (data_args.lh_data_root, data_args.num_sample, data_args.test_num_segment) == ("/data/lh_v0", 2, 5)
     assert data_args.data_set == "HAVID"  # named on the model card
     # the original's rates are per 256 clips of global batch (4 here): absolute once parsed, and only once
-    assert (training_args.learning_rate, training_args.min_lr, training_args.warmup_lr) == (1e-3 / 64, 1e-6 / 64, 1e-8 / 64)
+    assert (training_args.learning_rate, training_args.min_lr, training_args.warmup_lr) == (
+        1e-3 / 64,
+        1e-6 / 64,
+        1e-8 / 64,
+    )
     assert dataclasses.replace(training_args).learning_rate == 1e-3 / 64
     assert training_args.per_device_train_batch_size == 4 and training_args.num_train_epochs == 50
     assert (training_args.adam_beta1, training_args.adam_beta2, training_args.max_grad_norm) == (0.9, 0.999, 5.0)
-    assert (training_args.save_ckpt_freq, training_args.log_dir, training_args.dataloader_num_workers) == (10, "out", 8)
+    assert (training_args.save_ckpt_freq, training_args.log_dir, training_args.dataloader_num_workers) == (
+        10,
+        "out",
+        8,
+    )
     assert training_args.alternation_steps == 50 and training_args.layer_decay == 0.9
     assert training_args.ddp_find_unused_parameters is True and training_args.remove_unused_columns is False
 
 
 def test_original_eval_resume_and_unknown_optimizer():
     assert translate_original_args(["--eval", "--resume", "ckpt"]) == [
-        "--do_eval", "--do_predict", "True", "--do_train", "False", "--resume_from_checkpoint", "ckpt"
+        "--do_eval",
+        "--do_predict",
+        "True",
+        "--do_train",
+        "False",
+        "--resume_from_checkpoint",
+        "ckpt",
     ]
     # an original switch never swallows the flag after it
     assert translate_original_args(["--model_ema_force_cpu", "--lr", "1e-3"]) == ["--base_lr", "1e-3"]
@@ -191,7 +224,9 @@ def test_model_ema_is_saved_with_checkpoints_and_survives_a_resume(demo_data, tm
     run_havid.main(tiny_run_args(demo_data, tmp_path / "full", **ema))
     assert (tmp_path / "full" / "checkpoint-3" / "ema.safetensors").is_file()
     run_havid.main(
-        tiny_run_args(demo_data, tmp_path / "resumed", resume_from_checkpoint=tmp_path / "full" / "checkpoint-3", **ema)
+        tiny_run_args(
+            demo_data, tmp_path / "resumed", resume_from_checkpoint=tmp_path / "full" / "checkpoint-3", **ema
+        )
     )
     full, resumed = (load_file(tmp_path / run / "model_ema" / "model.safetensors") for run in ("full", "resumed"))
     for name in full:
@@ -208,7 +243,12 @@ def test_tensorboard_gets_per_hand_curves_in_the_originals_log_dir(demo_data, tm
     monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(tmp_path / "tb"))
 
     argv = tiny_run_args(
-        demo_data, tmp_path / "out", report_to="tensorboard", log_dir=tmp_path / "tb", max_steps=4, logging_steps=2,
+        demo_data,
+        tmp_path / "out",
+        report_to="tensorboard",
+        log_dir=tmp_path / "tb",
+        max_steps=4,
+        logging_steps=2,
         do_eval="True",
     )
     run_havid.main(argv)
@@ -217,6 +257,16 @@ def test_tensorboard_gets_per_hand_curves_in_the_originals_log_dir(demo_data, tm
         accumulator = EventAccumulator(str(events))
         accumulator.Reload()
         tags |= set(accumulator.Tags()["scalars"])
-    expected = {"train/lh_loss", "train/rh_loss", "train/lh_train_top1", "train/rh_train_top1", "train/active_hand",
-                "train/learning_rate", "train/grad_norm", "eval/lh_top1", "eval/rh_mean_class_acc", "eval/mean_top1"}
+    expected = {
+        "train/lh_loss",
+        "train/rh_loss",
+        "train/lh_train_top1",
+        "train/rh_train_top1",
+        "train/active_hand",
+        "train/learning_rate",
+        "train/grad_norm",
+        "eval/lh_top1",
+        "eval/rh_mean_class_acc",
+        "eval/mean_top1",
+    }
     assert expected <= tags

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Training from Python: the README's example runs as printed, on the tiny demo data."""
 
 import os
@@ -5,6 +6,7 @@ import re
 from pathlib import Path
 
 from transformers import AutoModel
+
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

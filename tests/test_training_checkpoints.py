@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The checkpoint lifecycle: Hub pushes of complete checkpoints only, one preemption handler, the weight average."""
 
 import os
@@ -8,6 +9,7 @@ import pytest
 import torch
 from conftest import tiny_run_args
 from hub_server import local_hub  # noqa: F401 - pytest fixture
+from model_helpers import tiny_model
 from transformers import Trainer
 from transformers.trainer_utils import PredictionOutput
 
@@ -16,7 +18,6 @@ from adhvit_hf.training import AlternatingTrainingArguments
 from adhvit_hf.training.checkpoints import COMPLETE_MARKER
 from adhvit_hf.training.ema import EMA_WEIGHTS, ModelEmaCallback
 from adhvit_hf.training.reporting import write_prediction_reports
-from model_helpers import tiny_model
 
 
 def test_a_checkpoint_is_pushed_only_once_it_is_complete(demo_data, tmp_path, local_hub, monkeypatch):

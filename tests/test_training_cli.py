@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """`adhvit-train --help`: this package's flags first, each explained with its default, HF's after them."""
 
 import sys

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Two DDP processes on the CPU (gloo): same hand at every step on both ranks, identical final weights."""
 
 import json
@@ -7,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import tiny_run_args
+
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -21,8 +23,16 @@ def run_two_ranks(out_dir, argv):
     """Runs ddp_worker.py on 2 CPU ranks; returns each rank's record (moved heads, weight digest, world size)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": TESTS}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-        os.path.join(TESTS, "ddp_worker.py"), str(out_dir), *argv,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        os.path.join(TESTS, "ddp_worker.py"),
+        str(out_dir),
+        *argv,
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Evaluation during training: the best weights always on disk, bad evaluation videos found before training, no
 epoch lost to an evaluation error, and a console that says what happens once."""
 
@@ -18,6 +19,7 @@ from transformers import ProgressCallback
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import COMPLETE_MARKER
 from adhvit_hf.training.trainer import AlternatingTrainer, best_epochs
+
 
 # 16 clips per hand in batches of 8: 4 optimizer steps per epoch
 EPOCHS_OF_4_STEPS = dict(batch_size=8, per_device_eval_batch_size=4, eval_strategy="epoch", save_strategy="epoch")

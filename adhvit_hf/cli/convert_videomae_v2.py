@@ -11,8 +11,7 @@ is a starting point for training (--model_name_or_path or --finetune) and for fe
 """
 
 import argparse
-
-from transformers.utils import logging
+import logging
 
 from adhvit_hf import convert_videomae_v2_checkpoint
 from adhvit_hf.utils import positive_int, run_cli
@@ -43,7 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    logging.set_verbosity_info()
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("adhvit_hf").setLevel(logging.INFO)
     overrides = {name: getattr(args, name) for name in ("lh_num_labels", "rh_num_labels", "image_size")}
     for name in ("num_frames", "num_attention_heads"):
         if getattr(args, name) is not None:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The whole ADH-ViT job on synthetic demo data, on a laptop-class CPU (`make demo`).
 
 Makes the demo dataset, trains a small model from scratch with alternating dual-hand training,
@@ -13,11 +14,12 @@ import time
 
 from transformers import AutoModel, pipeline
 
+from adhvit_hf.cli import run_havid
 from adhvit_hf.data.clip_list import read_clip_list
 from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.inference import DualHandVideoClassificationPipeline
-from adhvit_hf.cli import run_havid
 from adhvit_hf.utils import atomic_write, run_cli
+
 
 # `make demo` runs from a source checkout, whose configs/ sits two folders above this file.
 DEMO_RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "demo.json")
@@ -46,9 +48,12 @@ def main(argv: list[str] | None = None) -> dict:
     results = run_havid.main(
         [
             args.config,
-            "--lh_data_path", os.path.join(args.data_dir, "lh"),
-            "--rh_data_path", os.path.join(args.data_dir, "rh"),
-            "--output_dir", args.output_dir,
+            "--lh_data_path",
+            os.path.join(args.data_dir, "lh"),
+            "--rh_data_path",
+            os.path.join(args.data_dir, "rh"),
+            "--output_dir",
+            args.output_dir,
             *overrides,
         ]
     )

@@ -77,7 +77,10 @@ def main(argv=None) -> int:
     )
     logger.info(
         "%d videos written, %d skipped (already done), %d failed, outputs in %s",
-        len(summary["done"]), len(summary["skipped"]), len(summary["failed"]), args.out,
+        len(summary["done"]),
+        len(summary["skipped"]),
+        len(summary["failed"]),
+        args.out,
     )
     for video in summary["failed"]:
         logger.error("failed: %s", summary["errors"][video])

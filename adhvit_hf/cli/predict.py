@@ -134,11 +134,15 @@ def main(argv=None) -> int:
     results.update(classify(classifier, readable, args.top_k, args.batch_size))
     failed = {video: result for video, result in results.items() if isinstance(result, str)}
     if args.json:
-        print(json.dumps(
-            [{"video": video, "error": failed[video]} if video in failed else {"video": video, **results[video]}
-             for video in videos],
-            indent=2,
-        ))
+        print(
+            json.dumps(
+                [
+                    {"video": video, "error": failed[video]} if video in failed else {"video": video, **results[video]}
+                    for video in videos
+                ],
+                indent=2,
+            )
+        )
     else:
         tables = [format_predictions(video, results[video]) for video in videos if video not in failed]
         if tables:

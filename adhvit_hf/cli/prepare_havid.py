@@ -1,4 +1,5 @@
 #!/usr/bin/env python
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Turn HA-ViD's frame-wise per-hand annotations into ADH-ViT clip lists (lh/ and rh/), without re-encoding.
 
 Run `adhvit-resize-videos` first and pass its output folder as --video_dir: the copies keep every frame, so the
@@ -18,23 +19,38 @@ logger = logging.getLogger(__name__)
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--annotation_root", required=True,
-                        help="HA-ViD's ActionSegmentation/data folder (view{V}_{lh,rh}_{pt,aa}/) or a folder with "
-                             "groundTruth/{left_hand,right_hand}/, mapping.txt and splits/{left_hand,right_hand}/.")
-    parser.add_argument("--video_dir", default=None,
-                        help="Folder with <video>.mp4 (default: <annotation_root>/videos); best the "
-                             "adhvit-resize-videos copy.")
+    parser.add_argument(
+        "--annotation_root",
+        required=True,
+        help="HA-ViD's ActionSegmentation/data folder (view{V}_{lh,rh}_{pt,aa}/) or a folder with "
+        "groundTruth/{left_hand,right_hand}/, mapping.txt and splits/{left_hand,right_hand}/.",
+    )
+    parser.add_argument(
+        "--video_dir",
+        default=None,
+        help="Folder with <video>.mp4 (default: <annotation_root>/videos); best the adhvit-resize-videos copy.",
+    )
     parser.add_argument("--output_dir", required=True, help="Gets lh/ and rh/ with train/val lists and labels.txt.")
     parser.add_argument("--view", type=int, default=0, choices=(0, 1, 2), help="Camera view: 0 side, 1 front, 2 top.")
     parser.add_argument("--level", default="pt", choices=("pt", "aa"), help="Primitive task or atomic action labels.")
     parser.add_argument("--split", type=int, default=1, help="Split number of the *.split<N>.bundle files.")
-    parser.add_argument("--extraction_method", default="segment", choices=("segment", "clip"),
-                        help="One line per action segment, or fixed-length class-balanced clips.")
+    parser.add_argument(
+        "--extraction_method",
+        default="segment",
+        choices=("segment", "clip"),
+        help="One line per action segment, or fixed-length class-balanced clips.",
+    )
     parser.add_argument("--min_segment_length", type=int, default=1, help="Shortest segment kept (frames).")
     parser.add_argument("--clip_length", type=int, default=16, help="Clip length for --extraction_method clip.")
-    parser.add_argument("--clips_per_video", type=int, default=10, help="Clips per video for --extraction_method clip.")
-    parser.add_argument("--no_prefer_non_null", dest="prefer_non_null", action="store_false",
-                        help="Let 'null' clips compete with the others in class balancing.")
+    parser.add_argument(
+        "--clips_per_video", type=int, default=10, help="Clips per video for --extraction_method clip."
+    )
+    parser.add_argument(
+        "--no_prefer_non_null",
+        dest="prefer_non_null",
+        action="store_false",
+        help="Let 'null' clips compete with the others in class balancing.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -44,8 +60,9 @@ def main(argv=None) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
     video_dir = args.video_dir or os.path.join(args.annotation_root, "videos")
     for hand in HAND_FOLDERS:
-        annotations = find_hand_annotations(args.annotation_root, hand, view=args.view, level=args.level,
-                                            split=args.split)
+        annotations = find_hand_annotations(
+            args.annotation_root, hand, view=args.view, level=args.level, split=args.split
+        )
         counts = prepare_hand_lists(
             annotations,
             video_dir,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Make a training copy of a video folder: every video re-encoded at a small size for cheap random access.
 
 HA-ViD's videos are 1280x720 with long keyframe intervals, so a training clip decodes from a keyframe up to
@@ -60,13 +61,18 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", "
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="adhvit-resize-videos", description=__doc__.split("\n\n")[0],
+        prog="adhvit-resize-videos",
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("src", help="Folder with the original videos (searched recursively).")
     parser.add_argument("dst", help="Folder for the copies; gets the same tree and file names.")
-    parser.add_argument("--short_side", type=int, required=True,
-                        help="Short side of the copies in pixels (e.g. 256 or 320 for 224-pixel training crops).")
+    parser.add_argument(
+        "--short_side",
+        type=int,
+        required=True,
+        help="Short side of the copies in pixels (e.g. 256 or 320 for 224-pixel training crops).",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Videos converted in parallel.")
     parser.add_argument("--gop_size", type=int, default=RESIZE_GOP_SIZE, help="Keyframe interval of the copies.")
     parser.add_argument("--crf", type=int, default=RESIZE_CRF, help="x264 constant rate factor (lower: better).")
@@ -84,8 +90,11 @@ def find_videos(src: str) -> list[str]:
     found = []
     for root, folders, files in os.walk(src):
         folders.sort()
-        found.extend(os.path.relpath(os.path.join(root, name), src) for name in sorted(files)
-                     if os.path.splitext(name)[1].lower() in CONTAINERS and not name.startswith("."))
+        found.extend(
+            os.path.relpath(os.path.join(root, name), src)
+            for name in sorted(files)
+            if os.path.splitext(name)[1].lower() in CONTAINERS and not name.startswith(".")
+        )
     return found
 
 
@@ -97,7 +106,10 @@ def convert_one(source: str, target: str, short_side: int, gop_size: int, crf: i
         num_frames, fps, height, width = video_info(source)
         if os.path.exists(target):
             copy = video_info(target)
-            if (copy.num_frames, copy.height, copy.width) != (num_frames, *even_resized_size(height, width, short_side)):
+            if (copy.num_frames, copy.height, copy.width) != (
+                num_frames,
+                *even_resized_size(height, width, short_side),
+            ):
                 raise VideoDecodeError(
                     f"{target}: exists but is not a {short_side}-pixel copy of {source} with {num_frames} frames; "
                     "remove it to convert again"
@@ -129,10 +141,14 @@ def summary_lines(rows: list[dict]) -> list[str]:
     count = {status: sum(row["status"] == status for row in rows) for status in ("converted", "skipped", "failed")}
     size_in, size_out = (sum(row[key] for row in done) / 2**30 for key in ("bytes_in", "bytes_out"))
     lines = [
-        (f"{len(rows)} videos: {count['converted']} converted, {count['skipped']} already done, "
-         f"{count['failed']} failed"),
-        (f"{sum(row['seconds'] for row in done) / 3600:.2f} hours of video, {sum(row['frames'] for row in done)} "
-         f"frames; size {size_in:.2f} GiB -> {size_out:.2f} GiB"),
+        (
+            f"{len(rows)} videos: {count['converted']} converted, {count['skipped']} already done, "
+            f"{count['failed']} failed"
+        ),
+        (
+            f"{sum(row['seconds'] for row in done) / 3600:.2f} hours of video, {sum(row['frames'] for row in done)} "
+            f"frames; size {size_in:.2f} GiB -> {size_out:.2f} GiB"
+        ),
     ]
     lines += [f"failed: {row['error']}" for row in rows if row["status"] == "failed"]
     return lines
@@ -149,8 +165,9 @@ def main(argv=None) -> int:
     videos = find_videos(src)
     if not videos:
         raise ValueError(f"{args.src}: no videos ({', '.join(CONTAINERS)}) found")
-    jobs = [(os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size, args.crf)
-            for rel in videos]
+    jobs = [
+        (os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size, args.crf) for rel in videos
+    ]
     progress = tqdm(total=len(jobs), unit="video", desc="resize")
     rows = []
     if args.workers == 1:  # in this process: no worker start-up

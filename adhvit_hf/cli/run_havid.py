@@ -1,4 +1,5 @@
 #!/usr/bin/env python
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Fine-tune ADH-ViT on HA-ViD-style clip lists with alternating dual-hand training.
 
     python scripts/run_havid.py --lh_data_path DATA/lh --rh_data_path DATA/rh --finetune vit_b_k710_dl_from_giant.pth \
@@ -38,6 +39,7 @@ from adhvit_hf.training.preemption import resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
 from adhvit_hf.training.trainer import best_epochs
 from adhvit_hf.utils import run_cli
+
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +136,14 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         preemption = trainer.preemption
         if preemption.stopped_at_step is not None:
             # The run is unfinished: leave only its checkpoint, no final model or metrics that look complete.
-            logger.warning(resume_message(preemption.signal_name, training_args.output_dir,
-                                          preemption.stopped_at_step, training_args.auto_resume))
+            logger.warning(
+                resume_message(
+                    preemption.signal_name,
+                    training_args.output_dir,
+                    preemption.stopped_at_step,
+                    training_args.auto_resume,
+                )
+            )
             trainer.end()
             return {"preempted_at_step": preemption.stopped_at_step}
         trainer.save_model()

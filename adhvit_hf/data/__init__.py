@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Clip lists, decoding, frame sampling, augmentation, mixup, demo data and HA-ViD preparation."""
 
 from .clip_list import ClipList, ClipListError, ClipRecord, read_clip_list, read_label_names

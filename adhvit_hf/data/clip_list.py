@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Reading and checking clip list files (`path label` or `path start_frame end_frame label` per line)."""
 
 from __future__ import annotations

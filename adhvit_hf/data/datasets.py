@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Per-hand clip lists as `datasets.DatasetDict` (raw rows; decoding is attached later with `set_transform`)."""
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def records_to_dataset(records: list[ClipRecord]) -> Dataset:
 
 def video_frame_counts(videos, backend: str = "auto") -> dict[str, int | None]:
     """{video: its number of frames, or None when it cannot be opened}, reading each distinct video's header once."""
+
     def count(video: str) -> int | None:
         try:
             return open_video(video, backend=backend).num_frames
@@ -78,7 +80,12 @@ def count_ranges_past_end(records: list[ClipRecord], list_path: str, backend: st
         logger.warning(
             "%s: %d clip(s) end past the last frame of their video and are cut at it (first: %s: end_frame %d, but "
             "%s has %d frames); check that the list belongs to these videos",
-            list_path, len(past_end), first.source, first.end, first.video, frame_counts[first.video],
+            list_path,
+            len(past_end),
+            first.source,
+            first.end,
+            first.video,
+            frame_counts[first.video],
         )
     return len(past_end)
 

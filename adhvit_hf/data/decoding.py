@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """One small video-reader interface over decord (preferred) and PyAV (portable fallback).
 
 Every failure of either decoder leaves this module as `VideoDecodeError` with a message that names the file and
@@ -295,8 +296,9 @@ def probe_video(path) -> int:
     return video_info(path).num_frames
 
 
-def read_view_frames(path, processor, start: int | None = None, end: int | None = None, backend: str = "auto",
-                     num_threads: int = 1) -> torch.Tensor:
+def read_view_frames(
+    path, processor, start: int | None = None, end: int | None = None, backend: str = "auto", num_threads: int = 1
+) -> torch.Tensor:
     """The frames of all of `processor`'s evaluation views of a video, decoded at the processor's resize size.
 
     One open per video. Returns uint8 (test_num_segment * num_frames, h, w, 3) for `processor.preprocess_video`;

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """A small synthetic dual-hand dataset in the HA-ViD list layout, learnable in minutes on a CPU.
 
 Every video shows a red square on the left half (the left hand) and a blue square on the right half (the right

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Clip augmentation and mixup on the training device (`--device_augmentation`): the DataLoader workers only decode.
 
 The workers' `VideoTransform(device_augmentation=True)` sends each row's decoded uint8 frames with the seeds and
@@ -33,8 +34,10 @@ class DeviceAugmentation:
         seeds, flips = batch.pop("augment_seeds").tolist(), batch.pop("augment_flips").tolist()
         mixup_seed = batch.pop("mixup_seed")
         clips = torch.stack(
-            [self.augmentation(clip.to(device, non_blocking=True), seed, flip)
-             for clip, seed, flip in zip(frames, seeds, flips)]
+            [
+                self.augmentation(clip.to(device, non_blocking=True), seed, flip)
+                for clip, seed, flip in zip(frames, seeds, flips)
+            ]
         )
         # The collator left class indices with IGNORE_INDEX on the other hand's rows: recover each row's hand.
         labels = torch.full((clips.shape[0],), IGNORE_INDEX, dtype=torch.long)

@@ -1,10 +1,11 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Writing uint8 frames to H.264 MP4 with PyAV (demo data, test videos, benchmarks)."""
 
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from collections.abc import Iterable
+from fractions import Fraction
 
 import numpy as np
 
@@ -92,16 +93,22 @@ def _transcode(source, target, short_side, gop_size, crf, tune, threads, contain
         source_stream = reader.streams.video[0]
         source_stream.thread_count = threads
         rate = source_stream.average_rate or source_stream.guessed_rate or 30
-        height, width = even_resized_size(source_stream.codec_context.height, source_stream.codec_context.width,
-                                        short_side)
+        height, width = even_resized_size(
+            source_stream.codec_context.height, source_stream.codec_context.width, short_side
+        )
         stream = writer.add_stream("libx264", rate=rate)
         time_base = 1 / Fraction(rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.thread_count = threads
         stream.codec_context.gop_size = gop_size
         stream.codec_context.max_b_frames = 0
-        options = {"crf": str(crf), "preset": "veryfast", "sc_threshold": "0", "threads": str(threads),
-                   "x264-params": f"keyint={gop_size}:min-keyint={gop_size}:bframes=0"}
+        options = {
+            "crf": str(crf),
+            "preset": "veryfast",
+            "sc_threshold": "0",
+            "threads": str(threads),
+            "x264-params": f"keyint={gop_size}:min-keyint={gop_size}:bframes=0",
+        }
         if tune:
             options["tune"] = tune
         stream.options = options

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """HA-ViD frame-wise per-hand annotations -> 4-column clip lists (`path start end label`), no re-encoding.
 
 Two annotation layouts are read:
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from .clip_list import LABEL_NAMES_FILE
 from ..utils import atomic_write
+from .clip_list import LABEL_NAMES_FILE
 from .decoding import VideoDecodeError, probe_video
 
 
@@ -54,9 +55,7 @@ def find_hand_annotations(root: str, hand: str, view: int = 0, level: str = "pt"
         gt_dir = os.path.join(root, "groundTruth", HAND_FOLDERS[hand])
         splits_dir = os.path.join(root, "splits", HAND_FOLDERS[hand])
     if not os.path.isdir(gt_dir):
-        raise HavidFormatError(
-            f"{root}: no annotations for {hand}: expected {release_dir}/groundTruth or {gt_dir}"
-        )
+        raise HavidFormatError(f"{root}: no annotations for {hand}: expected {release_dir}/groundTruth or {gt_dir}")
     split_files = {name: os.path.join(splits_dir, f"{name}.split{split}.bundle") for name in SPLIT_LISTS}
     return HandAnnotations(gt_dir, os.path.join(base, "mapping.txt"), split_files)
 
@@ -197,8 +196,9 @@ def prepare_hand_lists(
             relative = os.path.relpath(os.path.abspath(video_path), os.path.abspath(output_dir))
             lines.extend(f"{relative} {start} {end} {mapping[label]}\n" for start, end, label in clips)
         if skipped:
-            logger.warning("%s %s: skipped %d unreadable video(s), first: %s", output_dir, split, len(skipped),
-                           skipped[0])
+            logger.warning(
+                "%s %s: skipped %d unreadable video(s), first: %s", output_dir, split, len(skipped), skipped[0]
+            )
         with atomic_write(os.path.join(output_dir, list_name), "w", encoding="utf-8") as handle:
             handle.writelines(lines)
         counts[split] = class_counts

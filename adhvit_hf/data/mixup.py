@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Mixup / CutMix with label smoothing on clip batches (timm's batch mode, drawn from a torch.Generator).
 
 torchvision's v2.MixUp/CutMix are not used: they draw from the global RNG, take no label smoothing and no
@@ -78,6 +79,7 @@ class ClipMixup:
 
     def _box(self, lam: float, height: int, width: int, generator: torch.Generator) -> tuple[int, int, int, int]:
         """(top, bottom, left, right) of the CutMix box."""
+
         def randint(low: int, high: int) -> int:
             return int(torch.randint(low, max(high, low + 1), (1,), generator=generator))
 

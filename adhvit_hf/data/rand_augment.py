@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Clip RandAugment as the original ADH-ViT / VideoMAE V2 apply it, on uint8 (T, 3, H, W) tensors.
 
 timm gives the op set, the chance of each op (0.5) and the magnitude-to-argument mapping (`rand_augment_ops`); the
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from timm.data.auto_augment import rand_augment_choices, rand_augment_ops
 from torchvision.transforms.v2 import functional as F
+
 
 # timm's grey for pixels that rotate/shear/translate uncover (the original passes no img_mean, so it keeps this).
 FILL = 128
@@ -142,8 +144,11 @@ def warp(
     ys = torch.arange(out_h, dtype=torch.float64, device=device) + 0.5
     xs = torch.arange(out_w, dtype=torch.float64, device=device) + 0.5
     points = torch.stack(
-        [xs.expand(out_h, out_w), ys.view(-1, 1).expand(out_h, out_w), torch.ones(out_h, out_w, dtype=torch.float64,
-                                                                                   device=device)]
+        [
+            xs.expand(out_h, out_w),
+            ys.view(-1, 1).expand(out_h, out_w),
+            torch.ones(out_h, out_w, dtype=torch.float64, device=device),
+        ]
     ).view(3, -1)
     outside = torch.zeros(points.shape[1], dtype=torch.bool, device=device)
     for index, matrix in enumerate(matrices):
@@ -217,8 +222,12 @@ def apply_color_op(frames: torch.Tensor, name: str, args: tuple) -> torch.Tensor
 def apply_geometric_op(frames: torch.Tensor, name: str, args: tuple, mode: str) -> torch.Tensor:
     """One geometric op on uint8 (T, 3, H, W) frames, same size, uncovered pixels grey, rounded back to uint8."""
     height, width = frames.shape[-2:]
-    out = warp(frames.float(), [torch.eye(3, dtype=torch.float64), op_matrix(name, args, height, width)],
-               (height, width), mode)
+    out = warp(
+        frames.float(),
+        [torch.eye(3, dtype=torch.float64), op_matrix(name, args, height, width)],
+        (height, width),
+        mode,
+    )
     return out.round_().clamp_(0, 255).to(torch.uint8)
 
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Training frame sampling with VideoMAE V2's semantics (evaluation views live in the processor)."""
 
 from __future__ import annotations

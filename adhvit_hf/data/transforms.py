@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Decode-and-augment transforms for `datasets.Dataset.set_transform` (train clips and evaluation views)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .rand_augment import (
     warp,
 )
 from .sampling import train_clip_indices
+
 
 FLIP_POLICIES = ("none", "plain", "swap_hands")
 ERASE_MODES = ("pixel", "const")
@@ -149,8 +151,9 @@ class ClipAugmentation:
             [[w / self.size, 0.0, left], [0.0, h / self.size, top], [0.0, 0.0, 1.0]], dtype=torch.float64
         )
         if flip:
-            matrix = matrix @ torch.tensor([[-1.0, 0.0, self.size], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
-                                           dtype=torch.float64)
+            matrix = matrix @ torch.tensor(
+                [[-1.0, 0.0, self.size], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64
+            )
         return matrix
 
     def __call__(self, clip: torch.Tensor, seed: int, flip: bool = False) -> torch.Tensor:
@@ -162,8 +165,14 @@ class ClipAugmentation:
         matrices += [op_matrix(name, args, height, width) for name, args in reversed(folded)]
         top, left, h, w = params.crop
         # torch's interpolate clamps at the crop's border, so the crop never reads pixels outside its box.
-        video = warp(clip.float(), matrices, (self.size, self.size), "bilinear", fill=FILL if folded else None,
-                     clamp=(left + 0.5, top + 0.5, left + w - 0.5, top + h - 0.5))
+        video = warp(
+            clip.float(),
+            matrices,
+            (self.size, self.size),
+            "bilinear",
+            fill=FILL if folded else None,
+            clamp=(left + 0.5, top + 0.5, left + w - 0.5, top + h - 0.5),
+        )
         device = video.device
         video = (video - self.image_mean.to(device)) / self.image_std.to(device)
         if params.erase:

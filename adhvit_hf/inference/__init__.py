@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Inference: the dual-hand pipeline and untrimmed-video feature extraction.
 
 The pipeline task is registered by `import adhvit_hf` (see `adhvit_hf.publishing`). Feature extraction lives in

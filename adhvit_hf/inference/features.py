@@ -77,8 +77,9 @@ class WindowBatches(Dataset):
             if self._reader is None:
                 self._reader = open_video(self.video_path, backend=self.backend)
             distinct, inverse = torch.unique(self.batches[index], return_inverse=True)
-            frames = self._reader.get_frames(distinct, size=self.processor.decode_size(self._reader.height,
-                                                                                        self._reader.width))
+            frames = self._reader.get_frames(
+                distinct, size=self.processor.decode_size(self._reader.height, self._reader.width)
+            )
         except VideoDecodeError as error:
             return error
         return self.processor.preprocess_clip(frames)[0][inverse]
@@ -194,9 +195,7 @@ def check_video_path(path: str | os.PathLike) -> Path:
     if "://" in text:
         raise UserInputError(f"{text}: URLs are not supported here; download the video and give its path")
     if os.path.isdir(text):
-        raise UserInputError(
-            f"{text}: is a directory, not a video (adhvit-extract --videos takes a folder of videos)"
-        )
+        raise UserInputError(f"{text}: is a directory, not a video (adhvit-extract --videos takes a folder of videos)")
     return Path(text)
 
 

@@ -129,14 +129,20 @@ def check_loading_info(loading_info: dict, source: str) -> None:
     if loading_info.get("unexpected_keys"):
         problems.append(_listed(loading_info["unexpected_keys"], "unexpected tensor(s) the model has no place for"))
     if loading_info.get("mismatched_keys"):
-        problems.append(_listed([str(key[0]) if isinstance(key, tuple) else str(key)
-                                 for key in loading_info["mismatched_keys"]], "tensor(s) of another shape"))
+        problems.append(
+            _listed(
+                [str(key[0]) if isinstance(key, tuple) else str(key) for key in loading_info["mismatched_keys"]],
+                "tensor(s) of another shape",
+            )
+        )
     if loading_info.get("error_msgs"):
         problems.append("; ".join(loading_info["error_msgs"]))
     if problems:
         missing = loading_info.get("missing_keys") or []
-        heads_only = missing and len(problems) == 1 and all(
-            name.startswith(("lh_classifier.", "rh_classifier.")) for name in missing
+        heads_only = (
+            missing
+            and len(problems) == 1
+            and all(name.startswith(("lh_classifier.", "rh_classifier.")) for name in missing)
         )
         advice = (
             "a converted backbone has no trained hand heads: fine-tune it first (adhvit-train --model_name_or_path)"

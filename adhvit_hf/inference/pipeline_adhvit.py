@@ -16,6 +16,7 @@ from transformers import Pipeline
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 from transformers.video_utils import load_video
 
+
 PIPELINE_TASK = "dual-hand-video-classification"
 MODEL_TYPE = "adhvit"
 HAND_OUTPUT_KEYS = {"lh": "left_hand", "rh": "right_hand"}
@@ -186,8 +187,10 @@ class DualHandVideoClassificationPipeline(Pipeline):
         }
         for name, value in views.items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{'frame_sampling_rate' if name == 'sampling_rate' else name} must be an integer "
-                                 f">= 1, got {value!r}.")
+                raise ValueError(
+                    f"{'frame_sampling_rate' if name == 'sampling_rate' else name} must be an integer "
+                    f">= 1, got {value!r}."
+                )
         if num_frames is not None and num_frames != self.model.config.num_frames:
             raise ValueError(
                 f"num_frames={num_frames}: this model's position embeddings cover num_frames="
@@ -268,8 +271,7 @@ class DualHandVideoClassificationPipeline(Pipeline):
             frames = frames[processor.view_frame_indices(frames.shape[0]).reshape(-1)]
         else:
             raise ValueError(
-                "Expected a video path, URL or decoded uint8 frames (N, H, W, 3), got "
-                f"{type(video).__name__}."
+                f"Expected a video path, URL or decoded uint8 frames (N, H, W, 3), got {type(video).__name__}."
             )
         return {**processor(frames, return_tensors="pt"), "error": [None]}
 

@@ -32,12 +32,14 @@ def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str]) -
     segments, start = [], 0
     for label, length in zip(run_labels.tolist(), run_lengths.tolist()):
         end = start + length
-        segments.append({
-            "start_frame": start,
-            "end_frame": end - 1,
-            "label": id2label[label],
-            "mean_confidence": probabilities[label, start:end].mean().item(),
-        })
+        segments.append(
+            {
+                "start_frame": start,
+                "end_frame": end - 1,
+                "label": id2label[label],
+                "mean_confidence": probabilities[label, start:end].mean().item(),
+            }
+        )
         start = end
     return segments
 
@@ -122,8 +124,16 @@ def plot_timelines(
             axes.broken_barh([(start * scale, length * scale)], (row - 0.4, 0.8), facecolors=colours[label])
             text = fit_label(label, int((length * pixels_per_frame - 6) // LABEL_CHAR_PIXELS))
             if text:
-                axes.text((start + length / 2) * scale, row, text, ha="center", va="center", fontsize=7,
-                          color=_text_colour(colours[label]), clip_on=True)
+                axes.text(
+                    (start + length / 2) * scale,
+                    row,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=_text_colour(colours[label]),
+                    clip_on=True,
+                )
     axes.set_yticks(range(len(hands)), [HAND_NAMES.get(hand, hand) for hand in hands])
     axes.set_ylim(len(hands) - 0.5, -0.5)
     axes.set_xlim(0, num_video_frames * scale)
@@ -131,7 +141,10 @@ def plot_timelines(
     axes.set_title(title)
     figure.legend(
         handles=[Patch(color=colours[label], label=label) for label in present],
-        loc="outside lower center", ncols=min(LEGEND_COLUMNS, max(len(present), 1)), fontsize="small", frameon=False,
+        loc="outside lower center",
+        ncols=min(LEGEND_COLUMNS, max(len(present), 1)),
+        fontsize="small",
+        frameon=False,
     )
     return figure
 

@@ -19,8 +19,12 @@ from ..processing_adhvit import dense_view_offsets
 
 def window_frame_indices(num_video_frames: int, num_frames: int, sampling_rate: int, stride: int) -> torch.Tensor:
     """Frame indices of every window over a video: LongTensor [num_windows, num_frames]."""
-    for name, value in (("num_video_frames", num_video_frames), ("num_frames", num_frames),
-                        ("sampling_rate", sampling_rate), ("stride", stride)):
+    for name, value in (
+        ("num_video_frames", num_video_frames),
+        ("num_frames", num_frames),
+        ("sampling_rate", sampling_rate),
+        ("stride", stride),
+    ):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}.")
     span = window_span(num_frames, sampling_rate)

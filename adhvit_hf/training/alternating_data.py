@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """The data side of alternation: a batch sampler that follows the schedule, and the clip collator.
 
 Every training sample is addressed by a key `(hand, index, seed)`. The key is a pure function of
@@ -16,6 +17,7 @@ from ..configuration_adhvit import HANDS
 from ..data.decoding import VideoDecodeError
 from ..data.mixup import mix_hand_rows
 from .schedule import AlternationSchedule, build_schedule
+
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,9 @@ class AlternatingBatchSampler:
         position = self.schedule.steps_of_hand_before(hand, step) * self.accumulation + micro
         data_pass, offset = divmod(position, self.batches_per_pass[hand])
         indices = self._pass_indices(hand, data_pass)[offset * self.batch_size : (offset + 1) * self.batch_size]
-        return [(hand, index, sample_seed(self.seed, hand, step, micro, self.rank, i)) for i, index in enumerate(indices)]
+        return [
+            (hand, index, sample_seed(self.seed, hand, step, micro, self.rank, i)) for i, index in enumerate(indices)
+        ]
 
     def __iter__(self):
         first_step = self.epoch * self.schedule.updates_per_epoch

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Command-line arguments of `run_havid.py`: HF dataclasses plus the original's flag names.
 
 The original's command line (ADH-ViT `main.py`/`train.sh`) runs unchanged: `translate_original_args` maps
@@ -16,6 +17,7 @@ from transformers import TrainingArguments
 from ..data.transforms import FLIP_POLICIES
 from .schedule import STRATEGIES
 
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,7 +27,9 @@ class ModelArguments:
 
     model: str = field(
         default="vit_base_patch16_224_alternating",
-        metadata={"help": "The original's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."},
+        metadata={
+            "help": "The original's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."
+        },
     )
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved AdhVit folder or Hub repo to start from (overrides --model)."}
@@ -37,9 +41,15 @@ class ModelArguments:
     model_prefix: str = field(default="", metadata={"help": "Prefix to strip from --finetune tensor names."})
     lh_num_labels: int = field(default=75, metadata={"help": "Left-hand classes (original: --lh_num_classes)."})
     rh_num_labels: int = field(default=75, metadata={"help": "Right-hand classes (original: --rh_num_classes)."})
-    drop_path_rate: float = field(default=0.3, metadata={"help": "Stochastic depth of the last block (original: --drop_path)."})
-    head_dropout: float = field(default=0.0, metadata={"help": "Dropout before each head (original: --head_drop_rate)."})
-    init_scale: float = field(default=0.001, metadata={"help": "Scale of the new heads' initial weights (VideoMAE V2)."})
+    drop_path_rate: float = field(
+        default=0.3, metadata={"help": "Stochastic depth of the last block (original: --drop_path)."}
+    )
+    head_dropout: float = field(
+        default=0.0, metadata={"help": "Dropout before each head (original: --head_drop_rate)."}
+    )
+    init_scale: float = field(
+        default=0.001, metadata={"help": "Scale of the new heads' initial weights (VideoMAE V2)."}
+    )
     hidden_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout in the blocks (original: --drop)."})
     attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Original: --attn_drop_rate."})
     tubelet_size: int = field(default=2, metadata={"help": "Frames per patch along time (VideoMAE V2: 2)."})
@@ -47,7 +57,9 @@ class ModelArguments:
     attn_implementation: str = field(default="sdpa", metadata={"help": "sdpa, eager or flex_attention."})
     config_overrides: str | None = field(
         default=None,
-        metadata={"help": "Config changes for a model trained from scratch, e.g. 'hidden_size=192,num_hidden_layers=4'."},
+        metadata={
+            "help": "Config changes for a model trained from scratch, e.g. 'hidden_size=192,num_hidden_layers=4'."
+        },
     )
 
 
@@ -56,10 +68,14 @@ class DataArguments:
     """Where the clip lists are, and how clips are sampled and augmented (VideoMAE V2's options)."""
 
     lh_data_path: str = field(default=None, metadata={"help": "Folder with the LH train/val[/test]_list_video.txt."})
-    rh_data_path: str | None = field(default=None, metadata={"help": "Folder with the RH lists (not with --one_stream)."})
+    rh_data_path: str | None = field(
+        default=None, metadata={"help": "Folder with the RH lists (not with --one_stream)."}
+    )
     lh_data_root: str | None = field(default=None, metadata={"help": "Root for relative LH video paths."})
     rh_data_root: str | None = field(default=None, metadata={"help": "Root for relative RH video paths."})
-    one_stream: bool = field(default=False, metadata={"help": "Train both heads on the LH data alone (the original's mode)."})
+    one_stream: bool = field(
+        default=False, metadata={"help": "Train both heads on the LH data alone (the original's mode)."}
+    )
     skip_missing: bool = field(default=False, metadata={"help": "Drop list lines whose video is missing (counted)."})
     num_frames: int = field(default=16, metadata={"help": "Frames per clip fed to the model."})
     sampling_rate: int = field(default=4, metadata={"help": "Take every N-th frame of the video for a clip."})
@@ -78,14 +94,17 @@ class DataArguments:
     aa: str = field(default="rand-m7-n4-mstd0.5-inc1", metadata={"help": "RandAugment spec; 'none' disables."})
     train_interpolation: str = field(default="bicubic", metadata={"help": "Resize interpolation of training crops."})
     train_crop_scale: list[float] = field(
-        default_factory=lambda: [0.08, 1.0], metadata={"help": "Area range of the random resized crop (VideoMAE V2's)."}
+        default_factory=lambda: [0.08, 1.0],
+        metadata={"help": "Area range of the random resized crop (VideoMAE V2's)."},
     )
     reprob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
     remode: str = field(default="pixel", metadata={"help": "Random erasing fill: pixel, rand or const."})
     recount: int = field(default=1, metadata={"help": "Random erasing: regions per clip."})
     mixup: float = field(default=0.8, metadata={"help": "Mixup alpha within each hand; 0 = off."})
     cutmix: float = field(default=1.0, metadata={"help": "CutMix alpha within each hand; 0 = off."})
-    cutmix_minmax: list[float] | None = field(default=None, metadata={"help": "CutMix box area range (min max); overrides --cutmix."})
+    cutmix_minmax: list[float] | None = field(
+        default=None, metadata={"help": "CutMix box area range (min max); overrides --cutmix."}
+    )
     mixup_prob: float = field(default=1.0, metadata={"help": "Probability of mixing a batch."})
     mixup_switch_prob: float = field(default=0.5, metadata={"help": "Probability of CutMix instead of mixup."})
     mixup_mode: str = field(default="batch", metadata={"help": "batch, pair or elem: what shares one mix."})
@@ -105,8 +124,10 @@ class DataArguments:
         if self.flip not in FLIP_POLICIES:
             raise ValueError(f"--flip must be none, plain or swap_hands, got {self.flip!r}")
         if self.flip == "plain" and not self.one_stream:
-            logger.warning("--flip plain mirrors a left hand into a right one and keeps its label (the original's "
-                           "flip); --flip swap_hands gives a flipped clip the other hand's head")
+            logger.warning(
+                "--flip plain mirrors a left hand into a right one and keeps its label (the original's "
+                "flip); --flip swap_hands gives a flipped clip the other hand's head"
+            )
 
 
 @dataclass
@@ -119,7 +140,9 @@ class AlternatingTrainingArguments(TrainingArguments):
         default=None, metadata={"help": "The original's --lr: learning rate per 256 clips of global batch."}
     )
     layer_decay: float = field(default=0.9, metadata={"help": "Layer-wise LR decay: block i gets decay^(depth - i)."})
-    warmup_lr: float = field(default=1e-8, metadata={"help": "Learning rate at the start of warmup (0 with --original_schedule)."})
+    warmup_lr: float = field(
+        default=1e-8, metadata={"help": "Learning rate at the start of warmup (0 with --original_schedule)."}
+    )
     min_lr: float = field(default=1e-6, metadata={"help": "Learning rate at the end of the cosine decay."})
     warmup_epochs: float = field(default=5, metadata={"help": "Warmup length in epochs when --warmup_steps is 0."})
     weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay (not on norms and biases)."})
@@ -135,7 +158,9 @@ class AlternatingTrainingArguments(TrainingArguments):
             "it on; see docs/original_recipe.md."
         },
     )
-    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 = off (original: --clip_grad)."})
+    max_grad_norm: float = field(
+        default=0.0, metadata={"help": "Gradient clipping norm; 0 = off (original: --clip_grad)."}
+    )
     model_ema: bool = field(default=False, metadata={"help": "Keep an exponential moving average of the weights."})
     model_ema_decay: float = field(default=0.9999, metadata={"help": "Decay of the weight average per step."})
     save_ckpt_freq: int | None = field(default=None, metadata={"help": "Save a checkpoint every N epochs."})
@@ -153,7 +178,9 @@ class AlternatingTrainingArguments(TrainingArguments):
     )
     do_train: bool = field(default=True, metadata={"help": "Train (the original's --eval turns it off)."})
     do_eval: bool = field(default=True, metadata={"help": "Evaluate on the validation lists after training."})
-    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate during training: no, steps or epoch."})
+    eval_strategy: str = field(
+        default="epoch", metadata={"help": "When to evaluate during training: no, steps or epoch."}
+    )
     save_strategy: str = field(default="epoch", metadata={"help": "When to save checkpoints: no, steps or epoch."})
     logging_steps: float = field(default=10, metadata={"help": "Log losses every N optimizer steps."})
     metric_for_best_model: str = field(
@@ -164,7 +191,8 @@ class AlternatingTrainingArguments(TrainingArguments):
         default=False, metadata={"help": "HF's NaN filter reads the loss on the host every micro-batch (a GPU sync)."}
     )
     auto_bf16: bool = field(
-        default=True, metadata={"help": "bf16 autocast on GPUs with bf16 and on CPUs with AMX (see docs/benchmark.md)."}
+        default=True,
+        metadata={"help": "bf16 autocast on GPUs with bf16 and on CPUs with AMX (see docs/benchmark.md)."},
     )
     # Decoding overlaps the model step only in worker processes (scripts/benchmark.py: one worker decodes 4 training
     # clips/s of 720p video, where ViT-S 16x112 trains 6.4 clips/s on 2 CPU cores); persistent workers are not
@@ -187,7 +215,9 @@ class AlternatingTrainingArguments(TrainingArguments):
         if self.auto_bf16 and not self.fp16:
             self.bf16 = self.bf16 or bf16_autocast_helps(use_cuda=torch.cuda.is_available() and not self.use_cpu)
         if self.alternation_steps <= 0:
-            raise ValueError(f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}")
+            raise ValueError(
+                f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}"
+            )
         if self.alternation_strategy not in STRATEGIES:
             raise ValueError(f"--alternation_strategy must be one of {STRATEGIES}, got {self.alternation_strategy!r}")
         if self.original_schedule and self.alternation_steps % self.gradient_accumulation_steps:
@@ -204,7 +234,9 @@ class AlternatingTrainingArguments(TrainingArguments):
         if self.save_ckpt_freq is not None and self.save_ckpt_freq <= 0:
             raise ValueError(f"--save_ckpt_freq must be a positive number of epochs, got {self.save_ckpt_freq}")
         if self.save_ckpt_freq and self.save_strategy not in ("epoch", "no"):
-            raise ValueError(f"--save_ckpt_freq counts epochs: it needs --save_strategy epoch, got {self.save_strategy}")
+            raise ValueError(
+                f"--save_ckpt_freq counts epochs: it needs --save_strategy epoch, got {self.save_strategy}"
+            )
         super().__post_init__()
         self._scale_original_lr()
 
@@ -218,9 +250,17 @@ class AlternatingTrainingArguments(TrainingArguments):
             return
         global_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps * max(1, self.world_size)
         scale = global_batch / 256
-        logger.info("--lr %g per 256 clips at a global batch of %d: learning rate %g", self.base_lr, global_batch,
-                    self.base_lr * scale)
-        self.learning_rate, self.warmup_lr, self.min_lr = self.base_lr * scale, self.warmup_lr * scale, self.min_lr * scale
+        logger.info(
+            "--lr %g per 256 clips at a global batch of %d: learning rate %g",
+            self.base_lr,
+            global_batch,
+            self.base_lr * scale,
+        )
+        self.learning_rate, self.warmup_lr, self.min_lr = (
+            self.base_lr * scale,
+            self.warmup_lr * scale,
+            self.min_lr * scale,
+        )
         self.base_lr = None
 
 
@@ -264,12 +304,27 @@ ORIGINAL_SWITCHES = {
     "--no_auto_resume": ["--auto_resume", "False"],
 }
 ORIGINAL_IGNORED_WITH_VALUE = {
-    "--nb_classes", "--world_size", "--local_rank", "--dist_url", "--start_epoch", "--momentum",
-    "--fname_tmpl", "--start_idx", "--num_segments", "--opt", "--crop_pct", "--color_jitter",
+    "--nb_classes",
+    "--world_size",
+    "--local_rank",
+    "--dist_url",
+    "--start_epoch",
+    "--momentum",
+    "--fname_tmpl",
+    "--start_idx",
+    "--num_segments",
+    "--opt",
+    "--crop_pct",
+    "--color_jitter",
 }
 ORIGINAL_IGNORED_SWITCHES = {
-    "--dist_eval", "--dist_on_itp", "--save_ckpt", "--imagenet_default_mean_and_std", "--use_mean_pooling",
-    "--resplit", "--model_ema_force_cpu",
+    "--dist_eval",
+    "--dist_on_itp",
+    "--save_ckpt",
+    "--imagenet_default_mean_and_std",
+    "--use_mean_pooling",
+    "--resplit",
+    "--model_ema_force_cpu",
 }
 
 
@@ -313,7 +368,9 @@ def translate_original_args(argv: list[str]) -> list[str]:
         elif flag in ORIGINAL_IGNORED_SWITCHES:
             logger.info("original flag %s has no effect here", flag)
         elif flag == "--use_cls":
-            raise ValueError("--use_cls: VideoMAE V2 fine-tuning and ADH-ViT use mean pooling; a CLS token is not supported")
+            raise ValueError(
+                "--use_cls: VideoMAE V2 fine-tuning and ADH-ViT use mean pooling; a CLS token is not supported"
+            )
         else:
             out.append(argv[i])
         i += 1

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Training as a library: the datasets, the model and the `AlternatingTrainer` of one run, from its three argument
 dataclasses (what `adhvit-train` parses from its command line).
 
@@ -23,6 +24,7 @@ from .arguments import AlternatingTrainingArguments, DataArguments, ModelArgumen
 from .checkpoints import resolve_resume_checkpoint
 from .preflight import check_videos, check_writable
 from .trainer import AlternatingTrainer
+
 
 logger = logging.getLogger(__name__)
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Complete checkpoints, and which one a run continues from.
 
 `Trainer._save_checkpoint` (transformers 5.x) writes straight into `checkpoint-N/` and then rotates old
@@ -17,6 +18,7 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from ..utils import atomic_write
+
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,15 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Exponential moving average of the weights (the original's `--model_ema`), kept across resumes."""
 
 import logging
 import os
 
-import torch
 from safetensors.torch import load_file, save
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from transformers import TrainerCallback
 
 from ..utils import atomic_write
+
 
 logger = logging.getLogger(__name__)
 

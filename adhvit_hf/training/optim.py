@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """AdamW with layer-wise learning-rate decay, and the original ADH-ViT's warmup + cosine schedules of the learning
 rate and the weight decay."""
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
+
 
 _LAYER = re.compile(r"(?:^|\.)encoder\.layer\.(\d+)\.")
 # Norms, biases and position terms are not decayed (VideoMAE V2's `no_weight_decay` set).
@@ -90,11 +92,16 @@ class CosineSchedule:
                 return self.start_warmup_value
             if step == self.warmup_steps - 1:
                 return self.base_value
-            return step * ((self.base_value - self.start_warmup_value) / (self.warmup_steps - 1)) + self.start_warmup_value
+            return (
+                step * ((self.base_value - self.start_warmup_value) / (self.warmup_steps - 1))
+                + self.start_warmup_value
+            )
         if step >= self.total_steps:
             return self.final_value
         cosine_steps, i = self.total_steps - self.warmup_steps, step - self.warmup_steps
-        return self.final_value + 0.5 * (self.base_value - self.final_value) * (1 + math.cos(math.pi * i / cosine_steps))
+        return self.final_value + 0.5 * (self.base_value - self.final_value) * (
+            1 + math.cos(math.pi * i / cosine_steps)
+        )
 
 
 class CosineScheduler(LRScheduler):

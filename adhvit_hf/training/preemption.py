@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Preemption: SIGTERM or SIGINT saves a checkpoint at the end of the current step and stops training.
 
 Cluster schedulers send SIGTERM some time before they kill a job; Ctrl-C sends SIGINT. The handler
@@ -11,6 +12,7 @@ import signal
 import torch
 import torch.distributed as dist
 from transformers import TrainerCallback
+
 
 logger = logging.getLogger(__name__)
 

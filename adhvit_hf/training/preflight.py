@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Checks that run before training, so that a run never fails after an epoch on what could be known at the start."""
 
 import os
@@ -6,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..data.decoding import VideoDecodeError, probe_video
 from .checkpoints import CheckpointError
+
 
 PROBE_THREADS = 8
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Per-video predictions and per-hand confusion matrices of a test run."""
 
 import csv
@@ -14,7 +15,9 @@ from ..utils import atomic_write
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:
     """Counts [true, predicted]."""
-    return np.bincount(labels * num_labels + predicted, minlength=num_labels * num_labels).reshape(num_labels, num_labels)
+    return np.bincount(labels * num_labels + predicted, minlength=num_labels * num_labels).reshape(
+        num_labels, num_labels
+    )
 
 
 def write_prediction_reports(outputs: dict, datasets: dict, config, output_dir: str, top_k: int = 5) -> None:
@@ -29,12 +32,16 @@ def write_prediction_reports(outputs: dict, datasets: dict, config, output_dir: 
         videos = datasets[hand].with_format(None)["video"]
         ranking = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
         for video, label, row, ranked in zip(videos, labels, scores, ranking):
-            lines.append(json.dumps({
-                "hand": hand,
-                "video": video,
-                "label": id2label[int(label)],
-                "top_k": [{"label": id2label[int(c)], "score": round(float(row[c]), 6)} for c in ranked],
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "hand": hand,
+                        "video": video,
+                        "label": id2label[int(label)],
+                        "top_k": [{"label": id2label[int(c)], "score": round(float(row[c]), 6)} for c in ranked],
+                    }
+                )
+            )
         matrix = confusion_matrix(labels, ranking[:, 0], num_labels)
         names = [id2label[i] for i in range(num_labels)]
         with atomic_write(os.path.join(output_dir, f"confusion_{hand}.csv"), "w", newline="") as f:

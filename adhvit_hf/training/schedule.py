@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Which hand trains at which optimizer step: a pure function of the step.
 
 The data side (which loader a batch comes from) and the loss side (which head runs) both derive
@@ -6,6 +7,7 @@ from it, so nothing about alternation is saved in checkpoints and every DDP rank
 
 import math
 from dataclasses import dataclass, replace
+
 
 STRATEGIES = ("fixed", "proportional", "joint")
 
@@ -118,8 +120,11 @@ def original_epoch(
     optimizer step, a trailing incomplete group is never applied, and the loop stops at the schedule's
     steps per epoch.
     """
-    for name, value in (("batch_size", batch_size), ("gradient_accumulation_steps", gradient_accumulation_steps),
-                        ("num_replicas", num_replicas)):
+    for name, value in (
+        ("batch_size", batch_size),
+        ("gradient_accumulation_steps", gradient_accumulation_steps),
+        ("num_replicas", num_replicas),
+    ):
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
     global_batch = batch_size * gradient_accumulation_steps * num_replicas

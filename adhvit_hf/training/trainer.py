@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """`AlternatingTrainer`: the HF `Trainer` with ADH-ViT's alternating dual-hand training.
 
 - Training: `training_step` runs only the head of the hand the schedule picks for the current
@@ -31,8 +32,9 @@ from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
 from .ema import ModelEmaCallback
 from .optim import CosineSchedule, CosineScheduler, create_adamw
-from .schedule import original_epoch
 from .preemption import PreemptionCallback
+from .schedule import original_epoch
+
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             *sizes,
             batch_size=self._train_batch_size,
             strategy=args.alternation_strategy,
-            alternation_steps=args.alternation_steps // (args.gradient_accumulation_steps if args.original_schedule else 1),
+            alternation_steps=args.alternation_steps
+            // (args.gradient_accumulation_steps if args.original_schedule else 1),
             gradient_accumulation_steps=args.gradient_accumulation_steps,
             num_replicas=replicas,
             rank=args.process_index,
@@ -133,7 +136,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             self.ema.resume_from = checkpoint if isinstance(checkpoint, str) else None
         logger.info(
             "alternating training (%s): %d optimizer steps per epoch, hands switch every %d steps",
-            self.args.alternation_strategy, self.updates_per_epoch, self.args.alternation_steps,
+            self.args.alternation_strategy,
+            self.updates_per_epoch,
+            self.args.alternation_steps,
         )
         try:
             return super().train(resume_from_checkpoint=checkpoint, **kwargs)
@@ -170,10 +175,14 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     @torch.no_grad()
     def _track_hand_stats(self, inputs, outputs) -> None:
         """Training loss and top-1 per hand; with mixup the target is the soft label's largest class."""
-        labelled = [h for h in HANDS if inputs.get(f"{h}_labels") is not None and outputs.get(f"{h}_logits") is not None]
+        labelled = [
+            h for h in HANDS if inputs.get(f"{h}_labels") is not None and outputs.get(f"{h}_logits") is not None
+        ]
         for hand in labelled:
             labels, logits = inputs[f"{hand}_labels"], outputs[f"{hand}_logits"]
-            valid, target = (labels.sum(-1) > 0, labels.argmax(-1)) if labels.is_floating_point() else (labels != -100, labels)
+            valid, target = (
+                (labels.sum(-1) > 0, labels.argmax(-1)) if labels.is_floating_point() else (labels != -100, labels)
+            )
             correct = ((logits.argmax(-1) == target) & valid).sum()
             # With one hand (every alternating step) the model's loss is that hand's: no second cross entropy.
             loss = outputs.loss.detach() if len(labelled) == 1 else hand_cross_entropy(logits, labels, hand)
@@ -246,7 +255,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             if warmup > total:
                 logger.warning(
                     "a warmup of %d steps is longer than the run's %d: the LR warms up over the whole run "
-                    "(lower --warmup_epochs or --warmup_steps)", warmup, total
+                    "(lower --warmup_epochs or --warmup_steps)",
+                    warmup,
+                    total,
                 )
                 warmup = total
             lr = CosineSchedule(args.learning_rate, args.min_lr, total, int(warmup), 0.0 if epoch else args.warmup_lr)
@@ -289,7 +300,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     def _hand_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
         return self.accuracy_metric.compute(predictions=prediction.predictions, references=prediction.label_ids)
 
-    def evaluate_hands(self, datasets: dict, metric_key_prefix: str = "eval") -> tuple[dict, dict[str, PredictionOutput]]:
+    def evaluate_hands(
+        self, datasets: dict, metric_key_prefix: str = "eval"
+    ) -> tuple[dict, dict[str, PredictionOutput]]:
         """Per-hand evaluation loops; metrics `{prefix}_{hand}_top1` ... and `{prefix}_mean_top1`."""
         metrics, outputs = {}, {}
         compute_metrics, self.compute_metrics = self.compute_metrics, self._hand_metrics
@@ -308,8 +321,12 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         finally:
             self.compute_metrics = compute_metrics
         hands = list(datasets)
-        metrics[f"{metric_key_prefix}_mean_top1"] = sum(metrics[f"{metric_key_prefix}_{h}_top1"] for h in hands) / len(hands)
-        metrics[f"{metric_key_prefix}_loss"] = sum(metrics[f"{metric_key_prefix}_{h}_loss"] for h in hands) / len(hands)
+        metrics[f"{metric_key_prefix}_mean_top1"] = sum(metrics[f"{metric_key_prefix}_{h}_top1"] for h in hands) / len(
+            hands
+        )
+        metrics[f"{metric_key_prefix}_loss"] = sum(metrics[f"{metric_key_prefix}_{h}_loss"] for h in hands) / len(
+            hands
+        )
         return metrics, outputs
 
     def _close_prediction_bar(self) -> None:
@@ -333,8 +350,12 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         metrics, outputs = self.evaluate_hands(datasets, metric_key_prefix)
         num_samples = sum(o.num_samples for o in outputs.values())
         metrics.update(
-            speed_metrics(metric_key_prefix, start_time, num_samples=num_samples,
-                          num_steps=math.ceil(num_samples / (self.args.eval_batch_size * self.args.world_size)))
+            speed_metrics(
+                metric_key_prefix,
+                start_time,
+                num_samples=num_samples,
+                num_steps=math.ceil(num_samples / (self.args.eval_batch_size * self.args.world_size)),
+            )
         )
         self.log(metrics)
         if self.is_world_process_zero():
@@ -389,7 +410,11 @@ class ReplacedVideoReport(TrainerCallback):
             unique = sorted(set(new))
             logger.warning(
                 "epoch %d: %d clips came from unreadable videos and were replaced by other clips (%d videos: %s%s)",
-                round(state.epoch), len(new), len(unique), ", ".join(unique[:5]), ", ..." if len(unique) > 5 else "",
+                round(state.epoch),
+                len(new),
+                len(unique),
+                ", ".join(unique[:5]),
+                ", ..." if len(unique) > 5 else "",
             )
 
 

@@ -1,3 +1,4 @@
+# Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Top-1, top-5 and mean class accuracy of video action classification, from class scores.
 
 An `evaluate` metric module shipped inside adhvit_hf, so it loads offline with
@@ -9,6 +10,7 @@ occur in the references) is reported beside top-k.
 import datasets
 import evaluate
 import numpy as np
+
 
 _DESCRIPTION = "Top-1, top-5 and mean class accuracy from per-class scores (one row of scores per video)."
 
