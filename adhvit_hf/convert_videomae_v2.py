@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from transformers import VideoMAEForVideoClassification, VideoMAEModel
 from transformers.configuration_utils import PreTrainedConfig
+from transformers.utils import logging as transformers_logging
 
 from .configuration_adhvit import AdhVitConfig, as_pair
 from .modeling_adhvit import AdhVitForDualHandClassification, sinusoid_position_table
@@ -257,15 +258,15 @@ def _hf_videomae_state_dict(path) -> dict:
 
 def _adhvit_backbone_state_dict(path) -> dict:
     """The backbone and `fc_norm` tensors an AdhVit folder really holds (heads and absent tensors left out)."""
-    verbosity = logging.get_verbosity()
+    verbosity = transformers_logging.get_verbosity()
     # the load report would list the heads a converted folder lacks; _copy_backbone says which modules are new
-    logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
     try:
         source, info = AdhVitForDualHandClassification.from_pretrained(
             path, output_loading_info=True, ignore_mismatched_sizes=True
         )
     finally:
-        logging.set_verbosity(verbosity)
+        transformers_logging.set_verbosity(verbosity)
     absent = set(info["missing_keys"]) | {name for name, *_ in info["mismatched_keys"]}
     return {
         name: tensor
