@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 from hub_server import LocalHub
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, constants
 from inference_helpers import noise_frames, write_video
 from model_helpers import run_without_adhvit_hf, videomae_v2_state_dict
 from test_hub_push import LH_LABELS, RH_LABELS, SyntheticClipTransform, tiny_model, tiny_processor
@@ -137,8 +137,10 @@ def folders(tmp_path_factory, hub):
     )
     train(root / "run")
     api = HfApi(endpoint=hub.endpoint, token=hub.env["HF_TOKEN"])
-    repo_id = api.create_repo("local-user/pushed").repo_id
-    api.upload_folder(repo_id=repo_id, folder_path=root / "run", ignore_patterns=["checkpoint-*/*"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(constants, "HF_HUB_OFFLINE", False)  # CI runs offline; the local hub is on 127.0.0.1
+        repo_id = api.create_repo("local-user/pushed").repo_id
+        api.upload_folder(repo_id=repo_id, folder_path=root / "run", ignore_patterns=["checkpoint-*/*"])
     return {
         "converted folder": str(converted),
         "training output": str(root / "run"),
