@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from adhvit_hf.data.decoding import open_video
-from adhvit_hf.data.encoding import write_mp4
+from adhvit_hf.data.encoding import transcode, write_mp4
 from adhvit_hf.data.mixup import ClipMixup
 from adhvit_hf.data.sampling import train_clip_indices
 from adhvit_hf.data.transforms import VideoTransform, row_generator
@@ -65,17 +65,9 @@ def write_recorded_video(path: str, height: int, width: int, fps: int, gop: int,
 
 
 def prepare_copy(source: str, destination: str, short_side: int, gop: int, crf: int) -> None:
-    """Every frame of `source` at `short_side` (even sizes, aspect kept), a keyframe every `gop`, no B-frames;
-    moved into place when complete."""
-    import av
-
-    with av.open(source) as container:
-        stream = container.streams.video[0]
-        height, width = stream.codec_context.height, stream.codec_context.width
-        scale = short_side / min(height, width)
-        size = {"height": 2 * round(height * scale / 2), "width": 2 * round(width * scale / 2)}
-        frames = (frame.to_ndarray(format="rgb24", **size) for frame in container.decode(stream))
-        write_mp4(f"{destination}.partial", frames, fps=round(stream.average_rate), gop_size=gop, crf=crf)
+    """The copy `adhvit-resize-videos` makes (every frame, `short_side`, a keyframe every `gop`, no B-frames, x264's
+    fast-decode tuning); moved into place when complete."""
+    transcode(source, f"{destination}.partial", short_side, gop_size=gop, crf=crf)
     os.replace(f"{destination}.partial", destination)
 
 
