@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from adhvit_hf.data.mixup import ClipMixup
+from adhvit_hf.modeling_adhvit import IGNORE_INDEX, hand_cross_entropy
 from adhvit_hf.training.alternating_data import AlternatingBatchSampler, ClipCollator
 from adhvit_hf.training.schedule import build_schedule
+from adhvit_hf.training.trainer import labels_of_the_step
 
 
 def test_fixed_schedule_is_the_original_rule():
@@ -136,3 +138,22 @@ def test_label_smoothing_without_mixup_smooths_the_targets_and_keeps_the_clips()
     batch = ClipCollator({"lh": 5, "rh": 4}, mixup=smoothing_only)(items)
     torch.testing.assert_close(batch["lh_labels"][0], torch.tensor([0.02, 0.02, 0.02, 0.92, 0.02]))
     assert torch.equal(batch["pixel_values"], torch.cat([i["pixel_values"] for i in items]))
+
+
+def test_a_batch_whose_clips_all_went_to_the_idle_hand_still_trains_with_a_zero_loss():
+    """--flip swap_hands can send every clip of an LH step to the right hand: the LH step gets ignored labels."""
+    batch = {"pixel_values": torch.rand(2, 4, 3, 8, 8), "rh_labels": torch.tensor([1, 2])}
+    inputs = labels_of_the_step(batch, "lh")
+    assert set(inputs) == {"pixel_values", "lh_labels"}
+    assert inputs["lh_labels"].tolist() == [IGNORE_INDEX, IGNORE_INDEX]
+    loss = hand_cross_entropy(torch.randn(2, 3, requires_grad=True), inputs["lh_labels"], "lh")
+    assert loss.item() == 0.0 and loss.requires_grad
+    mixed = {
+        "pixel_values": torch.rand(2, 4, 3, 8, 8),
+        "lh_labels": torch.tensor([0, -100]),
+        "rh_labels": torch.tensor([-100, 1]),
+    }
+    assert labels_of_the_step(mixed, "lh")["lh_labels"].tolist() == [
+        0,
+        -100,
+    ] and "rh_labels" not in labels_of_the_step(mixed, "lh")

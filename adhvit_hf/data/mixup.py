@@ -132,9 +132,6 @@ def mix_hand_rows(
     for hand in HANDS:
         rows = torch.tensor([h == hand for h in row_hands], device=labels.device)
         if not rows.any():
-            # e.g. every clip of an LH batch flipped to the right hand (--flip swap_hands): the step's hand still
-            # gets its labels, all ignored, so its loss is 0 instead of missing
-            batch[f"{hand}_labels"] = torch.full_like(labels, IGNORE_INDEX)
             continue
         if mixup is None:
             batch[f"{hand}_labels"] = torch.where(rows, labels, IGNORE_INDEX)

@@ -26,7 +26,7 @@ from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_m
 
 from ..configuration_adhvit import HANDS
 from ..inference.pipeline_adhvit import check_model
-from ..modeling_adhvit import hand_cross_entropy
+from ..modeling_adhvit import IGNORE_INDEX, hand_cross_entropy
 from ..publishing import HubPushMixin
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
@@ -39,6 +39,15 @@ from .schedule import original_epoch
 logger = logging.getLogger(__name__)
 
 METRIC_PATH = str(Path(__file__).with_name("metrics") / "action_accuracy.py")
+
+
+def labels_of_the_step(inputs: dict, hand: str) -> dict:
+    """`inputs` with only `hand`'s labels: a flipped clip (--flip swap_hands) may carry the idle hand's label, which
+    has no head to train now; when every clip went to the idle hand, `hand` gets all-ignored labels (a loss of 0)."""
+    inputs = {key: value for key, value in inputs.items() if key != f"{'rh' if hand == 'lh' else 'lh'}_labels"}
+    if f"{hand}_labels" not in inputs:
+        inputs[f"{hand}_labels"] = torch.full((len(inputs["pixel_values"]),), IGNORE_INDEX, dtype=torch.long)
+    return inputs
 
 
 class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
@@ -162,8 +171,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             logger.debug("step %d: training the %s head", self.state.global_step, hand or "lh and rh")
             self._last_hand = hand
         if hand is not None:
-            # A flipped clip (--flip swap_hands) may carry the idle hand's label: it has no head to train now.
-            inputs.pop(f"{'rh' if hand == 'lh' else 'lh'}_labels", None)
+            inputs = labels_of_the_step(inputs, hand)
         return super().training_step(model, {**inputs, "hand": hand}, num_items_in_batch)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
