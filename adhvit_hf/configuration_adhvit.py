@@ -133,9 +133,15 @@ class AdhVitConfig(VideoMAEConfig):
             setattr(self, f"{hand}_label2id", {f"LABEL_{i}": i for i in range(num_labels)})
 
 
+# The config keeps a name per class, so a mistyped count (1e11) would exhaust memory instead of failing.
+MAX_NUM_LABELS_PER_HAND = 1_000_000
+
+
 def _check_num_labels(hand: str, num_labels) -> None:
-    if not isinstance(num_labels, int) or num_labels < 1:
-        raise ValueError(f"{hand}_num_labels must be an integer >= 1, got {num_labels!r}.")
+    if not isinstance(num_labels, int) or not 1 <= num_labels <= MAX_NUM_LABELS_PER_HAND:
+        raise ValueError(
+            f"{hand}_num_labels must be an integer from 1 to {MAX_NUM_LABELS_PER_HAND}, got {num_labels!r}."
+        )
 
 
 def as_pair(size) -> tuple[int, int]:

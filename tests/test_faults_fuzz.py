@@ -116,7 +116,8 @@ def test_command_line_parses_or_fails_clearly(tmp_path, extra):
 # ---- every command-line program: random flag values end in success or one clear `error:` line ----
 # Bounded, so the whole pass stays a few seconds per program; a case whose flags are already invalid stops before
 # any model is loaded.
-CLI_FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same examples on every run, so CI gives the same answer as the last local run
+CLI_FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 numbers = st.one_of(st.integers(-3, 4).map(str), st.sampled_from(["0", "-0", "1.5", "abc", "", "1e3", "99999999999"]))
 
 

@@ -47,8 +47,9 @@ def test_num_labels_override_regenerates_names(tmp_path):
     [
         (dict(num_frames=5), "num_frames (5) must be a multiple of tubelet_size (2)."),
         (dict(image_size=40), "image_size 40 must be a multiple of patch_size 16."),
-        (dict(lh_num_labels=0), "lh_num_labels must be an integer >= 1, got 0."),
-        (dict(rh_num_labels=-2), "rh_num_labels must be an integer >= 1, got -2."),
+        (dict(lh_num_labels=0), "lh_num_labels must be an integer from 1 to 1000000, got 0."),
+        (dict(lh_num_labels=99999999999), "lh_num_labels must be an integer from 1 to 1000000, got 99999999999."),
+        (dict(rh_num_labels=-2), "rh_num_labels must be an integer from 1 to 1000000, got -2."),
         (dict(lh_id2label={0: "a"}, lh_num_labels=3), "lh_num_labels=3 does not match the 1 entries of lh_id2label."),
         (dict(num_attention_heads=3), "hidden_size (32) must be a multiple of num_attention_heads (3)."),
         (dict(drop_path_rate=1.0), "drop_path_rate must be in [0, 1), got 1.0."),
@@ -63,7 +64,7 @@ def test_invalid_values_name_the_field(overrides, message):
 
 def test_setting_zero_labels_later_is_refused():
     config = tiny_config()
-    with pytest.raises(ValueError, match=r"^rh_num_labels must be an integer >= 1, got 0\.$"):
+    with pytest.raises(ValueError, match=r"^rh_num_labels must be an integer from 1 to 1000000, got 0\.$"):
         config.rh_num_labels = 0
 
 

@@ -13,6 +13,8 @@ from ..configuration_adhvit import HANDS
 logger = logging.getLogger(__name__)
 
 LABEL_NAMES_FILE = "labels.txt"
+# The list file of each split in a hand's data folder (the original ADH-ViT's names).
+SPLIT_FILES = {"train": "train_list_video.txt", "validation": "val_list_video.txt", "test": "test_list_video.txt"}
 # How many missing videos a message lists before it only gives the count.
 MAX_LISTED_MISSING = 5
 

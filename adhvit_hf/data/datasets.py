@@ -9,17 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from datasets import Dataset, DatasetDict, Features, Value
 
-from .clip_list import ClipRecord, read_clip_list
+from .clip_list import SPLIT_FILES, ClipRecord, read_clip_list
 from .decoding import VideoDecodeError, open_video
 
 
 logger = logging.getLogger(__name__)
 
-SPLIT_FILES = {
-    "train": "train_list_video.txt",
-    "validation": "val_list_video.txt",
-    "test": "test_list_video.txt",
-}
 # The original ADH-ViT resolves train list paths under <data_root>/videos_train and the others under videos_val.
 ORIGINAL_VIDEO_FOLDERS = {"train": "videos_train", "validation": "videos_val", "test": "videos_val"}
 # Videos opened at once to read frame counts (decoders wait on the disk more than on the CPU).

@@ -13,12 +13,14 @@ import os
 import numpy as np
 
 from ..utils import UserInputError, atomic_write, prepare_output_dir
+from .clip_list import SPLIT_FILES
 from .encoding import write_mp4
 
 
 MOTIONS = ("move_up", "move_down", "move_left", "move_right", "grow", "shrink")
 SPLIT_SIZES = {"train": 240, "val": 60, "test": 60}
-LIST_FILES = {"train": "train_list_video.txt", "val": "val_list_video.txt", "test": "test_list_video.txt"}
+# The demo names its splits (and video files) by the list files' prefixes: train, val, test.
+LIST_FILES = {name.split("_")[0]: name for name in SPLIT_FILES.values()}
 HAND_COLORS = {"lh": (255, 60, 60), "rh": (60, 140, 255)}
 BACKGROUND = 24
 FRAME_SIZE = 64

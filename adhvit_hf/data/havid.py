@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tqdm.auto import tqdm
 
 from ..utils import atomic_write
-from .clip_list import LABEL_NAMES_FILE
+from .clip_list import LABEL_NAMES_FILE, SPLIT_FILES
 from .decoding import VideoDecodeError, probe_video
 
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 HAND_FOLDERS = {"lh": "left_hand", "rh": "right_hand"}
 # HA-ViD's train split becomes our train list, its test split our validation list (test falls back to it).
-SPLIT_LISTS = {"train": "train_list_video.txt", "test": "val_list_video.txt"}
+SPLIT_LISTS = {"train": SPLIT_FILES["train"], "test": SPLIT_FILES["validation"]}
 NULL_LABEL = "null"
 
 
