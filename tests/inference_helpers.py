@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from model_helpers import tiny_model
+from model_helpers import tiny_model, tiny_videomae_config
 from torch import nn
-from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+from transformers import VideoMAEForVideoClassification
 
 from adhvit_hf.data.encoding import write_mp4
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
@@ -104,15 +104,5 @@ def cli_error(main, argv, capsys) -> str:
 
 def save_stock_videomae(folder) -> None:
     """A stock VideoMAE classification folder (tiny) with an ADH-ViT preprocessor config beside it."""
-    config = VideoMAEConfig(
-        image_size=32,
-        patch_size=16,
-        num_frames=4,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=3,
-    )
-    VideoMAEForVideoClassification(config).save_pretrained(folder)
+    VideoMAEForVideoClassification(tiny_videomae_config(num_labels=3)).save_pretrained(folder)
     AdhVitVideoProcessor(**TINY_PROCESSOR).save_pretrained(folder)

@@ -152,3 +152,19 @@ def run_without_adhvit_hf(script: str, args: list[str], work_dir) -> subprocess.
         cwd=work_dir,
         timeout=300,
     )
+
+
+def tiny_videomae_config(num_labels: int = 9):
+    """A tiny stock transformers VideoMAE config (the architecture of `tiny_model`'s backbone)."""
+    from transformers import VideoMAEConfig
+
+    return VideoMAEConfig(
+        image_size=32,
+        patch_size=16,
+        num_frames=4,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=num_labels,
+    )

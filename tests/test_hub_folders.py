@@ -19,13 +19,10 @@ from hub_server import LocalHub
 from huggingface_hub import HfApi, constants
 from inference_helpers import noise_frames, write_video
 from model_helpers import run_without_adhvit_hf, videomae_v2_state_dict
-from test_hub_push import LH_LABELS, RH_LABELS, SyntheticClipTransform, tiny_model, tiny_processor
+from test_hub_push import LH_LABELS, RH_LABELS, two_step_trainer
 from transformers import AutoModel, pipeline
 
 from adhvit_hf import convert_videomae_v2_checkpoint
-from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
-from adhvit_hf.training.arguments import AlternatingTrainingArguments
-from adhvit_hf.training.trainer import AlternatingTrainer
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -85,31 +82,7 @@ print(json.dumps(report))
 
 def train(output_dir: Path) -> None:
     """A two-step AlternatingTrainer run that saves checkpoint-2 and then the final model into `output_dir`."""
-    hand_rows = {
-        hand: [{"video": f"{hand}{i}.mp4", "label": i % len(labels), "hand": hand} for i in range(4)]
-        for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS))
-    }
-    args = AlternatingTrainingArguments(
-        output_dir=str(output_dir),
-        max_steps=2,
-        alternation_steps=1,
-        alternation_strategy="fixed",
-        per_device_train_batch_size=2,
-        learning_rate=1e-3,
-        warmup_epochs=0,
-        save_strategy="steps",
-        save_steps=2,
-        eval_strategy="no",
-        report_to="none",
-        use_cpu=True,
-    )
-    trainer = AlternatingTrainer(
-        model=tiny_model(),
-        args=args,
-        train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
-        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}),
-        processing_class=tiny_processor(),
-    )
+    trainer = two_step_trainer(output_dir)
     trainer.train()
     trainer.save_model()
 

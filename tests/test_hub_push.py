@@ -218,7 +218,8 @@ class SyntheticClipTransform:
         return {"pixel_values": clips, "labels": batch["label"], "hand": batch["hand"]}
 
 
-def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe(local_hub, tmp_path):
+def two_step_trainer(output_dir, **extra_args):
+    """An AlternatingTrainer of the tiny model for two steps (one per hand) that saves checkpoint-2."""
     from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
     from adhvit_hf.training.arguments import AlternatingTrainingArguments
     from adhvit_hf.training.trainer import AlternatingTrainer
@@ -228,7 +229,7 @@ def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe
         for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS))
     }
     args = AlternatingTrainingArguments(
-        output_dir=str(tmp_path / "output"),
+        output_dir=str(output_dir),
         max_steps=2,
         alternation_steps=1,
         alternation_strategy="fixed",
@@ -240,10 +241,9 @@ def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe
         eval_strategy="no",
         report_to="none",
         use_cpu=True,
-        push_to_hub=True,
-        hub_model_id="local-user/tiny-alternating",
+        **extra_args,
     )
-    trainer = AlternatingTrainer(
+    return AlternatingTrainer(
         model=tiny_model(),
         args=args,
         train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
@@ -251,6 +251,9 @@ def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe
         processing_class=tiny_processor(),
     )
 
+
+def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe(local_hub, tmp_path):
+    trainer = two_step_trainer(tmp_path / "output", push_to_hub=True, hub_model_id="local-user/tiny-alternating")
     trainer.train()
     trainer.push_to_hub(finetuned_from=str(tmp_path / "vit_b.pth"))
 

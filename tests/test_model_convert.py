@@ -11,10 +11,11 @@ from model_helpers import (
     tiny_config,
     tiny_model,
     tiny_pixels,
+    tiny_videomae_config,
     videomae_v2_state_dict,
 )
 from safetensors.torch import load_file
-from transformers import AutoVideoProcessor, VideoMAEConfig, VideoMAEForVideoClassification, VideoMAEModel
+from transformers import AutoVideoProcessor, VideoMAEForVideoClassification, VideoMAEModel
 
 from adhvit_hf import (
     AdhVitForDualHandClassification,
@@ -287,23 +288,10 @@ def test_depth_mismatch_is_refused(tmp_path):
         load_pretrained_backbone(model, checkpoint)
 
 
-def hf_videomae_config():
-    return VideoMAEConfig(
-        image_size=32,
-        patch_size=16,
-        num_frames=4,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=9,
-    )
-
-
 @pytest.mark.parametrize("source_class", [VideoMAEModel, VideoMAEForVideoClassification])
 def test_backbone_from_hf_videomae_folder(tmp_path, source_class):
     torch.manual_seed(0)
-    source = source_class(hf_videomae_config())
+    source = source_class(tiny_videomae_config())
     with torch.no_grad():
         for parameter in source.parameters():
             parameter.normal_()
