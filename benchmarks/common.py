@@ -72,6 +72,17 @@ def best_cpu_seconds(function, rounds: int) -> float:
     return min(timer.timeit(1).mean for _ in range(rounds))
 
 
+def significant(value: float, digits: int = 4) -> float:
+    """`value` to `digits` significant figures: a tiny model's milliseconds keep their size instead of becoming 0."""
+    return float(f"{value:.{digits}g}")
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator to 3 significant figures, or None where the denominator measured 0 (a clock that did
+    not tick for a tiny model on a fast machine): a figure that cannot be measured is not a crash."""
+    return significant(numerator / denominator, 3) if denominator else None
+
+
 def log_progress() -> None:
     """Show the benchmarks' progress messages (also in a fresh process, which starts without logging set up)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -26,7 +26,7 @@ from adhvit_hf.data.transforms import VideoTransform, row_generator
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.training.alternating_data import ClipCollator
 
-from .common import NUM_LABELS, best_cpu_seconds, markdown_table
+from .common import NUM_LABELS, best_cpu_seconds, markdown_table, significant
 
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
     device_rows = {"augment_seeds": list(range(num_sample)), "augment_flips": [False] * num_sample}
     costs["collate_uint8"] = best_cpu_seconds(lambda: collate(ClipCollator(num_labels), raw, **device_rows), rounds)
     costs["collate_uint8"] /= clips_per_round
-    return {key: round(seconds * 1000, 2) for key, seconds in costs.items()} | {
+    return {key: significant(seconds * 1000) for key, seconds in costs.items()} | {
         "frame_size": list(clips[0].shape[-2:]),
         "bitrate_kbps": round(bitrate_kbps),
     }

@@ -26,7 +26,7 @@ import torch
 
 from adhvit_hf.configuration_adhvit import HANDS
 
-from .common import NUM_LABELS, in_fresh_process, markdown_table, model_config, synchronize
+from .common import NUM_LABELS, in_fresh_process, markdown_table, model_config, ratio, significant, synchronize
 
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def summarize(variant: str, batch_size: int, train_flops: int, rounds: list[dict
         "best_step_seconds": round(min(steps), 3),
         "median_step_seconds": round(statistics.median(steps), 3),
         "clips_per_second": clips_per_second,
-        "cpu_seconds_per_clip": round(sum(run["cpu_seconds"] for run in rounds) / (batch_size * len(steps)), 3),
+        "cpu_seconds_per_clip": significant(sum(run["cpu_seconds"] for run in rounds) / (batch_size * len(steps))),
         "model_flops_per_second": train_flops * clips_per_second,
         "peak_memory_mb": round(max(run["peak_memory_mb"] for run in rounds), 1),
         "loss_is_finite": all(run["loss_is_finite"] for run in rounds),
@@ -258,15 +258,19 @@ def add_ratios(runs: dict) -> None:
     for run in runs.values():
         for baseline in [baseline for baseline in BASELINES if baseline in runs]:
             base = runs[baseline]
-            run[f"speedup_vs_{baseline}"] = round(run["clips_per_second"] / base["clips_per_second"], 3)
-            run[f"cpu_speedup_vs_{baseline}"] = round(base["cpu_seconds_per_clip"] / run["cpu_seconds_per_clip"], 3)
-            run[f"memory_vs_{baseline}"] = round(run["peak_memory_mb"] / base["peak_memory_mb"], 3)
+            run[f"speedup_vs_{baseline}"] = ratio(run["clips_per_second"], base["clips_per_second"])
+            run[f"cpu_speedup_vs_{baseline}"] = ratio(base["cpu_seconds_per_clip"], run["cpu_seconds_per_clip"])
+            run[f"memory_vs_{baseline}"] = ratio(run["peak_memory_mb"], base["peak_memory_mb"])
 
 
 def add_fractions_of_peak(results: dict, peak: dict) -> None:
     for runs in results.values():
         for run in runs.values():
             run["fraction_of_peak"] = run["model_flops_per_second"] / peak[f"{run['dtype']}_flops_per_second"]
+
+
+def times(factor: float | None) -> str:
+    return "n/a" if factor is None else f"{factor:.2f}x"
 
 
 def tables(results: dict) -> list[str]:
@@ -297,12 +301,12 @@ def tables(results: dict) -> list[str]:
                     f"{run['cpu_seconds_per_clip']:.2f}",
                     f"{run['peak_memory_mb']:.0f}",
                     *[
-                        f"{run[f'speedup_vs_{b}']:.2f}x / {run[f'cpu_speedup_vs_{b}']:.2f}x"
+                        f"{times(run[f'speedup_vs_{b}'])} / {times(run[f'cpu_speedup_vs_{b}'])}"
                         if f"speedup_vs_{b}" in run
                         else "-"
                         for b in baselines
                     ],
-                    *[f"{run[f'memory_vs_{b}']:.2f}x" if f"memory_vs_{b}" in run else "-" for b in baselines],
+                    *[times(run[f"memory_vs_{b}"]) if f"memory_vs_{b}" in run else "-" for b in baselines],
                     f"{run['model_flops_per_second'] / 1e9:.1f}",
                     f"{run['fraction_of_peak']:.1%} ({run['dtype']})",
                 ]

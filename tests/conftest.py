@@ -1,9 +1,33 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Shared fixtures: a small demo dataset and the argument list of a tiny, fast training run."""
+"""Shared fixtures: a small demo dataset and the argument list of a tiny, fast training run.
+
+Before any test module imports huggingface_hub or transformers (both read these variables once, at import), the
+suite gives itself the environment it needs, whatever the caller's shell has: an empty HF home of its own per
+session (no cached registry, token or model from the user's machine) and the offline switches, so nothing reaches
+the network; tests of the local Hub switch back on what they need. This module imports neither package itself.
+"""
+
+import atexit
+import os
+import shutil
+import tempfile
 
 import pytest
 
-from adhvit_hf.data.demo import make_demo_dataset
+
+SESSION_HF_HOME = tempfile.mkdtemp(prefix="adhvit_test_hf_home_")
+atexit.register(shutil.rmtree, SESSION_HF_HOME, ignore_errors=True)
+TEST_ENVIRONMENT = {
+    "HF_HOME": SESSION_HF_HOME,
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}
+for _name in ("HF_TOKEN", "HF_ENDPOINT", "HF_HUB_CACHE", "HF_MODULES_CACHE", "HUGGINGFACE_HUB_CACHE"):
+    os.environ.pop(_name, None)
+os.environ.update(TEST_ENVIRONMENT)
 
 
 TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64"
@@ -12,6 +36,8 @@ TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermedi
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory):
     """A demo dataset small enough for tests: 16 train, 6 val, 6 test videos per hand."""
+    from adhvit_hf.data.demo import make_demo_dataset
+
     root = tmp_path_factory.mktemp("demo_data")
     make_demo_dataset(str(root), seed=0, split_sizes={"train": 16, "val": 6, "test": 6})
     return root

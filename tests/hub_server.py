@@ -6,9 +6,11 @@
 `/api/validate-yaml`), `model_info`, `hf_hub_download` and `snapshot_download` (recursive tree). Every commit is an
 immutable snapshot of path -> git blob oid, so old revisions stay downloadable; everything lives in memory.
 
-Any other request is answered `501 Not Implemented` with its method and path, and the `local_hub` fixture fails the
-test naming every such route, so a `huggingface_hub` upgrade that changes a route breaks here, loudly, and not in a
-user's push.
+It also answers the best-effort routes `huggingface_hub` calls on its own (`BEST_EFFORT_ROUTES`: telemetry-like
+fetches whose failure the client swallows) as the real Hub would, so a test never depends on the client's cache or on
+an offline variable set outside. Any other request is answered `501 Not Implemented` with its method and path, and
+the `local_hub` fixture fails the test naming every such route, so a `huggingface_hub` upgrade that changes a route
+the package's own calls need breaks here, loudly, and not in a user's push.
 
 `huggingface_hub` reads `HF_ENDPOINT` once, at import: the fixture therefore points the already imported module at
 the server (and resets transformers' shared `HfApi`); `hub.env` gives the variables a client subprocess needs.
@@ -33,6 +35,12 @@ import yaml
 
 USER = "local-user"
 INITIAL_FILES = {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}
+# Routes huggingface_hub calls by itself, best effort (it ignores a failure), with the real Hub's answer shape.
+# `GET /api/agent-harnesses` (huggingface_hub >= 2.4, `utils/_detect_agent.py`): the AI-agent harness registry,
+# fetched once a day into HF_HOME; an empty one means "no agent detected", as when the fetch fails.
+BEST_EFFORT_ROUTES = {
+    ("GET", "api/agent-harnesses"): {"standardEnvVars": ["AI_AGENT", "AGENT"], "harnesses": {}},
+}
 
 
 class HubError(Exception):
@@ -159,6 +167,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _route(self, method: str, route: str, body: bytes) -> bool:
         """Answers the request if its route is one the local hub implements; returns whether it was."""
         store, repo = self.server.store, r"(?P<repo>[\w.-]+/[\w.-]+)"
+        if (method, route) in BEST_EFFORT_ROUTES:
+            return self._send_json(BEST_EFFORT_ROUTES[method, route])
         if method == "POST" and route == "api/repos/create":
             payload = json.loads(body)
             repo_id = f"{payload.get('organization') or USER}/{payload['name']}"

@@ -131,14 +131,42 @@ def test_training_compares_with_three_baselines(tiny_run):
         assert figures["fraction_of_peak"] == figures["model_flops_per_second"] / peak
         for baseline in training.BASELINES:
             base = runs[baseline]
-            assert figures[f"speedup_vs_{baseline}"] == round(
-                figures["clips_per_second"] / base["clips_per_second"], 3
+            assert figures[f"speedup_vs_{baseline}"] == float(
+                f"{figures['clips_per_second'] / base['clips_per_second']:.3g}"
             )
-            assert figures[f"cpu_speedup_vs_{baseline}"] == round(
-                base["cpu_seconds_per_clip"] / figures["cpu_seconds_per_clip"], 3
+            assert figures[f"cpu_speedup_vs_{baseline}"] == float(
+                f"{base['cpu_seconds_per_clip'] / figures['cpu_seconds_per_clip']:.3g}"
             )
     for baseline in training.BASELINES:
         assert runs[baseline][f"speedup_vs_{baseline}"] == runs[baseline][f"cpu_speedup_vs_{baseline}"] == 1.0
+
+
+def test_a_clock_that_did_not_tick_gives_no_figure_instead_of_a_crash():
+    # On a fast quiet machine a tiny model's CPU time per clip was rounded to 0.000 and the speed-up divided by it.
+    rounds = [
+        {
+            "attention": "sdpa",
+            "step_seconds": [0.0004],
+            "cpu_seconds": 0.0,
+            "peak_memory_mb": 10.0,
+            "loss_is_finite": True,
+        }
+    ]
+    runs = {
+        variant: training.summarize(variant, 4, 1000, rounds) for variant in ("videomae_sdpa_fp32", "adhvit_sdpa_bf16")
+    }
+    fast = [{**rounds[0], "cpu_seconds": 0.0000123}]
+    runs["adhvit_sdpa_fp32"] = training.summarize("adhvit_sdpa_fp32", 4, 1000, fast)
+
+    training.add_ratios(runs)
+
+    assert runs["adhvit_sdpa_fp32"]["cpu_seconds_per_clip"] == 3.075e-06  # not rounded to 0
+    assert runs["adhvit_sdpa_bf16"]["cpu_speedup_vs_videomae_sdpa_fp32"] is None
+    assert runs["adhvit_sdpa_fp32"]["cpu_speedup_vs_videomae_sdpa_fp32"] == 0.0
+    assert runs["adhvit_sdpa_fp32"]["speedup_vs_videomae_sdpa_fp32"] == 1.0
+    for figures in runs.values():
+        figures["fraction_of_peak"] = 0.5
+    assert "| 1.00x / n/a |" in "\n".join(training.tables({"tiny": runs}))
 
 
 def test_counted_flops(tiny_run):

@@ -119,3 +119,33 @@ def test_a_route_the_local_hub_lacks_is_named_and_fails_the_test(local_hub):
     ):
         local_hub.check_routes()
     local_hub.server.unhandled.clear()  # this test provoked it on purpose
+
+
+def test_best_effort_routes_are_answered_like_the_hub_in_a_fresh_hf_home(local_hub, tmp_path):
+    # A fresh machine has no cached agent-harness registry, so huggingface_hub >= 2.4 asks the Hub for it once; the
+    # local hub answers as the Hub does (an empty registry: no agent detected) instead of failing the test.
+    code = "from huggingface_hub.utils import is_agent\nprint(is_agent())\n"
+    env = {**os.environ, **local_hub.env, "HF_HOME": str(tmp_path / "fresh_hf_home")}
+    env = {k: v for k, v in env.items() if k not in ("AI_AGENT", "AGENT")}
+
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "False"
+    assert ("GET", "/api/agent-harnesses") in local_hub.requests
+    assert (tmp_path / "fresh_hf_home" / ".agent_harnesses.json").read_text() == (
+        '{"standardEnvVars": ["AI_AGENT", "AGENT"], "harnesses": {}}'
+    )
+
+
+def test_the_suite_runs_offline_in_an_empty_hf_home_of_its_own():
+    # conftest sets these before huggingface_hub is imported, whatever the caller's shell exports (make test, CI,
+    # a plain `pytest`): a test can neither reach the network nor read the user's cache or token.
+    from conftest import SESSION_HF_HOME
+    from huggingface_hub import constants
+
+    assert constants.HF_HOME == SESSION_HF_HOME
+    assert constants.HF_HUB_OFFLINE is True
+    assert constants.ENDPOINT == "https://huggingface.co"
+    assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
+    assert "HF_TOKEN" not in os.environ
