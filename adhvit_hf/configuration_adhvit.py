@@ -1,6 +1,8 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """AdhVit (Alternating Dual-Hand Vision Transformer) configuration."""
 
+import sys
+
 from transformers import VideoMAEConfig
 
 
@@ -109,6 +111,26 @@ class AdhVitConfig(VideoMAEConfig):
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}.")
 
     @property
+    def custom_pipelines(self) -> dict:
+        """The pipelines the folder ships as remote code (`config.json`'s `custom_pipelines`), less the tasks that the
+        installed adhvit_hf serves in this process.
+
+        transformers' `pipeline()` builds a task named here from the folder's code, and only with
+        `trust_remote_code=True`, before it consults its registry. Where adhvit_hf is imported (its config class is
+        the one `AutoConfig` maps "adhvit" to, and its pipeline is registered for the task), the task is the
+        installed one instead: `pipeline(task, model=folder)` needs no `trust_remote_code` and nothing from the
+        folder runs. The saved value (`to_dict`, `save_pretrained`) stays whole, so a process without adhvit_hf
+        still finds the task in the folder, and a config built from the folder's own code (`trust_remote_code=True`)
+        keeps its remote pipeline.
+        """
+        declared = self.__dict__.get("custom_pipelines") or {}
+        return {task: spec for task, spec in declared.items() if not _installed_pipeline_serves(type(self), task)}
+
+    @custom_pipelines.setter
+    def custom_pipelines(self, value: dict) -> None:
+        self.__dict__["custom_pipelines"] = value
+
+    @property
     def lh_num_labels(self) -> int:
         """Number of left-hand classes (the length of `lh_id2label`)."""
         return len(self.lh_id2label)
@@ -131,6 +153,18 @@ class AdhVitConfig(VideoMAEConfig):
         if len(getattr(self, f"{hand}_id2label")) != num_labels:
             setattr(self, f"{hand}_id2label", _default_id2label(num_labels))
             setattr(self, f"{hand}_label2id", {f"LABEL_{i}": i for i in range(num_labels)})
+
+
+def _installed_pipeline_serves(config_class: type, task: str) -> bool:
+    """Whether `task` resolves, in this process, to a registered pipeline for configs of `config_class` (what
+    `adhvit_hf.register()` sets up); transformers' registry lives in `transformers.pipelines`, which is never imported
+    here for this question: where nothing imported it, no pipeline is being built."""
+    pipelines = sys.modules.get("transformers.pipelines")
+    if pipelines is None or task not in pipelines.PIPELINE_REGISTRY.supported_tasks:
+        return False
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    return config_class.model_type in CONFIG_MAPPING and CONFIG_MAPPING[config_class.model_type] is config_class
 
 
 # The config keeps a name per class, so a mistyped count (1e11) would exhaust memory instead of failing.

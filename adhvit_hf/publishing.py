@@ -100,9 +100,9 @@ def add_remote_code(output_dir: str | os.PathLike) -> list[str]:
     named by an `auto_map` (config and processor config) or `custom_pipelines` entry is present. The Trainer's
     intermediate pushes copy only weights and configs into `output_dir`, so call this before every push.
 
-    Once a folder declares the pipeline, transformers builds the task from it only with `trust_remote_code=True`
-    (then the folder's copy runs) or `pipeline_class=DualHandVideoClassificationPipeline` (the installed one runs),
-    also where adhvit_hf is installed.
+    Where adhvit_hf is imported, the installed pipeline serves the task declared there (`AdhVitConfig.custom_pipelines`
+    leaves out the tasks the installed package registered), so nothing from the folder runs; elsewhere transformers
+    builds it from the folder's copy, with `trust_remote_code=True`.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

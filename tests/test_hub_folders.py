@@ -7,8 +7,10 @@ Entry points: AutoModel, AutoVideoProcessor, the dual-hand pipeline by task name
 over all of them, so the whole matrix costs two interpreter starts.
 """
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +19,12 @@ import pytest
 import torch
 from hub_server import LocalHub
 from huggingface_hub import HfApi, constants
-from inference_helpers import noise_frames, write_video
-from model_helpers import run_without_adhvit_hf, videomae_v2_state_dict
+from inference_helpers import TINY_PROCESSOR, noise_frames, write_video
+from model_helpers import run_without_adhvit_hf, tiny_model, videomae_v2_state_dict
 from test_hub_push import LH_LABELS, RH_LABELS, two_step_trainer
 from transformers import AutoModel, pipeline
 
-from adhvit_hf import convert_videomae_v2_checkpoint
+from adhvit_hf import AdhVitVideoProcessor, add_remote_code, convert_videomae_v2_checkpoint
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -58,9 +60,15 @@ for name, source in settings["folders"].items():
     with torch.no_grad():
         row["lh_logits"] = model(pixel_values).lh_logits.tolist()
     row["modules"] = [type(model).__module__, type(processor).__module__]
-    row["pipeline"] = answer(
-        lambda: pipeline(PIPELINE_TASK, model=source, trust_remote_code=True, device="cpu")(settings["video"], top_k=2)
-    )
+    try:
+        classifier = pipeline(PIPELINE_TASK, model=source, device="cpu", **remote)
+        row["modules"].append(type(classifier).__module__)
+        row["pipeline"] = answer(lambda: classifier(settings["video"], top_k=2))
+    except ValueError as error:
+        row["pipeline"] = {"refused": str(error)}
+    if not installed:  # without the package, nothing runs from a folder unless the user trusts its code
+        row["untrusted"] = answer(lambda: pipeline(PIPELINE_TASK, model=source, device="cpu", trust_remote_code=False))
+        row["untrusted"] = row["untrusted"] if isinstance(row["untrusted"], dict) else "built"
     if installed:
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
@@ -76,6 +84,7 @@ for name, source in settings["folders"].items():
         ))
         if not isinstance(row["features"], dict):
             row["features"] = sorted(os.listdir(os.path.join(out, "shared_features")))
+report["remote_modules_imported"] = sorted(m for m in sys.modules if m.startswith("transformers_modules"))
 print(json.dumps(report))
 """.replace("PIPELINE_TASK", repr(PIPELINE_TASK))
 
@@ -158,6 +167,7 @@ def run_matrix(folders, inputs, hub, work_dir: Path, with_adhvit_hf: bool) -> di
 @pytest.mark.parametrize("with_adhvit_hf", [False, True], ids=["without adhvit_hf", "with adhvit_hf"])
 def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_path, with_adhvit_hf):
     report = run_matrix(folders, inputs, hub, tmp_path / "matrix", with_adhvit_hf)
+    remote_modules = report.pop("remote_modules_imported")
 
     assert list(report) == list(folders)
     pixel_values = torch.load(inputs["pixels"], weights_only=True)
@@ -177,7 +187,7 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
         with torch.no_grad():
             expected = model(pixel_values).lh_logits
         torch.testing.assert_close(torch.tensor(row["lh_logits"]), expected, rtol=0, atol=1e-5, msg=name)
-        classifier = pipeline(PIPELINE_TASK, model=local, trust_remote_code=True, device="cpu")
+        classifier = pipeline(PIPELINE_TASK, model=local, device="cpu")  # the installed pipeline
         expected_prediction = classifier(inputs["video"], top_k=2)
         for hand in ("left_hand", "right_hand"):
             assert [e["label"] for e in row["pipeline"][hand]] == [e["label"] for e in expected_prediction[hand]]
@@ -185,11 +195,23 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
                 [e["score"] for e in expected_prediction[hand]], abs=1e-5
             )
         if with_adhvit_hf:
-            assert row["modules"] == ["adhvit_hf.modeling_adhvit", "adhvit_hf.processing_adhvit"], name
+            # the installed classes serve every entry point, pipeline included, without trust_remote_code
+            installed = [
+                "adhvit_hf.modeling_adhvit",
+                "adhvit_hf.processing_adhvit",
+                "adhvit_hf.inference.pipeline_adhvit",
+            ]
+            assert row["modules"] == installed, name
             assert row["predict"] == {"video": inputs["video"], **row["pipeline"]}, name
             assert row["features"] == ["clip.npy"], name
         else:
+            assert len(row["modules"]) == 3, (name, row)
             assert all(module.startswith("transformers_modules.") for module in row["modules"]), (name, row)
+            assert "trust_remote_code=True" in row["untrusted"]["refused"], (name, row)
+    if with_adhvit_hf:
+        assert remote_modules == [], "code from a folder ran although adhvit_hf is installed"
+    else:
+        assert any(module.endswith(".pipeline_adhvit") for module in remote_modules), remote_modules
 
 
 def test_import_leaves_the_training_stack_to_first_use(tmp_path):
@@ -215,3 +237,46 @@ print(json.dumps({"added": added, "trainer": f"{trainer.__module__}.{trainer.__n
         "trainer": "adhvit_hf.training.trainer.AlternatingTrainer",
         "after": True,
     }
+
+
+def readme_quick_start() -> str:
+    """The README's "Quick start in Python" snippets, in the order printed."""
+    section = (REPO_ROOT / "README.md").read_text(encoding="utf-8").split("## Quick start in Python", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    return "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
+
+
+def test_the_readme_quick_start_runs_the_installed_classes_without_trust_remote_code(demo_data, tmp_path):
+    names = {i: f"motion_{i}" for i in range(6)}
+    tiny_model(lh_num_labels=6, rh_num_labels=6, lh_id2label=names, rh_id2label=names).save_pretrained(
+        tmp_path / "demo_output"
+    )
+    AdhVitVideoProcessor(**TINY_PROCESSOR).save_pretrained(tmp_path / "demo_output")
+    add_remote_code(tmp_path / "demo_output")  # as every folder the package writes: it names the pipeline
+    os.symlink(demo_data, tmp_path / "demo_data")
+    script = readme_quick_start() + (
+        "\nimport sys\nprint('REMOTE', sorted(m for m in sys.modules if m.startswith('transformers_modules')))\n"
+        "print('CLASSES', type(model).__module__, type(processor).__module__, type(classifier).__module__)\n"
+    )
+    assert "trust_remote_code=" not in readme_quick_start()
+
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**with_this_tree(), "HF_MODULES_CACHE": str(tmp_path / "modules")},
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2] == "REMOTE []"  # nothing from the folder ran
+    installed = "adhvit_hf.modeling_adhvit adhvit_hf.processing_adhvit adhvit_hf.inference.pipeline_adhvit"
+    assert lines[-1] == f"CLASSES {installed}"
+    prediction = ast.literal_eval(lines[0])  # the pipeline's printed answer: five labels per hand
+    assert [len(prediction[hand]) for hand in ("left_hand", "right_hand")] == [5, 5]
+    by_hand = [line for line in lines if line.startswith(("lh [", "rh ["))]
+    for hand, line in zip(("left_hand", "right_hand"), by_hand, strict=True):  # by hand: the pipeline's scores
+        assert [name for name, _ in ast.literal_eval(line[3:])] == [entry["label"] for entry in prediction[hand]]
+    assert not (tmp_path / "modules").exists()

@@ -125,13 +125,13 @@ class DualHandVideoClassificationPipeline(Pipeline):
     ```python
     >>> import adhvit_hf  # registers the task
     >>> from transformers import pipeline
-    >>> classifier = pipeline("dual-hand-video-classification", model="path/to/model", trust_remote_code=True)
+    >>> classifier = pipeline("dual-hand-video-classification", model="path/to/model")
     >>> classifier("assembly.mp4", top_k=3)
     ```
 
-    Every folder adhvit_hf writes names this pipeline in `config.custom_pipelines`, and transformers then requires
-    `trust_remote_code=True` (runs the folder's copy; all that is needed where adhvit_hf is not installed) or
-    `pipeline_class=DualHandVideoClassificationPipeline` (runs the installed one).
+    Every folder adhvit_hf writes names this pipeline in `config.custom_pipelines`. With adhvit_hf imported the
+    installed pipeline serves it (no `trust_remote_code`, nothing from the folder runs); in a process with only
+    transformers, `trust_remote_code=True` runs the folder's copy.
     """
 
     _load_processor = False
