@@ -10,7 +10,10 @@ OUT/rh_features/<name>.npy [rh_num_labels, T] (float32, T = the video's frame co
 OUT/timelines/<name>.json (segments per hand) and OUT/timelines/<name>.png. A window of num_frames frames every
 sampling_rate frames slides over the video every --stride frames; each window's result is assigned to its centre frame,
 frames between centres are linearly interpolated and frames before the first / after the last centre are held.
-Videos whose outputs already exist are skipped unless --overwrite. A video that cannot be decoded is skipped and listed
+OUT/provenance/<name>.json records what made them (the video's path, size and modification time; the model's weights,
+preprocessing, stride and precision). Without --overwrite, a video whose outputs were made from the same file by the
+same settings is skipped, one whose file changed (or has no record) is redone, and a folder holding outputs of other
+settings, or of another video of the same name, is refused. A video that cannot be decoded is skipped and listed
 at the end (exit status 1); the others are still processed.
 """
 
@@ -43,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--num_workers", type=non_negative_int, default=2, help="decoding workers (0: decode in the main process)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="redo videos whose outputs exist")
+    parser.add_argument("--overwrite", action="store_true", help="redo videos whose outputs exist, whatever made them")
     parser.add_argument(
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )

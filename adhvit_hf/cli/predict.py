@@ -21,6 +21,7 @@ from adhvit_hf.inference.features import check_video_path
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.pipeline_adhvit import processor_with_views
 from adhvit_hf.inference.windows import short_video_message
+from adhvit_hf.precision import autocast_precision
 from adhvit_hf.utils import HelpFormatter, positive_int, run_cli
 
 
@@ -117,6 +118,7 @@ def classify(classifier, videos: list[str], top_k: int, batch_size: int) -> dict
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    logger.setLevel(logging.INFO)  # this program's own lines (the precision); libraries stay at warnings
     # Everything the user typed is checked before the model is loaded.
     videos = [str(check_video_path(video)) for video in args.videos]
     device = resolve_device(args.device)
@@ -128,6 +130,7 @@ def main(argv=None) -> int:
     classifier = DualHandVideoClassificationPipeline(
         model=model, video_processor=processor, device=device, task=PIPELINE_TASK
     )
+    logger.info("precision: %s", autocast_precision(device).describe())
     errors = {video: message for video in videos if (message := check_video(video, processor))}
     results = {video: errors[video] for video in videos if video in errors}
     readable = [video for video in videos if video not in errors]

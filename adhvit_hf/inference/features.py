@@ -24,8 +24,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..data.decoding import VideoDecodeError, open_video, video_info
+from ..precision import autocast_precision
 from ..utils import UserInputError, save_json, save_npy
 from .pipeline_adhvit import processor_with_views
+from .provenance import record_path, reuse_decision, run_record, source_record
 from .timeline import plot_timelines, save_figure, timeline_segments
 from .windows import short_video_message, window_centres, window_frame_indices, windows_to_frames
 
@@ -94,6 +96,7 @@ def extract_video_features(
     num_workers: int = 0,
     backend: str = "auto",
     progress: bool = True,
+    bf16: bool | None = None,
 ) -> VideoFeatures:
     """Runs `model` on sliding windows over a whole video, one forward per window with both hands.
 
@@ -107,6 +110,7 @@ def extract_video_features(
         num_workers: DataLoader workers decoding the next batches while the model runs.
         backend: decoder, "auto", "decord" or "pyav".
         progress: show a tqdm bar for the video.
+        bf16: bf16 autocast; None decides by `adhvit_hf.precision`'s rule for the model's device.
 
     Returns:
         `VideoFeatures` with per-frame pooled features and per-hand logits.
@@ -125,6 +129,8 @@ def extract_video_features(
         num_video_frames, processor.num_frames, processor.sampling_rate, stride or processor.sampling_rate
     )
     device = model.device
+    if bf16 is None:
+        bf16 = autocast_precision(device).bf16
     loader = DataLoader(
         WindowBatches(video_path, windows, processor_with_views(processor, test_num_crop=1), batch_size, backend),
         batch_size=None,
@@ -138,7 +144,7 @@ def extract_video_features(
             if isinstance(pixel_values, VideoDecodeError):
                 raise VideoDecodeError(str(pixel_values))
             pixel_values = pixel_values.to(device, model.dtype, non_blocking=True)
-            with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
                 outputs = model(pixel_values=pixel_values, hand=None)
             results["shared"].append(outputs.pooled_output.float().cpu())
             results["lh"].append(outputs.lh_logits.float().cpu())
@@ -164,7 +170,7 @@ def output_paths(output_dir: str | os.PathLike, name: str) -> dict[str, Path]:
 def write_video_outputs(output_dir: str | os.PathLike, name: str, features: VideoFeatures, config) -> None:
     """Writes the three feature arrays, the timeline JSON and the timeline PNG of one video (each atomically).
 
-    The timeline PNG is written last, so its presence means the video is complete.
+    `extract_features` then writes the video's provenance record, last: only a recorded video is complete.
     """
     paths = output_paths(output_dir, name)
     for hand in FEATURE_FOLDERS:
@@ -263,24 +269,42 @@ def extract_features(
 ) -> dict[str, list[str]]:
     """Extracts features and timelines for every video into `output_dir`.
 
-    A video whose outputs all exist is skipped unless `overwrite`; a video that cannot be decoded is logged and left
-    out, and the others go on. Returns the video paths per outcome, {"done": [...], "skipped": [...],
-    "failed": [...]}, and "errors": {failed video: message}.
+    Each video's outputs end with a record of what made them (`provenance/<name>.json`: the source file's path, size
+    and modification time; the model's weights, the processor, stride and precision). Without `overwrite`, a video
+    whose outputs are complete and recorded as made from the same file by the same settings is skipped; one whose
+    file changed, or that has no record, is redone (logged with the reason); outputs of other settings, or of
+    another video of the same name, are refused before anything is written (`UserInputError`). A video that cannot be
+    decoded is logged and left out, and the others go on. Returns the video paths per outcome, {"done": [...],
+    "skipped": [...], "failed": [...]}, and "errors": {failed video: message}.
     """
     summary = {"done": [], "skipped": [], "failed": [], "errors": {}}
-    for video in map(Path, videos):
-        if not overwrite and all(path.exists() for path in output_paths(output_dir, video.stem).values()):
-            summary["skipped"].append(str(video))
+    precision = autocast_precision(model.device)
+    logger.info("precision: %s", precision.describe())
+    bf16 = precision.bf16
+    run = run_record(model, processor, stride or processor.sampling_rate, bf16)
+    pending = []
+    for video in map(Path, videos):  # every refusal before the first write
+        if overwrite or not all(path.exists() for path in output_paths(output_dir, video.stem).values()):
+            pending.append(video)
             continue
+        reuse, reason = reuse_decision(output_dir, video.stem, video, run)
+        if reuse:
+            summary["skipped"].append(str(video))
+        else:
+            logger.info("redoing %s: %s", video, reason)
+            pending.append(video)
+    for video in pending:
         try:
             features = extract_video_features(
-                model, processor, video, stride, batch_size, num_workers, backend, progress
+                model, processor, video, stride, batch_size, num_workers, backend, progress, bf16=bf16
             )
+            source = source_record(video)
         except VideoDecodeError as error:
             logger.error("Skipping %s", error)
             summary["failed"].append(str(video))
             summary["errors"][str(video)] = str(error)
             continue
         write_video_outputs(output_dir, video.stem, features, model.config)
+        save_json(record_path(output_dir, video.stem), {"source": source, "run": run})  # last: the video is done
         summary["done"].append(str(video))
     return summary

@@ -13,16 +13,25 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from transformers import Pipeline
-from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, logging
 from transformers.video_utils import load_video
 
 
+logger = logging.get_logger(__name__)
 PIPELINE_TASK = "dual-hand-video-classification"
 MODEL_TYPE = "adhvit"
 HAND_OUTPUT_KEYS = {"lh": "left_hand", "rh": "right_hand"}
 SCORE_FUNCTIONS = ("softmax", "sigmoid", "none")
 # Where a video cannot be read these are raised (decoders, file system, HTTP); anything else is a bug and propagates.
 READ_ERRORS = (ValueError, OSError, RuntimeError)
+
+
+def bf16_autocast_pays(device: torch.device) -> bool:
+    """`adhvit_hf.precision`'s rule, copied (this file ships as remote code and imports no adhvit_hf module): bf16
+    autocast on GPUs with bf16 and on CPUs with AMX or AVX512-BF16, where bf16 is native and faster than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
 
 
 def is_url(video: str) -> bool:
@@ -140,9 +149,12 @@ class DualHandVideoClassificationPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = False
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, auto_bf16: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         check_model(self.model)
+        # bf16 autocast where the device computes bf16 natively, as training, predict and extract do
+        self.bf16 = auto_bf16 and bf16_autocast_pays(self.device)
+        logger.info("dual-hand pipeline on %s: %s", self.device, "bf16 autocast" if self.bf16 else "fp32")
         self.video_processor = self._find_video_processor()
         if self.video_processor is None:
             raise ValueError(
@@ -286,7 +298,7 @@ class DualHandVideoClassificationPipeline(Pipeline):
         }
         if readable.any():
             pixel_values = pixel_values[readable].flatten(0, 1).to(self.model.dtype)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 outputs = self.model(pixel_values=pixel_values, hand=None)
             # As in VideoMAE V2 testing: the score function per view, then the mean over a video's views.
             for hand in HAND_OUTPUT_KEYS:

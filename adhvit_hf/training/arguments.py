@@ -15,6 +15,7 @@ import torch
 from transformers import TrainingArguments
 
 from ..data.transforms import FLIP_POLICIES
+from ..precision import Precision, autocast_precision
 from .schedule import STRATEGIES
 
 
@@ -192,7 +193,7 @@ class AlternatingTrainingArguments(TrainingArguments):
     )
     auto_bf16: bool = field(
         default=True,
-        metadata={"help": "bf16 autocast on GPUs with bf16 and on CPUs with AMX (see docs/benchmark.md)."},
+        metadata={"help": "bf16 autocast on GPUs with bf16 and on CPUs with AMX or AVX512-BF16 (docs/benchmark.md)."},
     )
     # Decoding overlaps the model step only in worker processes (scripts/benchmark.py: one worker decodes 4 training
     # clips/s of 720p video, where ViT-S 16x112 trains 6.4 clips/s on 2 CPU cores); persistent workers are not
@@ -212,8 +213,8 @@ class AlternatingTrainingArguments(TrainingArguments):
             # separate jobs otherwise) and allows bf16 autocast on the CPU.
             self.use_cpu = True
             self.dataloader_pin_memory = False  # pinning needs an accelerator; torch warns on every loader otherwise
-        if self.auto_bf16 and not self.fp16:
-            self.bf16 = self.bf16 or bf16_autocast_helps(use_cuda=torch.cuda.is_available() and not self.use_cpu)
+        self.precision = self._choose_precision()
+        self.bf16 = self.precision.bf16
         if self.alternation_steps <= 0:
             raise ValueError(
                 f"--alternation_steps must be a positive number of optimizer steps, got {self.alternation_steps}"
@@ -240,6 +241,15 @@ class AlternatingTrainingArguments(TrainingArguments):
         super().__post_init__()
         self._scale_original_lr()
 
+    def _choose_precision(self) -> Precision:
+        """bf16 autocast by `adhvit_hf.precision`'s rule unless `--bf16` or `--fp16` says otherwise; the trainer
+        logs the choice and its reason."""
+        if self.fp16:
+            return Precision(False, "--fp16")
+        if self.bf16:
+            return Precision(True, "--bf16")
+        return autocast_precision("cuda" if torch.cuda.is_available() and not self.use_cpu else "cpu", self.auto_bf16)
+
     def _scale_original_lr(self) -> None:
         """The original's `--lr` (here `base_lr`), `--min_lr` and `--warmup_lr` are per 256 clips of global batch.
 
@@ -262,16 +272,6 @@ class AlternatingTrainingArguments(TrainingArguments):
             self.min_lr * scale,
         )
         self.base_lr = None
-
-
-def bf16_autocast_helps(use_cuda: bool) -> bool:
-    """Whether this machine runs bf16 faster than fp32: GPUs with bf16, CPUs with AMX tiles.
-
-    On CPUs without AMX bf16 matmuls are emulated and slower than fp32 (docs/benchmark.md has the figures).
-    """
-    if use_cuda:
-        return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_amx_tile_supported()
 
 
 # The original's flags onto ours. A flag taking values keeps them. The ORIGINAL_IGNORED_* flags are accepted for

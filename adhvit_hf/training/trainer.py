@@ -149,6 +149,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             self.updates_per_epoch,
             self.args.alternation_steps,
         )
+        precision = getattr(self.args, "precision", None)  # plain TrainingArguments do not choose one
+        if precision is not None:
+            logger.info("precision: %s", precision.describe())
         try:
             return super().train(resume_from_checkpoint=checkpoint, **kwargs)
         finally:
