@@ -75,6 +75,15 @@ def test_resume_message_without_auto_resume():
     )
 
 
+def test_resume_message_with_overwrite_output_dir_never_advises_deleting_the_checkpoint():
+    # configs/demo.json has overwrite_output_dir (and no_auto_resume): rerunning it unchanged deletes checkpoints
+    assert resume_message("SIGINT", "out", 36, auto_resume=False, overwrite=True) == (
+        "training stopped by SIGINT at step 36; checkpoint saved in out/checkpoint-36. To resume, rerun the same "
+        "command with --resume_from_checkpoint out/checkpoint-36 added (without it, --overwrite_output_dir would "
+        "delete this checkpoint and start afresh)"
+    )
+
+
 def test_every_row_of_the_faults_table_names_an_existing_test():
     docs = Path(__file__).parents[1] / "docs" / "faults.md"
     rows = [line for line in docs.read_text().splitlines() if line.startswith("| ") and not line.startswith("| case")]

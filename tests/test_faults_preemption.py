@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_run_args
-from faults_helpers import SignalDuringStep
+from faults_helpers import ScoreByEpoch, SignalDuringStep
 from safetensors.torch import load_file
+from transformers import TrainerCallback
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import COMPLETE_MARKER
@@ -137,3 +138,59 @@ def test_sigterm_on_one_ddp_rank_stops_every_rank_at_the_same_step(demo_data, tm
     assert "parallel_mode != ParallelMode.DISTRIBUTED" not in result.stderr  # real DDP (needs use_cpu on CPU)
     assert sorted(p.name for p in output_dir.glob("checkpoint-*")) == ["checkpoint-3"]
     assert (output_dir / "checkpoint-3" / COMPLETE_MARKER).is_file()
+
+
+class CountEvaluations(TrainerCallback):
+    def __init__(self):
+        self.steps = []
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.steps.append(state.global_step)
+
+
+@pytest.mark.parametrize("signal_step", [12, 16], ids=["mid-epoch", "last step of an epoch"])
+def test_sigint_with_save_total_limit_1_keeps_its_checkpoint_and_runs_no_evaluation(demo_data, tmp_path, signal_step):
+    # configs/demo.json's settings: an evaluation and a save per epoch, one checkpoint kept; epoch 1 (steps 1-8) is
+    # the best, so when Ctrl-C comes in epoch 2 the newest checkpoint is not the best one.
+    output_dir = tmp_path / "out"
+    args = run_args(
+        demo_data,
+        output_dir,
+        num_train_epochs=3,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        do_eval="True",
+    )
+    evaluations = CountEvaluations()
+
+    results = run_havid.main(
+        args, callbacks=[ScoreByEpoch([50.0, 40.0, 30.0]), evaluations, SignalDuringStep(signal_step, signal.SIGINT)]
+    )
+
+    assert results == {"preempted_at_step": signal_step}
+    assert evaluations.steps == [8]  # epoch 1's; none after the signal
+    kept = {p.name for p in output_dir.glob("checkpoint-*")}
+    assert kept == {"checkpoint-8", f"checkpoint-{signal_step}"}  # the best and the preemption checkpoint
+    assert (output_dir / f"checkpoint-{signal_step}" / COMPLETE_MARKER).is_file()
+
+    resumed = run_havid.main([*args, "--resume_from_checkpoint", str(output_dir / f"checkpoint-{signal_step}")])
+    assert resumed["epoch"] == 3.0
+
+
+def test_resuming_with_another_batch_size_says_what_changed_and_what_it_means(demo_data, tmp_path, caplog):
+    output_dir = tmp_path / "out"
+    args = run_args(demo_data, output_dir, max_steps=2)
+    run_havid.main(args)
+    checkpoint = output_dir / "checkpoint-2"
+    (output_dir / "trainer_state.json").unlink()  # not finished: resume the checkpoint
+
+    with caplog.at_level("WARNING"):
+        run_havid.main([*args, "--batch_size", "2", "--max_steps", "3", "--resume_from_checkpoint", str(checkpoint)])
+
+    assert (
+        f"resuming {checkpoint} with another schedule (--batch_size 4 then, 2 now; --max_steps 2 then, 3 now): from "
+        "step 2 on, the epoch length, learning-rate and weight-decay schedules, hand phases and data order follow the "
+        "new values, so the result is neither the interrupted run nor a fresh run with them; resume with the old "
+        "values to continue that run exactly"
+    ) in caplog.messages

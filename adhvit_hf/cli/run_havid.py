@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
                     training_args.output_dir,
                     preemption.stopped_at_step,
                     training_args.auto_resume,
+                    overwrite=training_args.overwrite_output_dir,
                 )
             )
             trainer.end()

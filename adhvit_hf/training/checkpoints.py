@@ -13,6 +13,7 @@ import logging
 import os
 import pickle
 import shutil
+from pathlib import Path
 
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
@@ -173,6 +174,28 @@ def resolve_resume_checkpoint(args, config=None) -> str | None:
             ) from None
     logger.warning("resuming from %s (--overwrite_output_dir starts afresh instead)", newest)
     return newest
+
+
+def schedule_changes(checkpoint: str, args) -> str | None:
+    """One line naming what this run changes of the schedule the checkpoint was trained on, and what that means;
+    None when nothing changed. transformers only warns generically about a changed batch size."""
+    try:
+        saved = json.loads(Path(checkpoint, TRAINER_STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    changes = []
+    if saved.get("train_batch_size") not in (None, args.per_device_train_batch_size):
+        changes.append(f"--batch_size {saved['train_batch_size']} then, {args.per_device_train_batch_size} now")
+    if args.max_steps > 0 and saved.get("max_steps") not in (None, args.max_steps):
+        changes.append(f"--max_steps {saved['max_steps']} then, {args.max_steps} now")
+    if not changes:
+        return None
+    return (
+        f"resuming {checkpoint} with another schedule ({'; '.join(changes)}): from step {saved.get('global_step')} "
+        "on, the epoch length, learning-rate and weight-decay schedules, hand phases and data order follow the new "
+        "values, so the result is neither the interrupted run nor a fresh run with them; resume with the old values "
+        "to continue that run exactly"
+    )
 
 
 def best_checkpoint(output_dir: str, state) -> str | None:

@@ -33,6 +33,7 @@ class PreemptionCallback(TrainerCallback):
         self.stopped_at_step: int | None = None
         self._previous_handlers = {}
         self._group = None
+        self._save_total_limit = None
 
     def _handle(self, signum, frame) -> None:
         if self.signal_name is not None:
@@ -80,19 +81,41 @@ class PreemptionCallback(TrainerCallback):
             self.stopped_at_step = state.global_step
         return control
 
+    def on_epoch_end(self, args, state, control, **kwargs):
+        # The Trainer ends the epoch after a stop too, and its flow callback then asks for the epoch's evaluation and
+        # save: the signal's checkpoint of this step is already written, and waiting for an evaluation is what the
+        # user who pressed Ctrl-C does not want (nor may its save rotate that checkpoint away).
+        # With save_total_limit 1, Trainer.train() ends by deleting every checkpoint but the best one: the one just
+        # saved to resume from would go whenever the last evaluation did not improve. The limit is lifted from here
+        # (no save follows) until on_train_end, which runs after that deletion.
+        if self.stopped_at_step is not None:
+            control.should_evaluate = False
+            control.should_save = False
+            self._save_total_limit, args.save_total_limit = args.save_total_limit, None
+        return control
+
     def on_train_end(self, args, state, control, **kwargs):
         self.restore_handlers()
+        if self._save_total_limit is not None:
+            args.save_total_limit, self._save_total_limit = self._save_total_limit, None
 
 
-def resume_message(signal_name: str, output_dir: str, step: int, auto_resume: bool) -> str:
-    """What to tell the user after a preempted run: where its checkpoint is and the command that resumes it."""
+def resume_message(signal_name: str, output_dir: str, step: int, auto_resume: bool, overwrite: bool = False) -> str:
+    """What to tell the user after a preempted run: where its checkpoint is and the command that resumes it.
+
+    With `--overwrite_output_dir` (configs/demo.json has it) the same command would delete that checkpoint and
+    start afresh, so the advice is the explicit resume, which takes precedence over it."""
     checkpoint = f"{output_dir}/checkpoint-{step}"
-    rerun = (
-        "rerun the same command (auto-resume takes the newest complete checkpoint), or add"
-        if auto_resume
-        else "rerun the same command without --no_auto_resume, or add"
-    )
-    return (
-        f"training stopped by {signal_name} at step {step}; checkpoint saved in {checkpoint}. "
-        f"To resume, {rerun} --resume_from_checkpoint {checkpoint}"
-    )
+    if overwrite:
+        rerun = (
+            f"rerun the same command with --resume_from_checkpoint {checkpoint} added (without it, "
+            "--overwrite_output_dir would delete this checkpoint and start afresh)"
+        )
+    elif auto_resume:
+        rerun = (
+            "rerun the same command (auto-resume takes the newest complete checkpoint), or add "
+            f"--resume_from_checkpoint {checkpoint}"
+        )
+    else:
+        rerun = f"rerun the same command without --no_auto_resume, or add --resume_from_checkpoint {checkpoint}"
+    return f"training stopped by {signal_name} at step {step}; checkpoint saved in {checkpoint}. To resume, {rerun}"

@@ -29,7 +29,7 @@ from ..inference.pipeline_adhvit import check_model
 from ..modeling_adhvit import IGNORE_INDEX, hand_cross_entropy
 from ..publishing import HubPushMixin
 from .alternating_data import AlternatingBatchSampler
-from .checkpoints import CheckpointError, CompleteCheckpointMixin
+from .checkpoints import CheckpointError, CompleteCheckpointMixin, schedule_changes
 from .ema import ModelEmaCallback
 from .optim import CosineSchedule, CosineScheduler, create_adamw
 from .preemption import PreemptionCallback
@@ -149,6 +149,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             self.updates_per_epoch,
             self.args.alternation_steps,
         )
+        changed = schedule_changes(checkpoint, self.args) if isinstance(checkpoint, str) else None
+        if changed:
+            logger.warning(changed)
         precision = getattr(self.args, "precision", None)  # plain TrainingArguments do not choose one
         if precision is not None:
             logger.info("precision: %s", precision.describe())
