@@ -199,7 +199,7 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
             installed = [
                 "adhvit_hf.modeling_adhvit",
                 "adhvit_hf.processing_adhvit",
-                "adhvit_hf.inference.pipeline_adhvit",
+                "adhvit_hf.pipeline_adhvit",
             ]
             assert row["modules"] == installed, name
             assert row["predict"] == {"video": inputs["video"], **row["pipeline"]}, name
@@ -272,7 +272,7 @@ def test_the_readme_quick_start_runs_the_installed_classes_without_trust_remote_
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.strip().splitlines()
     assert lines[-2] == "REMOTE []"  # nothing from the folder ran
-    installed = "adhvit_hf.modeling_adhvit adhvit_hf.processing_adhvit adhvit_hf.inference.pipeline_adhvit"
+    installed = "adhvit_hf.modeling_adhvit adhvit_hf.processing_adhvit adhvit_hf.pipeline_adhvit"
     assert lines[-1] == f"CLASSES {installed}"
     prediction = ast.literal_eval(lines[0])  # the pipeline's printed answer: five labels per hand
     assert [len(prediction[hand]) for hand in ("left_hand", "right_hand")] == [5, 5]
