@@ -37,7 +37,7 @@ def extracted(tmp_path_factory):
     write_video(video_dir / "assembly_01.mp4", noise_frames(20, seed=3))
     write_video(video_dir / "short.mp4", noise_frames(5, seed=4))
     summary = extract_features(
-        model, processor, list_videos(video_dir), root / "out", stride=3, batch_size=4, progress=False
+        model, processor, list_videos(video_dir), root / "out", stride=3, batch_size=4, progress=False, bf16=False
     )
     return model, processor, video_dir, root / "out", summary
 

@@ -204,6 +204,7 @@ def extract_features(
     overwrite: bool = False,
     backend: str = "auto",
     progress: bool = True,
+    bf16: bool | None = None,
 ) -> dict[str, list[str]]:
     """Extracts features and timelines for every video into `output_dir`.
 
@@ -212,13 +213,15 @@ def extract_features(
     whose outputs are complete and recorded as made from the same file by the same settings is skipped; one whose
     file changed, or that has no record, is redone (logged with the reason); outputs of other settings, or of
     another video of the same name, are refused before anything is written (`UserInputError`). A video that cannot be
-    decoded is logged and left out, and the others go on. Returns the video paths per outcome, {"done": [...],
+    decoded is logged and left out, and the others go on. `bf16`: bf16 autocast, None by `adhvit_hf.precision`'s
+    rule. Returns the video paths per outcome, {"done": [...],
     "skipped": [...], "failed": [...]}, and "errors": {failed video: message}.
     """
     summary = {"done": [], "skipped": [], "failed": [], "errors": {}}
-    precision = autocast_precision(model.device)
-    logger.info("precision: %s", precision.describe())
-    bf16 = precision.bf16
+    if bf16 is None:
+        precision = autocast_precision(model.device)
+        logger.info("precision: %s", precision.describe())
+        bf16 = precision.bf16
     run = run_record(model, processor, stride or processor.sampling_rate, bf16)
     pending = []
     for video in map(Path, videos):  # every refusal before the first write

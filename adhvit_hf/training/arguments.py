@@ -267,5 +267,3 @@ class AlternatingTrainingArguments(TrainingArguments):
             self.min_lr * scale,
         )
         self.base_lr = None
-
-
