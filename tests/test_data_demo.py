@@ -1,14 +1,17 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import filecmp
+import json
 import os
 
 import numpy as np
+import pytest
 
 from adhvit_hf.cli.make_demo_data import main as make_demo_data_main
 from adhvit_hf.data.clip_list import read_label_names
 from adhvit_hf.data.decoding import open_video
-from adhvit_hf.data.demo import MOTIONS, NUM_VIDEO_FRAMES, make_demo_dataset, render_video
+from adhvit_hf.data.demo import DEMO_MARKER, MOTIONS, NUM_VIDEO_FRAMES, make_demo_dataset, render_video
 from adhvit_hf.data.hand_splits import load_hand_splits
+from adhvit_hf.utils import run_cli
 
 
 SMALL = {"train": 6, "val": 3, "test": 3}
@@ -27,6 +30,7 @@ def test_layout_labels_and_loading(tmp_path):
             for name in ("labels.txt", "train_list_video.txt", "val_list_video.txt", "test_list_video.txt")
         ]
         + [f"videos/{split}_{i:04d}.mp4" for split, count in SMALL.items() for i in range(count)]
+        + [DEMO_MARKER]
     )
     for hand in ("lh", "rh"):
         assert read_label_names(str(tmp_path / hand)) == dict(enumerate(MOTIONS))
@@ -71,3 +75,25 @@ def test_script(tmp_path):
     with open(tmp_path / "rh" / "train_list_video.txt") as handle:
         lines = handle.read().splitlines()
     assert len(lines) == 240 and lines[0].startswith("../videos/train_0000.mp4 ")
+
+
+def test_a_non_empty_folder_it_did_not_make_is_refused_and_its_own_is_made_again(tmp_path, capsys):
+    users = tmp_path / "mine"
+    (users / "videos").mkdir(parents=True)
+    (users / "videos" / "train_0000.mp4").write_bytes(b"my own video")
+    (users / "notes.txt").write_text("mine")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(make_demo_data_main, ["--out", str(users)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --out {users} is not empty (notes.txt, videos) and holds no demo dataset: choose a new or empty "
+        "folder, so that no file of yours is overwritten"
+    )
+    assert (users / "videos" / "train_0000.mp4").read_bytes() == b"my own video"
+    assert sorted(p.name for p in users.rglob("*")) == ["notes.txt", "train_0000.mp4", "videos"]
+
+    ours = tmp_path / "demo"
+    make_demo_dataset(str(ours), seed=0, split_sizes=SMALL)
+    assert json.loads((ours / DEMO_MARKER).read_text()) == {"seed": 0, "split_sizes": SMALL}
+    make_demo_dataset(str(ours), seed=0, split_sizes=SMALL)  # its own folder: made again

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.time()
 
     if not os.path.isfile(os.path.join(args.data_dir, "lh", "train_list_video.txt")):
-        make_demo_dataset(args.data_dir, seed=0)
+        make_demo_dataset(args.data_dir, seed=0, flag="--data_dir")
     results = run_havid.main(
         [
             args.config,

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ..utils import UserInputError, atomic_write, prepare_output_dir
+from ..utils import UserInputError, atomic_write, prepare_output_dir, save_json
 from .clip_list import SPLIT_FILES
 from .encoding import write_mp4
 
@@ -66,16 +66,31 @@ def balanced_labels(count: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(np.arange(count) % len(MOTIONS))
 
 
-def make_demo_dataset(out_dir: str, seed: int = 0, split_sizes: dict[str, int] | None = None) -> dict[str, int]:
+# Written last into a folder make_demo_dataset made: it may make it again there, and it refuses any other non-empty one.
+DEMO_MARKER = ".adhvit_demo_data.json"
+
+
+def make_demo_dataset(
+    out_dir: str, seed: int = 0, split_sizes: dict[str, int] | None = None, flag: str = "--out"
+) -> dict[str, int]:
     """Write the demo dataset under `out_dir`; returns the number of videos per split.
 
     Layout: out_dir/videos/<split>_<n>.mp4 and, for hand in lh/rh, out_dir/<hand>/{train,val,test}_list_video.txt
-    (lines `../videos/<file> <label>`, resolved against the hand folder) plus out_dir/<hand>/labels.txt.
-    The same seed gives the same frames and the same files.
+    (lines `../videos/<file> <label>`, resolved against the hand folder) plus out_dir/<hand>/labels.txt, and last
+    `DEMO_MARKER`, which says the folder is the demo's. The same seed gives the same frames and the same files.
+    A folder that holds anything but an earlier demo dataset is refused (`flag` names it): its files are not ours
+    to overwrite.
     """
     if seed < 0:
         raise UserInputError(f"--seed must be >= 0, got {seed}")
-    prepare_output_dir(out_dir)
+    entries = sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []
+    if entries and DEMO_MARKER not in entries:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise UserInputError(
+            f"{flag} {out_dir} is not empty ({shown}) and holds no demo dataset: choose a new or empty folder, so "
+            "that no file of yours is overwritten"
+        )
+    prepare_output_dir(out_dir, flag=flag)
     split_sizes = split_sizes or SPLIT_SIZES
     rng = np.random.default_rng(seed)
     lines = {hand: {split: [] for split in split_sizes} for hand in HAND_COLORS}
@@ -95,4 +110,5 @@ def make_demo_dataset(out_dir: str, seed: int = 0, split_sizes: dict[str, int] |
         for split, split_lines in per_split.items():
             with atomic_write(os.path.join(out_dir, hand, LIST_FILES[split]), "w", encoding="utf-8") as handle:
                 handle.write("".join(line + "\n" for line in split_lines))
+    save_json(os.path.join(out_dir, DEMO_MARKER), {"seed": seed, "split_sizes": dict(split_sizes)})
     return dict(split_sizes)
