@@ -23,6 +23,7 @@ from adhvit_hf.inference.features import extract_features, output_paths
 from adhvit_hf.inference.videos import list_videos
 from adhvit_hf.inference.windows import window_frame_indices
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor, processor_with_views
+from adhvit_hf.utils import UserInputError
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -145,7 +146,7 @@ def test_finished_videos_are_skipped_unless_overwrite(tmp_path):
     second = extract_features(model, processor, videos, **run)
     assert first == {"done": [str(v) for v in videos], "skipped": [], "failed": [], "errors": {}}
     assert second == {"done": [], "skipped": [str(v) for v in videos], "failed": [], "errors": {}}
-    assert modification_times() == after_first and len(after_first) == 10
+    assert modification_times() == after_first and len(after_first) == 12  # 5 outputs and a record per video
 
     output_paths(tmp_path / "out", "b")["timeline_png"].unlink()  # as if the run was killed before b's last file
     third = extract_features(model, processor, videos, **run)
@@ -212,3 +213,41 @@ def test_list_videos_errors_name_the_source(tmp_path):
     (tmp_path / "twice.txt").write_text("x/a.mp4\ny/a.avi\n")
     with pytest.raises(ValueError, match="would both write outputs named 'a'"):
         list_videos(tmp_path / "twice.txt")
+
+
+def test_outputs_made_by_other_settings_or_from_another_video_are_refused_and_changed_videos_redone(tmp_path, caplog):
+    video_dir = tmp_path / "videos"
+    write_video(video_dir / "a.mp4", two_hand_frames(12, 4, 8))
+    model, processor = HalfBrightnessModel(), AdhVitVideoProcessor(**TINY_PROCESSOR)
+    out = tmp_path / "out"
+    extract_features(model, processor, [video_dir / "a.mp4"], out, stride=2, progress=False, bf16=False)
+    record = json.loads((out / "provenance" / "a.json").read_text())
+    assert record["source"]["path"] == str((video_dir / "a.mp4").resolve())
+    assert record["source"]["size"] == (video_dir / "a.mp4").stat().st_size
+    assert (record["run"]["stride"], record["run"]["precision"]) == (2, "fp32")
+    assert set(record["run"]) == {"model", "weights", "processor", "stride", "precision"}
+    before = (out / "lh_features" / "a.npy").read_bytes()
+
+    with pytest.raises(UserInputError) as error:  # another stride: another run's results, kept
+        extract_features(model, processor, [video_dir / "a.mp4"], out, stride=3, progress=False, bf16=False)
+    assert str(error.value) == (
+        f"{out}/provenance/a.json: the outputs in {out} were made with other --stride (2 then, 3 now); choose "
+        "another --out, or --overwrite to redo them with these settings"
+    )
+    with pytest.raises(UserInputError, match="were made with other precision \\(fp32 then, bf16 now\\)"):
+        extract_features(model, processor, [video_dir / "a.mp4"], out, stride=2, progress=False, bf16=True)
+    other = tmp_path / "elsewhere" / "a.mp4"  # another video of the same file name
+    write_video(other, two_hand_frames(12, 6, 2))
+    with pytest.raises(UserInputError, match="another video of the same name"):
+        extract_features(model, processor, [other], out, stride=2, progress=False, bf16=False)
+    assert (out / "lh_features" / "a.npy").read_bytes() == before
+
+    write_video(video_dir / "a.mp4", two_hand_frames(12, 6, 2))  # the same path, a new video
+    with caplog.at_level("INFO"):
+        summary = extract_features(model, processor, [video_dir / "a.mp4"], out, stride=2, progress=False, bf16=False)
+    assert summary["done"] == [str(video_dir / "a.mp4")]
+    assert (
+        f"redoing {video_dir / 'a.mp4'}: the video changed since its outputs were made (size or modification time)"
+        in caplog.messages
+    )
+    assert (out / "lh_features" / "a.npy").read_bytes() != before
