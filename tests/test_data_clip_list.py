@@ -53,6 +53,15 @@ def test_data_root_takes_precedence(tmp_path, hand_dir):
         ("a.mp4 -1", "label -1 is out of range for 3 classes"),
         ("a.mp4 9 4 1", "start_frame 9 > end_frame 4"),
         ("a.mp4 -2 4 1", "start_frame must be >= 0, got -2"),
+        # int() reads these as 1, 3 and 3; in a list they are typos or another file's columns
+        ("a.mp4 0_1", "label must be an integer, got '0_1'"),
+        ("a.mp4 +3", "label must be an integer, got '+3'"),
+        ("a.mp4 \uff13", "label must be an integer, got '\uff13'"),
+        (
+            "a.mp4 10 2",
+            "expected 'path label' or 'path start_frame end_frame label', got 'a.mp4 10 2' (a frame range needs both "
+            "start_frame and end_frame)",
+        ),
     ],
 )
 def test_bad_lines_name_file_and_line(hand_dir, line, message):

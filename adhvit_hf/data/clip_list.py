@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 from ..configuration_adhvit import HANDS
@@ -57,11 +58,16 @@ def resolve_video_path(relative: str, data_root: str, data_path: str, video_subd
     return os.path.abspath((existing or candidates)[0])
 
 
+def _is_int(token: str) -> bool:
+    """ASCII digits with an optional minus: what a list writes. Python's int() also takes '0_1', '+3' and other
+    scripts' digits ('３'), which are typos or another file's columns, not labels."""
+    return re.fullmatch(r"-?[0-9]+", token) is not None
+
+
 def _parse_int(token: str, what: str, where: str) -> int:
-    try:
-        return int(token)
-    except ValueError:
-        raise ClipListError(f"{where}: {what} must be an integer, got {token!r}") from None
+    if not _is_int(token):
+        raise ClipListError(f"{where}: {what} must be an integer, got {token!r}")
+    return int(token)
 
 
 def parse_clip_line(line: str, where: str) -> tuple[str, int | None, int | None, int]:
@@ -72,7 +78,12 @@ def parse_clip_line(line: str, where: str) -> tuple[str, int | None, int | None,
     label = _parse_int(tokens[-1], "label", where)
     # Four or more columns whose 2nd and 3rd from the right are integers form a frame range; otherwise every
     # column but the label belongs to the path (paths may contain spaces).
-    if len(tokens) >= 4 and all(t.lstrip("-").isdigit() for t in tokens[-3:-1]):
+    if len(tokens) == 3 and _is_int(tokens[1]):
+        raise ClipListError(
+            f"{where}: expected 'path label' or 'path start_frame end_frame label', got {line!r} (a frame range needs "
+            "both start_frame and end_frame)"
+        )
+    if len(tokens) >= 4 and all(_is_int(t) for t in tokens[-3:-1]):
         start = _parse_int(tokens[-3], "start_frame", where)
         end = _parse_int(tokens[-2], "end_frame", where)
         path = line.rsplit(None, 3)[0]
