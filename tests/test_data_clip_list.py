@@ -211,3 +211,13 @@ def test_frame_ranges_past_the_end_of_the_video_are_counted_and_reported_once(tm
         f"{list_path}: 2 clip(s) end past the last frame of their video and are cut at it (first: {list_path}:2: "
         f"end_frame 9, but {tmp_path / 'lh' / 'b.mp4'} has 8 frames); check that the list belongs to these videos"
     ]
+
+
+def test_a_directory_or_fifo_in_a_list_is_named_as_what_it_is(hand_dir):
+    (hand_dir / "clips.mp4").mkdir()
+    os.mkfifo(hand_dir / "pipe.mp4")
+    for name, kind in (("clips.mp4", "a directory"), ("pipe.mp4", "not a regular file (a FIFO, socket or device)")):
+        list_path = write(hand_dir / "train_list_video.txt", f"{name} 0\n")
+        with pytest.raises(ClipListError) as error:
+            read_clip_list(list_path, None, num_classes=3, hand="lh")
+        assert str(error.value) == f"{list_path}:1: {hand_dir / name} is {kind}, not a video file"

@@ -144,6 +144,9 @@ def read_clip_list(
         record = ClipRecord(video=video, start=start, end=end, label=label, hand=hand, source=where)
         if os.path.isfile(video):
             records.append(record)
+        elif os.path.exists(video):  # found, but nothing a decoder can read: say what it is, not "not found"
+            kind = "a directory" if os.path.isdir(video) else "not a regular file (a FIFO, socket or device)"
+            raise ClipListError(f"{where}: {video} is {kind}, not a video file")
         else:
             missing.append(record)
     if missing and not skip_missing:
