@@ -191,8 +191,9 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
         expected_prediction = classifier(inputs["video"], top_k=2)
         for hand in ("left_hand", "right_hand"):
             assert [e["label"] for e in row["pipeline"][hand]] == [e["label"] for e in expected_prediction[hand]]
+            # both processes follow the precision rule; bf16 sums depend on the thread count, fp32 ones hardly
             assert [e["score"] for e in row["pipeline"][hand]] == pytest.approx(
-                [e["score"] for e in expected_prediction[hand]], abs=1e-5
+                [e["score"] for e in expected_prediction[hand]], abs=1e-3 if classifier.bf16 else 1e-5
             )
         if with_adhvit_hf:
             # the installed classes serve every entry point, pipeline included, without trust_remote_code
