@@ -270,3 +270,14 @@ def test_tensorboard_gets_per_hand_curves_in_the_originals_log_dir(demo_data, tm
         "eval/mean_top1",
     }
     assert expected <= tags
+
+
+def test_alternation_steps_longer_than_the_run_warn_that_a_hand_stays_untrained(demo_data, tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        run_havid.main(tiny_run_args(demo_data, tmp_path / "short", max_steps=2, alternation_steps=2))
+        run_havid.main(tiny_run_args(demo_data, tmp_path / "long_enough", max_steps=3, alternation_steps=2))
+    warnings = [message for message in caplog.messages if "stays untrained" in message]
+    assert warnings == [
+        "this run's 2 optimizer steps never reach a right hand phase (--alternation_steps 2, --alternation_strategy "
+        "fixed): the right hand head stays untrained; lower --alternation_steps or train longer"
+    ]

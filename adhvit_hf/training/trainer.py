@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from transformers import ProgressCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
-from ..configuration_adhvit import HANDS, IGNORE_INDEX
+from ..configuration_adhvit import HAND_NAMES, HANDS, IGNORE_INDEX
 from ..modeling_adhvit import hand_cross_entropy
 from ..pipeline_adhvit import check_model
 from .alternating_data import AlternatingBatchSampler
@@ -149,6 +149,17 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             self.updates_per_epoch,
             self.args.alternation_steps,
         )
+        untrained = self._hands_the_run_never_trains()
+        if untrained:
+            logger.warning(
+                "this run's %d optimizer steps never reach a %s phase (--alternation_steps %d, --alternation_strategy "
+                "%s): the %s head stays untrained; lower --alternation_steps or train longer",
+                self._total_steps(),
+                HAND_NAMES[untrained[0]],
+                self.args.alternation_steps,
+                self.args.alternation_strategy,
+                HAND_NAMES[untrained[0]],
+            )
         changed = schedule_changes(checkpoint, self.args) if isinstance(checkpoint, str) else None
         if changed:
             logger.warning(changed)
@@ -160,6 +171,18 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         finally:
             # on_train_end is not reached when training raises: the signal handlers must not outlive training.
             self.preemption.restore_handlers()
+
+    def _total_steps(self) -> int:
+        if self.args.max_steps > 0:
+            return self.args.max_steps
+        return math.ceil(self.args.num_train_epochs * self.updates_per_epoch)
+
+    def _hands_the_run_never_trains(self) -> list[str]:
+        """The hands no optimizer step of the whole run trains (a phase longer than the run)."""
+        if self.schedule.joint:
+            return []
+        trained = {self.schedule.hand_at(step) for step in range(min(self._total_steps(), 1_000_000))}
+        return [hand for hand in HANDS if hand not in trained]
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         if self.device_augmentation is not None:
