@@ -339,8 +339,9 @@ class AdhVitPreTrainedModel(PreTrainedModel):
         model, loading_info = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
         _refuse_mismatched_sizes(loading_info["mismatched_keys"], pretrained_model_name_or_path)
         new_heads = [head for head in _head_names(model) if f"{head}.weight" in loading_info["missing_keys"]]
-        if new_heads:
-            # a converted backbone: expected when training starts from it; inference checks loading_info itself
+        if new_heads and not output_loading_info:
+            # a converted backbone: expected when training starts from it. A caller asking for loading_info judges
+            # the missing heads itself (predict and extract refuse them), so "they start new" would mislead there.
             logger.warning(
                 f"{pretrained_model_name_or_path} has no trained weights for {' and '.join(new_heads)}: "
                 f"{'they start' if len(new_heads) > 1 else 'it starts'} new (trunc-normal std "

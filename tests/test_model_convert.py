@@ -72,11 +72,17 @@ def test_converter_writes_a_loadable_folder_whose_heads_load_as_missing(tmp_path
     assert "videomae.encoder.layer.0.attention.attention.q_bias" in saved and "fc_norm.weight" in saved
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="adhvit_hf"):
-        loaded, info = AdhVitForDualHandClassification.from_pretrained(tmp_path / "out", output_loading_info=True)
+        AdhVitForDualHandClassification.from_pretrained(tmp_path / "out")
     assert [record.getMessage() for record in caplog.records if record.name.startswith("adhvit_hf")] == [
         f"{tmp_path / 'out'} has no trained weights for lh_classifier and rh_classifier: they start new "
         "(trunc-normal std 0.02, zero bias)."
     ]
+    caplog.clear()
+    # a caller asking for loading_info judges the heads itself (predict and extract refuse the folder right after,
+    # so "they start new" would mislead there): no warning
+    with caplog.at_level(logging.WARNING, logger="adhvit_hf"):
+        loaded, info = AdhVitForDualHandClassification.from_pretrained(tmp_path / "out", output_loading_info=True)
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("adhvit_hf")] == []
     assert info["missing_keys"] == HEAD_TENSORS
     assert info["unexpected_keys"] == set() and info["mismatched_keys"] == set()
     for name, tensor in model.state_dict().items():
@@ -157,6 +163,9 @@ def test_help_shows_the_console_script_and_its_example(capsys):
         "    adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output-dir adhvit-base \\\n"
         "        --lh_num_labels 75 --rh_num_labels 75\n"
     ) in help_text
+    # it promised "feature extraction" from a folder that adhvit-extract refuses (untrained heads)
+    assert "adhvit-predict and adhvit-extract refuse it\nuntil it is fine-tuned" in help_text
+    assert "feature extraction" not in help_text
 
 
 def test_script_converts_with_label_counts(tmp_path):

@@ -4,7 +4,8 @@ r"""
 Convert a VideoMAE V2 `.pth` checkpoint (e.g. `vit_b_k710_dl_from_giant.pth`) into an AdhVit model folder that
 `AutoModel.from_pretrained(folder)` loads (also with `trust_remote_code=True` where adhvit_hf is not installed).
 The folder holds the backbone and VideoMAE V2's evaluation preprocessing; the two hand heads are new, so the folder
-is a starting point for training (--model_name_or_path or --finetune) and for feature extraction.
+is a starting point for training (--model_name_or_path or --finetune); adhvit-predict and adhvit-extract refuse it
+until it is fine-tuned (their answers would come from untrained heads).
 
     adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output-dir adhvit-base \
         --lh_num_labels 75 --rh_num_labels 75
