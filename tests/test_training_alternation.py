@@ -5,16 +5,20 @@ import dataclasses
 import json
 import os
 import shutil
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_run_args
+from datasets import Dataset
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback, pipeline
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK
 from adhvit_hf.training.original_flags import translate_original_args
+from adhvit_hf.training.reporting import write_prediction_reports
 
 
 class HeadRecorder(TrainerCallback):
@@ -280,4 +284,26 @@ def test_alternation_steps_longer_than_the_run_warn_that_a_hand_stays_untrained(
     assert warnings == [
         "this run's 2 optimizer steps never reach a right hand phase (--alternation_steps 2, --alternation_strategy "
         "fixed): the right hand head stays untrained; lower --alternation_steps or train longer"
+    ]
+
+
+def test_prediction_lines_carry_the_clips_frame_range(tmp_path):
+    clips = Dataset.from_dict(  # two clips of one untrimmed video and a whole video
+        {"video": ["long.mp4", "long.mp4", "short.mp4"], "start": [0, 40, -1], "end": [39, 79, -1], "label": [0, 1, 1]}
+    )
+    output = SimpleNamespace(predictions=np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]]), label_ids=np.array([0, 1, 1]))
+    config = SimpleNamespace(lh_id2label={0: "grasp", 1: "screw"})
+
+    write_prediction_reports({"lh": output}, {"lh": clips}, config, str(tmp_path), top_k=1)
+
+    lines = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert [(line["video"], line["start_frame"], line["end_frame"]) for line in lines] == [
+        ("long.mp4", 0, 39),
+        ("long.mp4", 40, 79),
+        ("short.mp4", None, None),
+    ]
+    assert [line["top_k"] for line in lines] == [
+        [{"label": "grasp", "score": 0.9}],
+        [{"label": "screw", "score": 0.8}],
+        [{"label": "screw", "score": 0.6}],
     ]

@@ -20,7 +20,8 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_labels: int)
 
 
 def write_prediction_reports(outputs: dict, datasets: dict, config, output_dir: str, top_k: int = 5) -> None:
-    """`predictions.jsonl` (top-k names and scores per hand and video) and `confusion_{hand}.csv/.png`."""
+    """`predictions.jsonl` (per hand and clip: video, frame range, true label, top-k names and scores) and
+    `confusion_{hand}.csv/.png`."""
     os.makedirs(output_dir, exist_ok=True)
     lines = []
     for hand, output in outputs.items():
@@ -28,14 +29,17 @@ def write_prediction_reports(outputs: dict, datasets: dict, config, output_dir: 
         num_labels = len(id2label)
         scores = np.asarray(output.predictions, dtype=np.float64)
         labels = np.asarray(output.label_ids, dtype=np.int64)
-        videos = datasets[hand].with_format(None)["video"]
+        clips = datasets[hand].with_format(None).select_columns(["video", "start", "end"])
         ranking = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
-        for video, label, row, ranked in zip(videos, labels, scores, ranking):
+        for clip, label, row, ranked in zip(clips, labels, scores, ranking):
             lines.append(
                 json.dumps(
                     {
                         "hand": hand,
-                        "video": video,
+                        "video": clip["video"],
+                        # the list line's frame range (null for a whole video), so clips of one video differ
+                        "start_frame": None if clip["start"] < 0 else clip["start"],
+                        "end_frame": None if clip["end"] < 0 else clip["end"],
                         "label": id2label[int(label)],
                         "top_k": [{"label": id2label[int(c)], "score": round(float(row[c]), 6)} for c in ranked],
                     }
