@@ -205,3 +205,11 @@ def test_labels_txt_that_does_not_match_the_class_count_names_the_ids(data, tmp_
     assert cli_error(tiny_run_args(data, tmp_path / "out"), capsys) == (
         f"error: {labels}: 4 label name(s) for 6 classes: missing ids 4, 5"
     )
+
+
+def test_a_batch_larger_than_a_hands_data_names_batch_size(demo_data, tmp_path, capsys):
+    argv = tiny_run_args(demo_data, tmp_path / "out", batch_size=32)  # 16 training clips per hand
+    assert cli_error(argv, capsys) == (
+        "error: the left hand training list holds 16 clips, fewer than one batch of --batch_size 32: lower "
+        "--batch_size (each hand's last partial batch is dropped, as the original's loaders do)"
+    )

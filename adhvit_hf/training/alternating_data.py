@@ -13,7 +13,7 @@ import math
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-from ..configuration_adhvit import HANDS
+from ..configuration_adhvit import HAND_NAMES, HANDS
 from ..data.decoding import VideoDecodeError
 from .schedule import AlternationSchedule, build_schedule
 
@@ -65,6 +65,14 @@ class AlternatingBatchSampler:
         rounding = math.floor if drop_last else math.ceil
         self.batches_per_pass = {hand: rounding(s.num_samples / batch_size) for hand, s in self.samplers.items()}
         updates = {hand: math.ceil(n / self.accumulation) for hand, n in self.batches_per_pass.items()}
+        for hand, sampler in self.samplers.items():
+            if updates[hand] == 0:  # drop_last would leave no batch: name the flag that fixes it
+                shards = f" per process ({num_replicas} processes)" if num_replicas > 1 else ""
+                raise ValueError(
+                    f"the {HAND_NAMES[hand]} training list holds {sampler.num_samples} clips{shards}, fewer than one "
+                    f"batch of --batch_size {batch_size}: lower --batch_size (each hand's last partial batch is "
+                    "dropped, as the original's loaders do)"
+                )
         self.schedule: AlternationSchedule = build_schedule(
             strategy, alternation_steps, updates["lh"], updates["rh"], original_epoch=original_epoch
         )
