@@ -1,6 +1,7 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """PyTorch AdhVit: one VideoMAE (V2) ViT backbone with a left-hand and a right-hand classification head."""
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.processing_utils import Unpack
 from transformers.utils import ModelOutput, TransformersKwargs
+from transformers.utils import logging as transformers_logging
 from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
@@ -57,6 +59,21 @@ def rename_saved_attention_biases(module, state_dict, prefix, *args) -> None:
 
 register_saved_attention_bias_names(AdhVitConfig.model_type)
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def without_progress_bars():
+    """transformers' own tqdm bars off inside the block ("Loading weights", "Writing model shards": seconds-long
+    steps of a one-file model that would otherwise print a bar on every predict, extract and save), then as before."""
+    enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            transformers_logging.enable_progress_bar()
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 
 AUTO_CLASSES = ("AutoModel", "AutoModelForVideoClassification")
@@ -452,7 +469,8 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
             auto_map = dict(getattr(self.config, "auto_map", None) or {})
             auto_map.update(dict.fromkeys(AUTO_CLASSES, class_path))
             self.config.auto_map = auto_map
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        with without_progress_bars():  # one "Writing model shards" bar per checkpoint says nothing
+            return super().save_pretrained(save_directory, *args, **kwargs)
 
     def classifier(self, hand: str) -> nn.Linear:
         """The head of `hand` ("lh" or "rh")."""

@@ -19,10 +19,12 @@ from inference_helpers import (
     write_video,
 )
 from transformers import pipeline
+from transformers.utils import logging as transformers_logging
 
 from adhvit_hf import add_remote_code
 from adhvit_hf.cli import extract_features, predict
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.precision import autocast_precision
 from adhvit_hf.utils import run_cli
 
 
@@ -449,3 +451,16 @@ def test_help_shows_the_typed_program_name_and_every_default(module, prog, monke
         assert action.help, action.option_strings
         if action.default is not None and action.default != "==SUPPRESS==" and not action.required:
             assert f"(default: {action.default})" in flat, action.option_strings
+
+
+def test_predict_and_saves_print_no_loading_or_writing_bars_and_predict_names_its_precision(
+    saved, tmp_path, capsys, caplog
+):
+    root, videos = saved
+    capsys.readouterr()
+    assert predict.main([videos[0], "--model", str(root / "model"), "--json", "--device", "cpu"]) == 0
+    assert "Loading weights" not in capsys.readouterr().err
+    assert [m for m in caplog.messages if "precision" in m] == [f"precision: {autocast_precision('cpu').describe()}"]
+    save_tiny_model(tmp_path / "again")
+    assert "Writing model shards" not in capsys.readouterr().err
+    assert transformers_logging.is_progress_bar_enabled()  # other bars (downloads, Trainer) stay on

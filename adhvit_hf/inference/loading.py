@@ -10,6 +10,7 @@ file, a device that is not there), into one `UserInputError` naming the file or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -22,7 +23,7 @@ from transformers import PretrainedConfig
 from transformers.utils import CONFIG_NAME
 
 from ..configuration_adhvit import AdhVitConfig
-from ..modeling_adhvit import AdhVitForDualHandClassification
+from ..modeling_adhvit import AdhVitForDualHandClassification, without_progress_bars
 from ..processing_adhvit import AdhVitVideoProcessor
 from ..utils import UserInputError
 
@@ -202,9 +203,11 @@ def load_model_for_inference(
         # Field validation errors span several lines; the message stays one line.
         raise UserInputError(f"{config_file}: not a valid ADH-ViT config ({' '.join(str(error).split())})") from None
     try:
-        model, loading_info = AdhVitForDualHandClassification.from_pretrained(
-            source, config=config, output_loading_info=True, **kwargs
-        )
+        # a local folder loads in a blink; a Hub repo keeps its download bars
+        with without_progress_bars() if os.path.isdir(source) else contextlib.nullcontext():
+            model, loading_info = AdhVitForDualHandClassification.from_pretrained(
+                source, config=config, output_loading_info=True, **kwargs
+            )
     except WEIGHT_FILE_ERRORS as error:
         raise UserInputError(f"{flag} {source}: cannot read the model weights ({error})") from None
     check_loading_info(loading_info, source)
