@@ -416,8 +416,8 @@ def test_short_video_predict_and_extract_use_evaluation_frames_and_warn(saved, t
     video = write_video(tmp_path / "short.mp4", noise_frames(2))
     caplog.set_level(logging.WARNING)
     message = (
-        f"{video}: 2 frame(s), shorter than one window (4 frames every 2: 7 frames); frames 0, 2, 4, ... are used and "
-        "the last of them is repeated to fill the window"
+        f"{video}: 2 frame(s), shorter than one window (4 frames every 2: 7 frames); the window takes frame(s) 0, "
+        "repeating frame 0 to fill its 4 places"
     )
     assert predict.main(predict_argv(root / "model", video)) == 0
     assert extract_features.main(extract_argv(root / "model", video, tmp_path / "out")) == 0

@@ -10,7 +10,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from adhvit_hf.inference.timeline import fit_label, label_colours, plot_timelines, timeline_segments
-from adhvit_hf.inference.windows import window_centres, window_frame_indices, windows_to_frames
+from adhvit_hf.inference.windows import short_video_message, window_centres, window_frame_indices, windows_to_frames
 from adhvit_hf.utils import atomic_write, save_json, save_npy
 
 
@@ -190,3 +190,16 @@ def test_timeline_figure_at_havid_scale_lists_only_present_labels_below_the_bars
     assert sorted(text.get_text() for text in axes.texts) == ["task_03", "task_07"]  # task_70 is 10 frames wide
     colours = [handle.get_facecolor() for handle in legend.legend_handles]
     assert len(set(colours)) == 3
+
+
+@pytest.mark.parametrize(
+    "num_video_frames, taken",
+    [(1, "frame(s) 0, repeating frame 0"), (5, "frame(s) 0, 2, 4, repeating frame 4")],
+)
+def test_the_short_video_warning_names_only_frames_that_exist(num_video_frames, taken):
+    # a 1-frame video was told "frames 0, 2, 4, ... are used"
+    message = short_video_message("v.mp4", num_video_frames, num_frames=4, sampling_rate=2)
+    assert message == (
+        f"v.mp4: {num_video_frames} frame(s), shorter than one window (4 frames every 2: 7 frames); the window takes "
+        f"{taken} to fill its 4 places"
+    )

@@ -48,10 +48,13 @@ def short_video_message(video, num_video_frames: int, num_frames: int, sampling_
     span = window_span(num_frames, sampling_rate)
     if num_video_frames >= span:
         return None
+    # name the frames really taken: a 1- or 2-frame video has no frame `sampling_rate` to list
+    indices = window_frame_indices(num_video_frames, num_frames, sampling_rate, stride=sampling_rate)[0].tolist()
+    distinct = ", ".join(map(str, sorted(set(indices))))
     return (
         f"{video}: {num_video_frames} frame(s), shorter than one window ({num_frames} frames every {sampling_rate}: "
-        f"{span} frames); frames 0, {sampling_rate}, {2 * sampling_rate}, ... are used and the last of them is "
-        "repeated to fill the window"
+        f"{span} frames); the window takes frame(s) {distinct}, repeating frame {indices[-1]} to fill its "
+        f"{num_frames} places"
     )
 
 
