@@ -3,6 +3,7 @@
 
 import argparse
 import contextlib
+import errno
 import io
 import json
 import os
@@ -129,13 +130,18 @@ def _bounded_int(text: str, minimum: int, what: str) -> int:
     return value
 
 
+DISK_FULL_ERRORS = (errno.ENOSPC, errno.EDQUOT)
+
+
 def run_cli(main, argv: list[str] | None = None) -> None:
     """Run a script's `main(argv)` for the command line: bad input ends in one line, not a traceback.
 
     A `ValueError` (our `UserInputError`, `ClipListError`, `VideoDecodeError`, `CheckpointError` and the argument
     checks all derive from it) prints `error: <message>` on stderr and exits with status 2, like argparse's usage
-    errors. Anything else is a bug and keeps its traceback. Set ADHVIT_TRACEBACK=1 to see the traceback of a
-    `ValueError` too. An integer returned by `main` is the exit status.
+    errors. A full disk or quota (`ENOSPC`, `EDQUOT`, from any save) is no bug either: one line naming the file,
+    exit status 1; what was written before stays complete (`atomic_write`, checkpoint markers). Anything else is a
+    bug and keeps its traceback. Set ADHVIT_TRACEBACK=1 to see the traceback of those too. An integer returned by
+    `main` is the exit status.
     """
     try:
         status = main(argv)
@@ -144,5 +150,15 @@ def run_cli(main, argv: list[str] | None = None) -> None:
             raise
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except OSError as error:
+        if error.errno not in DISK_FULL_ERRORS or os.environ.get("ADHVIT_TRACEBACK") == "1":
+            raise
+        where = f" while writing {error.filename}" if error.filename else ""
+        print(
+            f"error: {error.strerror}{where}: free some space and rerun (a checkpoint or output counts only once "
+            "it is complete, so nothing half-written is taken)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     if isinstance(status, int):
         sys.exit(status)

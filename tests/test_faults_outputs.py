@@ -2,6 +2,7 @@
 """Writers that never leave a file looking complete when it is not, the preemption signal handler, and output
 folders: never trained over, moved without losing the best checkpoint, unwritable ones refused before training."""
 
+import errno
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from transformers import TrainerControl, TrainerState
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.preemption import PreemptionCallback, resume_message
-from adhvit_hf.utils import atomic_write
+from adhvit_hf.utils import atomic_write, run_cli
 
 
 def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
@@ -166,3 +167,31 @@ def test_best_checkpoint_is_found_in_a_moved_output_dir_and_survives_rotation(de
     # epoch 1 (step 4) stays the best: with save_total_limit 1 HF keeps only the best at the end of training
     assert sorted(n for n in os.listdir(moved) if n.startswith("checkpoint-")) == ["checkpoint-4"]
     assert json.loads((moved / "trainer_state.json").read_text())["best_model_checkpoint"] == f"{moved}/checkpoint-4"
+
+
+def test_a_full_disk_during_a_save_is_one_line_not_a_traceback(tmp_path, capsys):
+    def write_to_a_full_disk(argv):
+        with open("/dev/full", "wb", buffering=0) as device:  # Linux's always-full device: ENOSPC on write
+            device.write(b"weights")
+
+    def save_into_a_full_quota(argv):
+        raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), f"{tmp_path}/checkpoint-3/model.safetensors")
+
+    for main, where in (
+        (write_to_a_full_disk, ""),
+        (save_into_a_full_quota, f" while writing {tmp_path}/checkpoint-3/model.safetensors"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(main, [])
+        assert exit_info.value.code == 1
+        reason = os.strerror(errno.ENOSPC if main is write_to_a_full_disk else errno.EDQUOT)
+        assert capsys.readouterr().err == (
+            f"error: {reason}{where}: free some space and rerun (a checkpoint or output counts only once it is "
+            "complete, so nothing half-written is taken)\n"
+        )
+
+    def unreadable(argv):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    with pytest.raises(PermissionError):  # any other OSError keeps its traceback
+        run_cli(unreadable, [])
