@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from datasets import Dataset, DatasetDict, Features, Value
 
-from .clip_list import SPLIT_FILES, ClipRecord, read_clip_list
+from .clip_list import SPLIT_FILES, ClipListError, ClipRecord, read_clip_list
 from .decoding import VideoDecodeError, open_video
 
 
@@ -63,12 +63,21 @@ def count_ranges_past_end(records: list[ClipRecord], list_path: str, backend: st
 
     Such a clip is cut at the video's end (a range past it would only repeat the last frame), so its frame range in
     the list is wrong, usually annotations of another video or frame rate: the user hears of it, training goes on.
-    Unreadable videos are left to the training loop, which replaces and counts them.
+    Unreadable videos are left to the training loop, which replaces and counts them. A range that starts past the
+    end holds no frame of its video at all: `ClipListError` naming the first such line.
     """
     ranged = [record for record in records if record.end is not None]
     if not ranged:
         return 0
     frame_counts = video_frame_counts([record.video for record in ranged], backend)
+    outside = [r for r in ranged if frame_counts[r.video] is not None and r.start >= frame_counts[r.video]]
+    if outside:  # not one frame of the range exists: cutting it would train on the last frame repeated
+        first = outside[0]
+        raise ClipListError(
+            f"{first.source}: start_frame {first.start} is past the end of {first.video} ({frame_counts[first.video]} "
+            f"frames), so the clip holds none of its frames ({len(outside)} such clip(s) in {list_path}); check "
+            "that the list belongs to these videos"
+        )
     past_end = [r for r in ranged if frame_counts[r.video] is not None and r.end >= frame_counts[r.video]]
     if past_end:
         first = past_end[0]
