@@ -116,3 +116,27 @@ def test_bad_annotations_name_file_and_line(tmp_path):
         prepare_hand_lists(find_hand_annotations(str(tmp_path), "lh"), str(tmp_path / "videos"), str(tmp_path / "out"))
     with pytest.raises(HavidFormatError, match=r"no annotations for rh"):
         find_hand_annotations(str(tmp_path / "nowhere"), "rh")
+
+
+def test_ground_truths_longer_or_shorter_than_their_video_are_counted_in_the_log(tmp_path, caplog):
+    polyphony_tree(tmp_path, video_frames=10)  # 12 labels per video
+    annotations = find_hand_annotations(str(tmp_path), "lh")
+    with caplog.at_level("WARNING"):
+        prepare_hand_lists(annotations, str(tmp_path / "videos"), str(tmp_path / "lists"), method="segment")
+    gt = tmp_path / "groundTruth" / "left_hand"
+    assert [m for m in caplog.messages if "differ in length" in m] == [
+        f"{tmp_path / 'lists'} {split}: 1 ground truth(s) differ in length from their video (first: {gt / video}.txt: "
+        "12 labels for 10 frames): labels past the video's end are dropped and frames past the labels' end are in "
+        "no clip; check that they belong together"
+        for split, video in (("train", "v1"), ("test", "v2"))
+    ]
+    caplog.clear()
+    polyphony_tree(tmp_path / "exact", video_frames=12)
+    with caplog.at_level("WARNING"):
+        prepare_hand_lists(
+            find_hand_annotations(str(tmp_path / "exact"), "lh"),
+            str(tmp_path / "exact" / "videos"),
+            str(tmp_path / "exact_lists"),
+            method="segment",
+        )
+    assert not [m for m in caplog.messages if "differ in length" in m]

@@ -163,8 +163,9 @@ def prepare_hand_lists(
 ) -> dict[str, Counter]:
     """Write `output_dir/{train,val}_list_video.txt` and `labels.txt` for one hand; returns clips per label per split.
 
-    Video paths are written relative to `output_dir`. Frame ranges are clipped to the frames the video really has;
-    videos that are missing or cannot be opened are skipped and counted in the log.
+    Video paths are written relative to `output_dir`. Frame ranges are clipped to the frames the video really has, and
+    ground truths longer or shorter than their video are counted in the log; videos that are missing or cannot be
+    opened are skipped and counted in the log.
     """
     if method not in ("segment", "clip"):
         raise ValueError(f"method must be 'segment' or 'clip', got {method!r}")
@@ -176,7 +177,7 @@ def prepare_hand_lists(
     counts = {}
     for split, list_name in SPLIT_LISTS.items():
         videos = read_bundle(annotations.split_files[split])
-        class_counts, lines, skipped = Counter(), [], []
+        class_counts, lines, skipped, mismatched = Counter(), [], [], []
         for name in tqdm(videos, desc=f"{os.path.basename(output_dir)} {split}", unit="video"):
             video_path = os.path.join(video_dir, name + video_ext)
             try:
@@ -187,7 +188,10 @@ def prepare_hand_lists(
             gt_path = os.path.join(annotations.ground_truth_dir, name + ".txt")
             if not os.path.isfile(gt_path):
                 raise HavidFormatError(f"{annotations.split_files[split]}: {gt_path} (listed video {name}) not found")
-            frame_labels = read_frame_labels(gt_path, mapping)[:num_video_frames]
+            frame_labels = read_frame_labels(gt_path, mapping)
+            if len(frame_labels) != num_video_frames:
+                mismatched.append(f"{gt_path}: {len(frame_labels)} labels for {num_video_frames} frames")
+            frame_labels = frame_labels[:num_video_frames]
             if method == "segment":
                 clips = segment_clips(frame_labels, min_segment_length)
                 class_counts.update(label for _, _, label in clips)
@@ -198,6 +202,15 @@ def prepare_hand_lists(
         if skipped:
             logger.warning(
                 "%s %s: skipped %d unreadable video(s), first: %s", output_dir, split, len(skipped), skipped[0]
+            )
+        if mismatched:
+            logger.warning(
+                "%s %s: %d ground truth(s) differ in length from their video (first: %s): labels past the video's "
+                "end are dropped and frames past the labels' end are in no clip; check that they belong together",
+                output_dir,
+                split,
+                len(mismatched),
+                mismatched[0],
             )
         with atomic_write(os.path.join(output_dir, list_name), "w", encoding="utf-8") as handle:
             handle.writelines(lines)
