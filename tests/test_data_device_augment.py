@@ -1,7 +1,8 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import pytest
 import torch
-from data_helpers import write_index_video
+from helpers.models import TINY_MODEL
+from helpers.videos import write_index_video
 
 from adhvit_hf.data.collate import ClipCollator
 from adhvit_hf.data.device_augment import DeviceAugmentation
@@ -101,7 +102,7 @@ def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_p
             lh_num_labels=6,
             rh_num_labels=6,
             image_size=32,
-            config_overrides="hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64",
+            config_overrides=TINY_MODEL,
         )
         data_args = DataArguments(
             lh_data_path=f"{demo_data}/lh",

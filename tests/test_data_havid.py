@@ -4,7 +4,7 @@ import random
 from collections import Counter
 
 import pytest
-from data_helpers import write_index_video
+from helpers.videos import write_index_video
 
 from adhvit_hf.cli.prepare_havid import main as prepare_havid_main
 from adhvit_hf.data.havid import (

@@ -3,7 +3,7 @@ import logging
 import os
 
 import pytest
-from data_helpers import decoded_indices, index_frames, write_garbled_video
+from helpers.videos import decoded_indices, index_frames, write_garbled_video
 
 from adhvit_hf.cli import resize_videos
 from adhvit_hf.data.decoding import open_video, video_info

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import tiny_run_args
+from helpers.cli import tiny_run_args
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import (

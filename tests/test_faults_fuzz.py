@@ -10,9 +10,10 @@ import io
 import os
 
 import pytest
+from helpers.models import save_stock_videomae, save_tiny_model
+from helpers.videos import noise_frames, write_video
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from inference_helpers import noise_frames, save_stock_videomae, save_tiny_model, write_video
 
 from adhvit_hf.cli import extract_features, predict
 from adhvit_hf.cli.run_havid import parse_args
@@ -269,7 +270,7 @@ def test_fuzz_prepare_havid_flags(tmp_path):
 
 def test_fuzz_convert_flags(tmp_path):
     import torch
-    from model_helpers import videomae_v2_state_dict
+    from helpers.models import videomae_v2_state_dict
 
     from adhvit_hf.cli import convert
 

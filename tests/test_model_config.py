@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from model_helpers import tiny_config
+from helpers.models import tiny_config
 from transformers import AutoConfig
 
 from adhvit_hf import AdhVitConfig, config_from_model_name

@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from model_helpers import (
+from helpers.models import (
     reference_pooled_features,
     reference_sinusoid_table,
     tiny_config,

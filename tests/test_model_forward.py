@@ -4,7 +4,7 @@ import inspect
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import tiny_config, tiny_model, tiny_pixels
+from helpers.models import tiny_config, tiny_model, tiny_pixels
 from transformers import Trainer, TrainingArguments
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs

@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from conftest import TINY_MODEL
+from helpers.models import TINY_MODEL
 from transformers import TrainerCallback
 
 from adhvit_hf.cli import run_havid

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import tiny_run_args
+from helpers.cli import tiny_run_args
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback, pipeline
 

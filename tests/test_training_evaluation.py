@@ -10,10 +10,9 @@ import signal
 
 import pytest
 import torch
-from conftest import tiny_run_args
-from faults_helpers import ScoreByEpoch
+from helpers.callbacks import ScoreByEpoch
+from helpers.cli import cli_error, tiny_run_args
 from safetensors.torch import load_file
-from test_faults_inputs import cli_error
 from transformers import ProgressCallback
 
 from adhvit_hf.cli import run_havid
@@ -86,7 +85,7 @@ def test_bad_evaluation_videos_are_all_named_before_training(demo_data, tmp_path
     empty.write_bytes(b"")
     garbage.write_bytes(b"not a video at all" * 100)
     argv = tiny_run_args(data, tmp_path / "out", do_predict="True", eval_strategy="epoch")
-    error = cli_error(argv, capsys)
+    error = cli_error(run_havid.main, argv, capsys)
     assert error.startswith(f"error: 2 evaluation videos cannot be read: {garbage}: cannot open video (")
     assert error.endswith(f"; {empty}: video file is empty (0 bytes)")
     assert not (tmp_path / "out").exists() or not any(
