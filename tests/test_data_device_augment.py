@@ -33,7 +33,7 @@ def transform(device_augmentation: bool, flip: str) -> VideoTransform:
 
 def mixups():
     return {
-        hand: ClipMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=n)
+        hand: ClipMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_labels=n)
         for hand, n in NUM_LABELS.items()
     }
 
@@ -98,7 +98,7 @@ def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_p
     weights = []
     for device_augmentation in (False, True):
         model_args = ModelArguments(
-            model="vit_small_patch16_224",
+            architecture="vit_small_patch16_224",
             lh_num_labels=6,
             rh_num_labels=6,
             image_size=32,

@@ -79,7 +79,7 @@ for name, source in settings["folders"].items():
             row["predict"] = json.loads(printed.getvalue())[0]
         out = os.path.join(settings["work"], name.replace(" ", "_"))
         row["features"] = answer(lambda: extract_features.main(
-            ["--model", source, "--videos", os.path.dirname(settings["video"]), "--out", out, "--num_workers", "0",
+            ["--model", source, "--videos", os.path.dirname(settings["video"]), "--output_dir", out, "--num_workers", "0",
              "--device", "cpu"]
         ))
         if not isinstance(row["features"], dict):

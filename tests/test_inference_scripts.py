@@ -74,7 +74,7 @@ def test_extract_features_writes_every_output_and_skips_on_rerun(saved, tmp_path
         str(saved.hub_folder),
         "--videos",
         str(saved.video_folder),
-        "--out",
+        "--output_dir",
         str(tmp_path),
         "--stride",
         "2",
@@ -111,7 +111,7 @@ def test_extract_features_exits_non_zero_when_a_video_fails(saved, tmp_path):
             str(saved.hub_folder),
             "--videos",
             str(listing),
-            "--out",
+            "--output_dir",
             str(tmp_path / "out"),
             "--device",
             "cpu",
@@ -135,7 +135,7 @@ def extract_argv(model, videos, out, extra=()):
         str(model),
         "--videos",
         str(videos),
-        "--out",
+        "--output_dir",
         str(out),
         "--device",
         "cpu",
@@ -310,11 +310,11 @@ def test_directories_and_urls_given_as_videos(saved, tmp_path, capsys):
 
 
 def test_out_that_is_a_file_is_refused_before_loading(saved, tmp_path, capsys):
-    """Row: adhvit-extract --out that is a file."""
+    """Row: adhvit-extract --output_dir that is a file."""
     videos = [saved.videos["first"], saved.videos["second"]]
     (tmp_path / "out").write_text("")
     assert cli_error(extract_features.main, extract_argv(saved.hub_folder, videos[0], tmp_path / "out"), capsys) == (
-        f"error: --out {tmp_path / 'out'}: is a file; give a folder for the outputs"
+        f"error: --output_dir {tmp_path / 'out'}: is a file; give a folder for the outputs"
     )
 
 

@@ -180,7 +180,7 @@ ORIGINAL_COMMAND = (
 
 def test_the_original_command_line_parses_with_the_original_meaning():
     model_args, data_args, training_args = run_havid.parse_args(ORIGINAL_COMMAND)
-    assert model_args.model == "vit_base_patch16_224_alternating"
+    assert model_args.architecture == "vit_base_patch16_224_alternating"
     assert model_args.finetune == "models/vit_b_k710_dl_from_giant.pth"
     assert (model_args.lh_num_labels, model_args.rh_num_labels, model_args.drop_path_rate) == (75, 75, 0.3)
     assert (data_args.lh_data_root, data_args.num_sample, data_args.test_num_segment) == ("/data/lh_v0", 2, 5)
