@@ -86,6 +86,7 @@ def test_device_batches_without_mixup_keep_class_indices(hand_rows):
     assert "lh_labels" not in batch and batch["hand"] == "rh"
 
 
+@pytest.mark.slow
 def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_path):
     """Two steps of the same run, with and without --device_augmentation: the same weights (CPU, exact)."""
     from adhvit_hf.training import (

@@ -25,6 +25,7 @@ def run(src, dst, *flags):
     return resize_videos.main([str(src), "--output_dir", str(dst), "--short_side", "12", "--workers", "1", *flags])
 
 
+@pytest.mark.slow
 def test_copies_keep_every_frame_and_the_tree(source_tree, tmp_path, caplog):
     dst = tmp_path / "dst"
     with caplog.at_level(logging.INFO):

@@ -113,6 +113,7 @@ def test_bad_config_values_name_the_field(data, tmp_path, capsys, flag, value, m
     assert cli_error(run_havid.main, argv, capsys) == f"error: {message}"
 
 
+@pytest.mark.slow
 def test_unreadable_training_videos_are_replaced_and_counted(data, tmp_path, caplog):
     """Rows: 0-byte, truncated and non-video .mp4 during training (skipped, replaced, counted)."""
     videos = data / "videos"

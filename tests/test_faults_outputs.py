@@ -102,6 +102,7 @@ def test_a_non_empty_output_dir_with_nothing_to_resume_is_refused(demo_data, tmp
     assert (output_dir / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_trained_again_over_its_final_model(demo_data, tmp_path, capsys):
     output_dir = tmp_path / "out"
     # the final model is newer than the newest checkpoint kept (step 4 of 8)
@@ -132,6 +133,7 @@ def test_an_unwritable_output_dir_is_refused_before_training(demo_data, tmp_path
     )
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_found_in_a_moved_output_dir_and_survives_rotation(demo_data, tmp_path):
     output_dir = tmp_path / "first"
     argv = tiny_run_args(

@@ -17,6 +17,9 @@ from adhvit_hf.training import build_datasets
 from adhvit_hf.training.original_flags import translate_original_args
 
 
+pytestmark = pytest.mark.slow
+
+
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "original_schedule.json").read_text())
 REPO = Path(__file__).parent.parent
 

@@ -13,6 +13,7 @@ from adhvit_hf.training.checkpoints import COMPLETE_MARKER
 from adhvit_hf.training.ema import EMA_WEIGHTS
 
 
+@pytest.mark.slow
 def test_a_checkpoint_is_pushed_only_once_it_is_complete(demo_data, tmp_path, local_hub, monkeypatch):
     push = Trainer._push_from_checkpoint
     seen_at_push = []

@@ -24,6 +24,7 @@ from adhvit_hf.training.trainer import AlternatingTrainer, best_epochs
 EPOCHS_OF_4_STEPS = dict(batch_size=8, per_device_eval_batch_size=4, eval_strategy="epoch", save_strategy="epoch")
 
 
+@pytest.mark.slow
 def test_best_epoch_is_saved_whatever_save_ckpt_freq_and_loaded_at_the_end(demo_data, tmp_path):
     output_dir = tmp_path / "out"
     argv = tiny_run_args(
@@ -67,6 +68,7 @@ def test_best_epochs_per_hand_and_of_the_mean():
     }
 
 
+@pytest.mark.slow
 def test_save_ckpt_freq_keeps_every_nth_epoch_and_the_last(demo_data, tmp_path):
     output_dir = tmp_path / "out"
     argv = tiny_run_args(demo_data, output_dir, num_train_epochs=3, save_ckpt_freq=2, **EPOCHS_OF_4_STEPS)
@@ -116,6 +118,7 @@ class BarRecorder(ProgressCallback):
             BarRecorder.seen.append((self.prediction_bar.n, self.prediction_bar.total))
 
 
+@pytest.mark.slow
 def test_console_one_bar_per_hand_one_switch_summary_and_one_final_evaluation(
     demo_data, tmp_path, caplog, monkeypatch
 ):

@@ -281,16 +281,18 @@ class AlternatingTrainingArguments(TrainingArguments):
 
 def refuse_ignored_training_options(args: TrainingArguments) -> None:
     """HF options `AlternatingTrainer` would otherwise ignore: each refused with what to use instead."""
-    if str(args.optim) not in OPTIMIZERS:
+    # Strings on the command line, HF's enums once `TrainingArguments.__post_init__` ran (`dataclasses.replace`).
+    optim, scheduler = (getattr(value, "value", value) for value in (args.optim, args.lr_scheduler_type))
+    if optim not in OPTIMIZERS:
         raise ValueError(
-            f"--optim {args.optim}: AlternatingTrainer builds AdamW over layer-wise LR decay groups (--layer_decay); "
+            f"--optim {optim}: AlternatingTrainer builds AdamW over layer-wise LR decay groups (--layer_decay); "
             f"use {' or '.join(OPTIMIZERS)}"
         )
     if args.optim_args:
         raise ValueError("--optim_args is not used by AdamW here: set --adam_beta1, --adam_beta2, --adam_epsilon")
-    if str(args.lr_scheduler_type) != "cosine":
+    if scheduler != "cosine":
         raise ValueError(
-            f"--lr_scheduler_type {args.lr_scheduler_type}: the schedule is the original's warmup + cosine of the LR "
+            f"--lr_scheduler_type {scheduler}: the schedule is the original's warmup + cosine of the LR "
             "and the weight decay (--warmup_epochs, --warmup_lr, --min_lr, --weight_decay_end); only cosine is supported"
         )
     if args.lr_scheduler_kwargs:

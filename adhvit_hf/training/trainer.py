@@ -246,7 +246,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
                 layer_decay=args.layer_decay,
                 betas=(args.adam_beta1, args.adam_beta2),
                 eps=args.adam_epsilon,
-                fused=args.optim == "adamw_torch_fused",
+                fused=getattr(args.optim, "value", args.optim) == "adamw_torch_fused",
             )
         return self.optimizer
 
