@@ -34,7 +34,7 @@ def test_layout_labels_and_loading(tmp_path):
     )
     for hand in ("lh", "rh"):
         assert read_label_names(str(tmp_path / hand)) == dict(enumerate(MOTIONS))
-        splits = load_hand_splits(str(tmp_path / hand), hand, num_classes=len(MOTIONS))
+        splits = load_hand_splits(str(tmp_path / hand), hand, num_labels=len(MOTIONS))
         assert [len(splits[s]) for s in ("train", "validation", "test")] == [6, 3, 3]
         # Balanced: 6 training videos cover all 6 motions once per hand.
         assert sorted(splits["train"]["label"]) == list(range(6))
@@ -71,7 +71,7 @@ def test_each_hand_object_stays_on_its_side():
 
 
 def test_script(tmp_path):
-    make_demo_data_main(["--out", str(tmp_path), "--seed", "1"])
+    make_demo_data_main(["--output_dir", str(tmp_path), "--seed", "1"])
     with open(tmp_path / "rh" / "train_list_video.txt") as handle:
         lines = handle.read().splitlines()
     assert len(lines) == 240 and lines[0].startswith("../videos/train_0000.mp4 ")
@@ -84,10 +84,10 @@ def test_a_non_empty_folder_it_did_not_make_is_refused_and_its_own_is_made_again
     (users / "notes.txt").write_text("mine")
 
     with pytest.raises(SystemExit) as exit_info:
-        run_cli(make_demo_data_main, ["--out", str(users)])
+        run_cli(make_demo_data_main, ["--output_dir", str(users)])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: --out {users} is not empty (notes.txt, videos) and holds no demo dataset: choose a new or empty "
+        f"error: --output_dir {users} is not empty (notes.txt, videos) and holds no demo dataset: choose a new or empty "
         "folder, so that no file of yours is overwritten"
     )
     assert (users / "videos" / "train_0000.mp4").read_bytes() == b"my own video"

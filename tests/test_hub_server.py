@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from hub_server import git_blob_oid, local_hub  # noqa: F401 - pytest fixture
+from helpers.hub_server import git_blob_oid
 from huggingface_hub import HfApi, get_session, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -83,6 +83,7 @@ def test_missing_repo_revision_and_file_raise_the_hub_errors(local_hub, folder):
         hf_hub_download("someone/model", "absent.json")
 
 
+@pytest.mark.slow
 def test_a_subprocess_reaches_the_hub_through_env(local_hub, folder, tmp_path):
     api = HfApi()
     api.create_repo("someone/model")
@@ -141,7 +142,7 @@ def test_best_effort_routes_are_answered_like_the_hub_in_a_fresh_hf_home(local_h
 def test_the_suite_runs_offline_in_an_empty_hf_home_of_its_own():
     # conftest sets these before huggingface_hub is imported, whatever the caller's shell exports (make test, CI,
     # a plain `pytest`): a test can neither reach the network nor read the user's cache or token.
-    from conftest import SESSION_HF_HOME
+    from helpers import SESSION_HF_HOME
     from huggingface_hub import constants
 
     assert constants.HF_HOME == SESSION_HF_HOME

@@ -7,16 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from inference_helpers import (
-    LH_LABELS,
-    RH_LABELS,
-    TINY_PROCESSOR,
-    HalfBrightnessModel,
-    noise_frames,
-    save_tiny_model,
-    two_hand_frames,
-    write_video,
-)
+from helpers.models import LH_LABELS, RH_LABELS, TINY_PROCESSOR, HalfBrightnessModel, save_tiny_model
+from helpers.videos import noise_frames, two_hand_frames, write_video
 
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.inference.features import extract_features, output_paths
@@ -232,7 +224,7 @@ def test_outputs_made_by_other_settings_or_from_another_video_are_refused_and_ch
         extract_features(model, processor, [video_dir / "a.mp4"], out, stride=3, progress=False, bf16=False)
     assert str(error.value) == (
         f"{out}/provenance/a.json: the outputs in {out} were made with other --stride (2 then, 3 now); choose "
-        "another --out, or --overwrite to redo them with these settings"
+        "another --output_dir, or --overwrite to redo them with these settings"
     )
     with pytest.raises(UserInputError, match="were made with other precision \\(fp32 then, bf16 now\\)"):
         extract_features(model, processor, [video_dir / "a.mp4"], out, stride=2, progress=False, bf16=True)

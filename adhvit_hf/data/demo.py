@@ -71,7 +71,7 @@ DEMO_MARKER = ".adhvit_demo_data.json"
 
 
 def make_demo_dataset(
-    out_dir: str, seed: int = 0, split_sizes: dict[str, int] | None = None, flag: str = "--out"
+    out_dir: str, seed: int = 0, split_sizes: dict[str, int] | None = None, flag: str = "--output_dir"
 ) -> dict[str, int]:
     """Write the demo dataset under `out_dir`; returns the number of videos per split.
 

@@ -76,14 +76,14 @@ def reuse_decision(output_dir, name: str, video, run: dict) -> tuple[bool, str |
             before, now = record.get("run", {}).get(key), run[key]
             detail = f" ({before} then, {now} now)" if key in ("stride", "precision", "model") else ""
             raise UserInputError(
-                f"{path}: the outputs in {output_dir} were made with other {words}{detail}; choose another --out, "
+                f"{path}: the outputs in {output_dir} were made with other {words}{detail}; choose another --output_dir, "
                 "or --overwrite to redo them with these settings"
             )
     source = source_record(video)
     if record.get("source", {}).get("path") != source["path"]:
         raise UserInputError(
             f"{path}: the outputs named {name!r} in {output_dir} were made from {record.get('source', {}).get('path')}"
-            f", not {source['path']}: another video of the same name; choose another --out, or --overwrite"
+            f", not {source['path']}: another video of the same name; choose another --output_dir, or --overwrite"
         )
     if record["source"] != source:
         return False, "the video changed since its outputs were made (size or modification time)"
