@@ -219,7 +219,7 @@ def test_a_directory_or_fifo_in_a_list_is_named_as_what_it_is(hand_dir):
     for name, kind in (("clips.mp4", "a directory"), ("pipe.mp4", "not a regular file (a FIFO, socket or device)")):
         list_path = write(hand_dir / "train_list_video.txt", f"{name} 0\n")
         with pytest.raises(ClipListError) as error:
-            read_clip_list(list_path, None, num_classes=3, hand="lh")
+            read_clip_list(list_path, None, num_labels=3, hand="lh")
         assert str(error.value) == f"{list_path}:1: {hand_dir / name} is {kind}, not a video file"
 
 
@@ -229,7 +229,7 @@ def test_a_frame_range_entirely_past_the_end_of_its_video_is_refused(tmp_path):
     list_path = write(tmp_path / "lh" / "train_list_video.txt", "a.mp4 0 11 0\na.mp4 30 45 1\n")
     write(tmp_path / "lh" / "val_list_video.txt", "a.mp4 0\n")
     with pytest.raises(ClipListError) as error:
-        load_hand_splits(str(tmp_path / "lh"), "lh", num_classes=2)
+        load_hand_splits(str(tmp_path / "lh"), "lh", num_labels=2)
     assert str(error.value) == (
         f"{list_path}:2: start_frame 30 is past the end of {tmp_path / 'lh' / 'a.mp4'} (12 frames), so the clip holds "
         f"none of its frames (1 such clip(s) in {list_path}); check that the list belongs to these videos"
