@@ -207,7 +207,7 @@ def test_labels_txt_that_does_not_match_the_class_count_names_the_ids(data, tmp_
 
 def test_a_batch_larger_than_a_hands_data_names_batch_size(demo_data, tmp_path, capsys):
     argv = tiny_run_args(demo_data, tmp_path / "out", batch_size=32)  # 16 training clips per hand
-    assert cli_error(argv, capsys) == (
+    assert cli_error(run_havid.main, argv, capsys) == (
         "error: the left hand training list holds 16 clips, fewer than one batch of --batch_size 32: lower "
         "--batch_size (each hand's last partial batch is dropped, as the original's loaders do)"
     )
