@@ -433,9 +433,8 @@ def test_help_shows_the_typed_program_name_and_every_default(module, prog, monke
 def test_predict_and_saves_print_no_loading_or_writing_bars_and_predict_names_its_precision(
     saved, tmp_path, capsys, caplog
 ):
-    root, videos = saved
     capsys.readouterr()
-    assert predict.main([videos[0], "--model", str(root / "model"), "--json", "--device", "cpu"]) == 0
+    assert predict.main([saved.videos["first"], "--model", str(saved.hub_folder), "--json", "--device", "cpu"]) == 0
     assert "Loading weights" not in capsys.readouterr().err
     assert [m for m in caplog.messages if "precision" in m] == [f"precision: {autocast_precision('cpu').describe()}"]
     save_tiny_model(tmp_path / "again")
