@@ -203,7 +203,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     def _total_steps(self) -> int:
         if self.args.max_steps > 0:
             return self.args.max_steps
-        return math.ceil(self.args.num_train_epochs * self.updates_per_epoch)
+        return math.ceil(self.args.num_train_epochs * self.steps_per_epoch)
 
     def _hands_the_run_never_trains(self) -> list[str]:
         """The hands no optimizer step of the whole run trains (a phase longer than the run)."""
