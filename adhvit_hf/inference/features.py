@@ -77,12 +77,10 @@ class WindowBatches(Dataset):
             if self._reader is None:
                 self._reader = open_video(self.video_path, backend=self.backend)
             distinct, inverse = torch.unique(self.batches[index], return_inverse=True)
-            frames = self._reader.get_frames(
-                distinct, size=self.processor.decode_size(self._reader.height, self._reader.width)
-            )
+            frames = self._reader.get_frames(distinct)
         except VideoDecodeError as error:
             return error
-        return self.processor.preprocess_clip(frames)[0][inverse]
+        return self.processor.preprocess_clip(frames)[0][inverse]  # the processor resizes: one path for all backends
 
 
 def extract_video_features(
@@ -105,7 +103,7 @@ def extract_video_features(
         stride: frames between window starts; defaults to `processor.sampling_rate`.
         batch_size: windows per forward pass.
         num_workers: DataLoader workers decoding the next batches while the model runs.
-        backend: decoder, "auto", "decord" or "pyav".
+        backend: decoder, "auto", "decord", "pyav" or "torchcodec" (see `adhvit_hf.data.decoding`).
         progress: show a tqdm bar for the video.
 
     Returns:
@@ -117,7 +115,7 @@ def extract_video_features(
             f"{model.config.num_frames} (config.num_frames)."
         )
     video_path = str(video_path)
-    num_video_frames, fps = video_info(video_path)[:2]
+    num_video_frames, fps = video_info(video_path, backend)[:2]
     message = short_video_message(video_path, num_video_frames, processor.num_frames, processor.sampling_rate)
     if message:
         logger.warning(message)
