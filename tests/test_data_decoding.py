@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 from data_helpers import decode_everything, decoded_indices, write_garbled_video, write_index_video, write_odd_video
-
 from video_helpers import ALL_BACKENDS, needs_torchcodec
 
 from adhvit_hf.data.decoding import VideoDecodeError, _to_rgb_tensor, open_video, probe_video, read_view_frames
@@ -30,7 +29,9 @@ def test_frame_exact_with_clamping(index_video, backend):
 @needs_torchcodec
 def test_backends_agree(index_video):
     indices = list(range(0, 30, 3))
-    frames = [open_video(index_video, backend=backend).get_frames(indices) for backend in ("decord", "pyav", "torchcodec")]
+    frames = [
+        open_video(index_video, backend=backend).get_frames(indices) for backend in ("decord", "pyav", "torchcodec")
+    ]
     assert torch.equal(frames[0], frames[1]) and torch.equal(frames[1], frames[2])
 
 

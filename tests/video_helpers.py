@@ -14,15 +14,15 @@ from adhvit_hf.data.decoding import backend_problem
 
 
 TORCHCODEC_PROBLEM = backend_problem("torchcodec")
-needs_torchcodec = pytest.mark.skipif(
-    TORCHCODEC_PROBLEM is not None, reason=f"{TORCHCODEC_PROBLEM}; for FFmpeg's libraries: apt-get install ffmpeg"
-)
+needs_torchcodec = pytest.mark.skipif(TORCHCODEC_PROBLEM is not None, reason=str(TORCHCODEC_PROBLEM))
 ALL_BACKENDS = [
     "decord",
     "pyav",
     pytest.param("torchcodec", marks=needs_torchcodec),
 ]
-needs_ffmpeg_cli = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg command: apt-get install ffmpeg")
+needs_ffmpeg_cli = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None, reason="no ffmpeg command: apt-get install ffmpeg"
+)
 
 # codec name -> (container format, suffix, pixel format, encoder options)
 CODECS = {

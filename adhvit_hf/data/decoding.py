@@ -117,7 +117,9 @@ def add_backend_argument(parser) -> None:
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error).removeprefix(f"--backend {value}: ")) from None
 
-    parser.add_argument("--backend", default="auto", type=parse, metavar="{" + ",".join(BACKENDS) + "}", help=BACKEND_HELP)
+    parser.add_argument(
+        "--backend", default="auto", type=parse, metavar="{" + ",".join(BACKENDS) + "}", help=BACKEND_HELP
+    )
 
 
 def _to_rgb_tensor(frames) -> torch.Tensor:
