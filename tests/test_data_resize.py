@@ -73,9 +73,7 @@ def test_refuses_a_copy_whose_frame_count_differs(source_tree, tmp_path, monkeyp
     monkeypatch.setattr(resize_videos, "count_frames", lambda file: 8)
     target = tmp_path / "dst" / "short.mp4"
     row = resize_videos.convert_one(str(source_tree / "short.mp4"), str(target), 12, 16, 20)
-    assert row["error"] == (
-        f"{source_tree / 'short.mp4'}: the copy has 8 frames (decoded 9) but the source has 9; not written"
-    )
+    assert row["error"] == (f"{source_tree / 'short.mp4'}: the copy has 8 frames but the source has 9; not written")
     assert not target.parent.exists() or os.listdir(target.parent) == []
 
 
@@ -101,7 +99,5 @@ def test_bad_folders(source_tree, tmp_path):
     with pytest.raises(ValueError, match="must not be .* or inside it"):
         run(source_tree, source_tree / "small")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(
-        ValueError, match=f"^{tmp_path / 'empty'}: no videos \\(.mp4, .m4v, .mov, .mkv, .avi\\) found$"
-    ):
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'empty'}: no videos \\(.mp4, .m4v, .mov, .mkv, .webm, .avi, "):
         run(tmp_path / "empty", tmp_path / "dst")

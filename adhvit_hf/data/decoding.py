@@ -352,6 +352,25 @@ class PyAVVideoReader:
         return _to_rgb_tensor(np.stack([decoded[index] for index in clamped.tolist()]))
 
 
+def decode_in_order(path: str, positions) -> torch.Tensor:
+    """Frames at `positions` of `path`, decoded from its start in one pass with PyAV (no seeking, no index): the
+    reference that a reader's random access must match. uint8 (N, H, W, 3), turned like the readers' frames."""
+    import av
+
+    wanted, found = set(positions), {}
+    try:
+        with av.open(path) as container:
+            for position, frame in enumerate(container.decode(video=0)):
+                if position in wanted:
+                    found[position] = PyAVVideoReader._rgb(frame)
+    except (av.FFmpegError, IndexError, OSError) as error:
+        raise _decode_error(path, f"cannot decode video ({DAMAGED})", error) from error
+    missing = sorted(wanted - found.keys())
+    if missing:
+        raise VideoDecodeError(f"{path}: frame {missing[0]} could not be decoded ({DAMAGED})")
+    return _to_rgb_tensor(np.stack([found[position] for position in positions]))
+
+
 class TorchCodecVideoReader:
     """torchcodec reader (`seek_mode="exact"`: frame positions from a scan of the packets, as the others).
 
