@@ -54,6 +54,7 @@ def write_mp4(
 RESIZE_GOP_SIZE = 16
 RESIZE_CRF = 20
 RESIZE_TUNE = "fastdecode"
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
 
 def even_resized_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -121,7 +122,16 @@ def _transcode(source, target, short_side, gop_size, crf, tune, threads) -> int:
             if turns:
                 turned = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), k=turns))
                 frame = av.VideoFrame.from_ndarray(turned, format="rgb24")
-            frame = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+            # Full-range sources (MJPEG's yuvj420p) are scaled to the copy's limited range, or its colours spread.
+            full_range = frame.color_range == FULL_RANGE or frame.format.name.startswith("yuvj")
+            frame = frame.reformat(
+                width=width,
+                height=height,
+                format="yuv420p",
+                interpolation="AREA",
+                src_color_range="JPEG" if full_range else None,
+                dst_color_range="MPEG",
+            )
             frame.pts, frame.time_base = written, time_base
             writer.mux(stream.encode(frame))
             written += 1
