@@ -7,6 +7,7 @@ import logging
 import shutil
 
 import pytest
+import torch
 from conftest import tiny_run_args
 from inference_helpers import save_tiny_model
 from test_faults_inputs import cli_error
@@ -138,3 +139,9 @@ def test_an_evaluation_video_cut_short_is_caught_before_training(data, tmp_path,
     error = cli_error(tiny_run_args(data, tmp_path / "out", backend=backend, do_eval="True"), capsys)
     assert error.startswith(f"error: {video}: cannot ")
     assert error.endswith("(the file is damaged or not a supported video)")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+def test_gpu_decoding_without_a_gpu_is_one_error_line(demo_data, tmp_path, capsys):
+    argv = tiny_run_args(demo_data, tmp_path / "out", gpu_decoding="True", device_augmentation="True")
+    assert cli_error(argv, capsys) == "error: --gpu_decoding decodes on the training GPU, but this run trains on cpu"

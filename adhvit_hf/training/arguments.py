@@ -116,6 +116,13 @@ class DataArguments:
     device_augmentation: bool = field(
         default=False, metadata={"help": "Augment and mix training clips on the training device; workers only decode."}
     )
+    gpu_decoding: bool = field(
+        default=False,
+        metadata={
+            "help": "Decode training clips on the training GPU (torchcodec, NVDEC) and augment them there without a "
+            "copy to the host; needs torchcodec, --device_augmentation and --dataloader_num_workers 0."
+        },
+    )
     data_set: str = field(default="HA-ViD", metadata={"help": "The dataset's name, for the model card."})
 
     def __post_init__(self):

@@ -22,7 +22,7 @@ from ..processing_adhvit import AdhVitVideoProcessor
 from .alternating_data import AlternatingClipDataset, ClipCollator
 from .arguments import AlternatingTrainingArguments, DataArguments, ModelArguments
 from .checkpoints import resolve_resume_checkpoint
-from .preflight import check_training_backend, check_videos, check_writable
+from .preflight import check_gpu_decoding, check_training_backend, check_videos, check_writable
 from .trainer import AlternatingTrainer
 
 
@@ -78,6 +78,7 @@ def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> Hand
         crop_scale=data_args.train_crop_scale,
         backend=data_args.backend,
         device_augmentation=data_args.device_augmentation,
+        decode_device="cuda" if data_args.gpu_decoding else None,
     )
     eval_transform = VideoTransform(processor, train=False, backend=data_args.backend)
     # Validation during training sees one centred view per video, as the original's; the test all views.
@@ -171,6 +172,7 @@ def build_trainer(
         evaluated += data.validation.values()
     if training_args.do_predict:
         evaluated += data.test.values()
+    check_gpu_decoding(data_args, training_args)
     check_videos(evaluated, data_args.backend)
     check_training_backend(data.train.hand_datasets.values(), data_args.backend)
     mixup = build_mixup(data_args, num_labels)

@@ -5,7 +5,15 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from ..data.decoding import BackendCannotOpenError, VideoDecodeError, check_video, open_video, stream_info
+from ..data.decoding import (
+    BackendCannotOpenError,
+    VideoDecodeError,
+    available_backend,
+    backend_problem,
+    check_video,
+    open_video,
+    stream_info,
+)
 from .checkpoints import CheckpointError
 
 
@@ -79,3 +87,21 @@ def check_training_backend(datasets, backend: str) -> None:
             ) from None
         except VideoDecodeError:  # damaged: training replaces and counts it
             continue
+
+
+def check_gpu_decoding(data_args, training_args) -> None:
+    """--gpu_decoding: refuse in one line what cannot work here, rather than decode on the CPU after all."""
+    if not data_args.gpu_decoding:
+        return
+    if training_args.device.type != "cuda":
+        raise ValueError(f"--gpu_decoding decodes on the training GPU, but this run trains on {training_args.device}")
+    if available_backend(data_args.backend) != "torchcodec":
+        why = backend_problem("torchcodec") or f"--backend is {data_args.backend}"
+        raise ValueError(f"--gpu_decoding decodes with torchcodec (--backend torchcodec or auto): {why}")
+    if not data_args.device_augmentation:
+        raise ValueError("--gpu_decoding needs --device_augmentation: the decoded frames stay on the GPU")
+    if training_args.dataloader_num_workers:
+        raise ValueError(
+            "--gpu_decoding decodes in the training process (CUDA does not work in forked DataLoader workers): "
+            "set --dataloader_num_workers 0"
+        )
