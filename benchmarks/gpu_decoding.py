@@ -22,12 +22,12 @@ import time
 
 import torch
 
+from adhvit_hf.data.collate import ClipCollator
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.data.device_augment import DeviceAugmentation
 from adhvit_hf.data.sampling import train_clip_indices
 from adhvit_hf.data.transforms import VideoTransform, row_generator
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.training.alternating_data import ClipCollator
 
 from .data import write_recorded_video
 

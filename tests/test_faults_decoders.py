@@ -16,7 +16,7 @@ from video_helpers import cut_video, noise_frames, write_faststart_h264, write_v
 
 from adhvit_hf.cli import predict, run_havid
 from adhvit_hf.data import decoding
-from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
 
 
 @pytest.fixture(autouse=True)
