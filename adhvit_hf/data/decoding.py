@@ -501,6 +501,9 @@ def probe_video(path, backend: str = "auto") -> int:
     return video_info(path, backend).num_frames
 
 
+VIEW_CHUNK_FRAMES = 32
+
+
 def resize_views(frames: torch.Tensor, processor) -> torch.Tensor:
     """(N, H, W, 3) uint8 at any size -> short side at the processor's, by the processor's own resize: the one
     resize after decoding, so every backend (and a reader without adhvit_hf) ends with the same pixels."""
@@ -518,4 +521,6 @@ def read_view_frames(
     reader = open_video(path, backend=backend, num_threads=num_threads)
     indices = processor.view_frame_indices(reader.num_frames, start, end).reshape(-1)
     distinct, inverse = torch.unique(indices, return_inverse=True)  # views overlap: resize each frame once
-    return resize_views(reader.get_frames(distinct), processor)[inverse]
+    # In chunks: 160 native 1080p frames would hold 1 GB at once.
+    chunks = [resize_views(reader.get_frames(chunk), processor) for chunk in distinct.split(VIEW_CHUNK_FRAMES)]
+    return torch.cat(chunks)[inverse]
