@@ -8,6 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from data_helpers import decoded_indices, write_index_video
 from video_helpers import (
     ALL_BACKENDS,
     cut_video,
@@ -195,3 +196,14 @@ def test_rotated_views_keep_their_orientation_on_every_backend(rotated):
     views = [read_view_frames(rotated[90], PROCESSOR, backend=backend) for backend in ("decord", "pyav", "torchcodec")]
     assert views[0].shape == (8, 40, 20, 3)  # portrait: the short side (width) is 20
     assert torch.equal(views[0], views[1]) and torch.equal(views[1], views[2])
+
+
+def test_frames_decord_cannot_decode_are_decoded_by_pyav_and_said_once(folder, caplog):
+    """decord 0.6 fails to copy frames 24 or 48 pixels wide (at any size); PyAV decodes them, and the log says so."""
+    path = write_index_video(folder / "width48.mp4", num_frames=10, height=32, width=48)
+    decoding._decoded_by_pyav.discard(path)
+    with caplog.at_level(logging.WARNING, logger="adhvit_hf.data.decoding"):
+        for _ in range(2):
+            frames = open_video(path, backend="decord").get_frames([1, 5, 9])
+            assert frames.shape == (3, 32, 48, 3) and decoded_indices(frames) == [1, 5, 9]
+    assert caplog.messages == [f"{path}: decord could not decode some of its frames; decoded them with PyAV"]

@@ -220,7 +220,11 @@ class DecordVideoReader:
             # decord 0.6 fails to copy frames of some widths (e.g. 24 or 48 pixels) and stops at the first damaged
             # packet: PyAV decodes the same frames, or names the damage.
             logger.debug("%s: decord failed (%s); decoding with PyAV", self.path, error)
-            return PyAVVideoReader(self.path, num_threads=self._num_threads).get_frames(clamped)
+            frames = PyAVVideoReader(self.path, num_threads=self._num_threads).get_frames(clamped)
+            if self.path not in _decoded_by_pyav:  # PyAV could: say so, once per file
+                _decoded_by_pyav.add(self.path)
+                logger.warning("%s: decord could not decode some of its frames; decoded them with PyAV", self.path)
+            return frames
         return _to_rgb_tensor(frames)
 
 
@@ -412,6 +416,8 @@ class TorchCodecVideoReader:
 READERS = {"decord": DecordVideoReader, "pyav": PyAVVideoReader, "torchcodec": TorchCodecVideoReader}
 # Files the preferred backend could not open, and the backend that could (so the log says it once per file).
 _fallbacks: dict[str, str] = {}
+# Files whose frames decord failed to decode and PyAV decoded (said once per file).
+_decoded_by_pyav: set[str] = set()
 
 
 def _check_file(path: str) -> None:
