@@ -153,7 +153,7 @@ class StreamInfo(NamedTuple):
     rotation: float  # display-matrix rotation, degrees counter-clockwise
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=8192)  # a few dozen bytes each: every video of a dataset like HA-ViD (3222)
 def _stream_info(path: str, file_size: int, mtime_ns: int) -> StreamInfo:
     """The first video stream's codec, stored size and rotation, cached per file version (training opens a video
     per clip). The rotation is read from the first decoded frame: PyAV exposes the display matrix only there."""
