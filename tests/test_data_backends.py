@@ -207,3 +207,13 @@ def test_frames_decord_cannot_decode_are_decoded_by_pyav_and_said_once(folder, c
             frames = open_video(path, backend="decord").get_frames([1, 5, 9])
             assert frames.shape == (3, 32, 48, 3) and decoded_indices(frames) == [1, 5, 9]
     assert caplog.messages == [f"{path}: decord could not decode some of its frames; decoded them with PyAV"]
+
+
+def test_the_backend_error_survives_a_dataloader_worker(av1):
+    """Workers send errors pickled; the one-line message must come back the same."""
+    import pickle
+
+    with pytest.raises(BackendCannotOpenError) as raised:
+        open_video(av1, backend="decord")
+    copy = pickle.loads(pickle.dumps(raised.value))
+    assert type(copy) is BackendCannotOpenError and str(copy) == str(raised.value)

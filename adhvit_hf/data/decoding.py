@@ -49,6 +49,9 @@ class BackendCannotOpenError(VideoDecodeError):
         )
         self.path, self.backend, self.other, self.codec = path, backend, other, codec
 
+    def __reduce__(self):  # DataLoader workers pickle errors: rebuild from the fields, not the message
+        return type(self), (self.path, self.backend, self.other, self.codec)
+
 
 class BackendUnavailableError(ValueError):
     """The named backend is not installed or cannot run here."""
@@ -100,10 +103,7 @@ BACKEND_HELP = (
 
 def check_backend(backend: str) -> str:
     """`backend` if it is a known backend usable here; else `BackendUnavailableError` / `ValueError` in one line."""
-    if backend != "auto":
-        available_backend(backend)
-    elif backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    available_backend(backend)
     return backend
 
 
