@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_run_args
@@ -14,7 +15,7 @@ from test_faults_inputs import cli_error
 from transformers import pipeline
 from video_helpers import cut_video, noise_frames, write_faststart_h264, write_video
 
-from adhvit_hf.cli import predict, run_havid
+from adhvit_hf.cli import extract_features, predict, run_havid
 from adhvit_hf.data import decoding
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
 
@@ -145,3 +146,14 @@ def test_an_evaluation_video_cut_short_is_caught_before_training(data, tmp_path,
 def test_gpu_decoding_without_a_gpu_is_one_error_line(demo_data, tmp_path, capsys):
     argv = tiny_run_args(demo_data, tmp_path / "out", gpu_decoding="True", device_augmentation="True")
     assert cli_error(argv, capsys) == "error: --gpu_decoding decodes on the training GPU, but this run trains on cpu"
+
+
+def test_extract_backend_flag(model_and_videos, tmp_path, caplog):
+    root, h264, av1 = model_and_videos
+    argv = ["--model", str(root / "model"), "--out", str(tmp_path / "out"), "--device", "cpu", "--num_workers", "0"]
+    with caplog.at_level(logging.ERROR):
+        assert extract_features.main([*argv, "--videos", av1, "--backend", "decord"]) == 1
+    assert f"failed: {av1}: --backend decord cannot open this av1 video, {other_backend()} can; " in caplog.text
+    assert extract_features.main([*argv, "--videos", av1, "--backend", "pyav"]) == 0
+    features = np.load(tmp_path / "out" / "shared_features" / "av1.npy")
+    assert features.shape[1] == 12
