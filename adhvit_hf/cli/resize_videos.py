@@ -116,8 +116,9 @@ def find_videos(src: str) -> list[str]:
 
 
 def copy_name(relative: str) -> str:
-    """The copy's path for a source path (relative to SRC): the same, with the suffix .mp4."""
-    return os.path.splitext(relative)[0] + COPY_SUFFIX
+    """The copy's path for a source path (relative to SRC): the same, with the suffix .mp4 (.MP4 stays)."""
+    stem, suffix = os.path.splitext(relative)
+    return relative if suffix.lower() == COPY_SUFFIX else stem + COPY_SUFFIX
 
 
 def check_copy(source: str, copy_path: str, num_frames: int, backend: str) -> None:
@@ -188,11 +189,11 @@ def summary_lines(rows: list[dict]) -> list[str]:
             f"frames; size {size_in:.2f} GiB -> {size_out:.2f} GiB"
         ),
     ]
-    renamed = sorted({os.path.splitext(row["source"])[1] for row in done} - {COPY_SUFFIX})
+    renamed = [row for row in done if copy_name(row["source"]) != row["source"]]
     if renamed:
-        number = sum(not row["source"].endswith(COPY_SUFFIX) for row in done)
+        suffixes = ", ".join(sorted({os.path.splitext(row["source"])[1] for row in renamed}))
         lines.append(
-            f"{number} copies are named {COPY_SUFFIX} where the source is {', '.join(renamed)}: clip lists that name "
+            f"{len(renamed)} copies are named {COPY_SUFFIX} where the source is {suffixes}: clip lists that name "
             f"those sources need the {COPY_SUFFIX} name with the data root at the copies"
         )
     kept = sum(row.get("kept_size", False) for row in done)
