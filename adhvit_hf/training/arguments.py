@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
-from ..data.decoding import BACKEND_HELP, check_backend
+from ..data.decoding import BACKEND_HELP, BACKENDS, check_backend
 from ..data.transforms import FLIP_POLICIES
 from .schedule import STRATEGIES
 
@@ -106,7 +106,7 @@ class DataArguments:
     mixup_mode: str = field(default="batch", metadata={"help": "batch, pair or elem: what shares one mix."})
     smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the targets."})
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
-    backend: str = field(default="auto", metadata={"help": BACKEND_HELP + "."})
+    backend: str = field(default="auto", metadata={"help": BACKEND_HELP + ".", "choices": BACKENDS})
     decoder: str | None = field(default=None, metadata={"help": "Deprecated spelling of --backend."})
     device_augmentation: bool = field(
         default=False, metadata={"help": "Augment and mix training clips on the training device; workers only decode."}
