@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from transformers import Pipeline
-from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, is_torchcodec_usable
 from transformers.video_utils import load_video
 
 from .processing_adhvit import processor_with_views
@@ -34,13 +34,22 @@ def is_url(video: str) -> bool:
     return video.startswith(("http://", "https://"))
 
 
+def transformers_video_backend(backend: str) -> str:
+    """transformers' `load_video` backend for `backend`: "auto" is torchcodec where it loads (it turns rotated
+    videos as players do, as adhvit_hf's readers do), else PyAV (decord mis-sizes frames of some widths, e.g. 48 px,
+    at the native size)."""
+    if backend != "auto":
+        return backend
+    return "torchcodec" if is_torchcodec_usable("video") else "pyav"
+
+
 def read_view_frames(video_path: str, processor, backend: str = "auto") -> torch.Tensor:
     """Decodes the frames of all of `processor`'s evaluation views of a video file.
 
     Uses adhvit_hf's decoder when the package is installed (`backend`: "auto", "decord", "pyav" or "torchcodec";
     frames turned by the display matrix, resized by the processor) and transformers' `load_video` otherwise and for
-    http(s) URLs (downloaded whole, then decoded; "auto" is PyAV there). Returns uint8
-    (test_num_segment * num_frames, H, W, 3).
+    http(s) URLs (downloaded whole, then decoded; see `transformers_video_backend`). Returns uint8
+    (test_num_segment * num_frames, H, W, 3); the processor resizes them either way.
     """
     try:
         from adhvit_hf.data.decoding import read_view_frames as read_with_adhvit_hf
@@ -49,7 +58,7 @@ def read_view_frames(video_path: str, processor, backend: str = "auto") -> torch
     if read_with_adhvit_hf is not None and not is_url(video_path):
         return read_with_adhvit_hf(video_path, processor, backend=backend)
 
-    # transformers' PyAV reader returns each requested frame once, so decode the distinct indices and expand after.
+    # transformers' readers return each requested frame once, so decode the distinct indices and expand after.
     inverse = None
 
     def distinct_view_indices(metadata, **kwargs):
@@ -58,10 +67,12 @@ def read_view_frames(video_path: str, processor, backend: str = "auto") -> torch
         distinct, inverse = np.unique(indices.clip(0, metadata.total_num_frames - 1), return_inverse=True)
         return distinct.tolist()
 
-    # PyAV by default: decord mis-sizes frames of some widths (e.g. 48 px) when it decodes at the native size.
-    loader = "pyav" if backend == "auto" else backend
+    loader = transformers_video_backend(backend)
     frames, _ = load_video(video_path, backend=loader, sample_indices_fn=distinct_view_indices)
-    return torch.from_numpy(np.ascontiguousarray(frames))[torch.from_numpy(inverse.reshape(-1))]
+    frames = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
+    if loader == "torchcodec":  # transformers' torchcodec reader gives (N, 3, H, W)
+        frames = frames.permute(0, 2, 3, 1)
+    return frames.contiguous()[torch.from_numpy(inverse.reshape(-1))]
 
 
 def saved_weight_names(name_or_path: str) -> set[str] | None:

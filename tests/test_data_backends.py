@@ -217,3 +217,20 @@ def test_the_backend_error_survives_a_dataloader_worker(av1):
         open_video(av1, backend="decord")
     copy = pickle.loads(pickle.dumps(raised.value))
     assert type(copy) is BackendCannotOpenError and str(copy) == str(raised.value)
+
+
+@needs_torchcodec
+def test_torchcodec_without_ffmpeg_is_passed_over_with_the_reason(monkeypatch):
+    """torchcodec >= 0.16 imports without FFmpeg (ffmpeg_major_version None) and fails only when it decodes."""
+    import torchcodec
+
+    monkeypatch.setattr(torchcodec, "ffmpeg_major_version", None)
+    decoding.backend_problem.cache_clear()
+    try:
+        assert decoding.backend_problem("torchcodec") == (
+            "torchcodec cannot load FFmpeg's libraries (it needs FFmpeg 4 to 9 as shared libraries: apt-get install "
+            "ffmpeg)"
+        )
+        assert available_backend("auto") == "decord"
+    finally:
+        decoding.backend_problem.cache_clear()

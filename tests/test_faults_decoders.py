@@ -157,3 +157,22 @@ def test_extract_backend_flag(model_and_videos, tmp_path, caplog):
     assert extract_features.main([*argv, "--videos", av1, "--backend", "pyav"]) == 0
     features = np.load(tmp_path / "out" / "shared_features" / "av1.npy")
     assert features.shape[1] == 12
+
+
+@pytest.mark.skipif(
+    decoding.backend_problem("torchcodec") is not None, reason=str(decoding.backend_problem("torchcodec"))
+)
+def test_the_pipeline_without_the_package_turns_rotated_videos_too(model_and_videos, tmp_path, monkeypatch):
+    """Where only transformers is installed, the pipeline reads with transformers' torchcodec reader, which turns a
+    rotated video as adhvit_hf's readers do (its PyAV reader would not)."""
+    import sys
+
+    root, _, _ = model_and_videos
+    rotated = write_video(tmp_path, "h264", noise_frames(12, 32, 48), name="phone", rotation=90)
+    with_package = classifier(root)(rotated, function_to_apply="none", top_k=5)
+    monkeypatch.setitem(sys.modules, "adhvit_hf.data.decoding", None)  # `from adhvit_hf.data.decoding` fails
+    without_package = classifier(root)(rotated, function_to_apply="none", top_k=5)
+    for hand in ("left_hand", "right_hand"):
+        assert [entry["label"] for entry in with_package[hand]] == [entry["label"] for entry in without_package[hand]]
+        for ours, theirs in zip(with_package[hand], without_package[hand]):
+            assert ours["score"] == pytest.approx(theirs["score"], abs=1e-5)

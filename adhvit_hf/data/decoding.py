@@ -75,9 +75,11 @@ def backend_problem(name: str) -> str | None:
         if importlib.util.find_spec("torchcodec") is None:
             return "torchcodec is not installed (pip install 'adhvit-hf[torchcodec]')"
         try:
-            import torchcodec.decoders  # noqa: F401  (loads FFmpeg's shared libraries)
-        except (ImportError, RuntimeError, OSError) as error:
-            logger.debug("torchcodec does not load: %s", error)
+            import torchcodec
+        except (ImportError, RuntimeError, OSError) as error:  # e.g. a build for another torch
+            return f"torchcodec does not load ({type(error).__name__}: {error})"
+        # torchcodec >= 0.16 imports without FFmpeg and says so only here (its video decoder then fails)
+        if getattr(torchcodec, "ffmpeg_major_version", 0) is None:
             return f"torchcodec cannot load FFmpeg's libraries ({TORCHCODEC_FFMPEG_HINT})"
         return None
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
