@@ -155,7 +155,7 @@ def test_a_rerun_skips_its_own_copies_and_small_sources_are_not_upscaled(other_c
     with caplog.at_level(logging.INFO):
         assert run(other_containers, dst, "--short_side", "16") == 0
     assert "4 videos: 0 converted, 4 already done, 0 failed" in caplog.messages
-    assert "1 videos already had a short side <= --short_side and kept their size (never upscaled)" in caplog.messages
+    assert "1 video(s) already had a short side <= --short_side and kept their size (never upscaled)" in caplog.messages
 
 
 def test_two_sources_with_one_copy_name_are_refused(tmp_path):

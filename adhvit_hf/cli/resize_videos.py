@@ -198,7 +198,7 @@ def summary_lines(rows: list[dict]) -> list[str]:
         )
     kept = sum(row.get("kept_size", False) for row in done)
     if kept:
-        lines.append(f"{kept} videos already had a short side <= --short_side and kept their size (never upscaled)")
+        lines.append(f"{kept} video(s) already had a short side <= --short_side and kept their size (never upscaled)")
     lines += [f"failed: {row['error']}" for row in rows if row["status"] == "failed"]
     return lines
 
