@@ -8,17 +8,17 @@ import subprocess
 import numpy as np
 import pytest
 import torch
-from data_helpers import decoded_indices, write_index_video
-from video_helpers import (
+from helpers.codecs import (
     ALL_BACKENDS,
     cut_video,
     decode_all_pyav,
     needs_ffmpeg_cli,
     needs_torchcodec,
-    noise_frames,
+    smooth_frames,
+    write_codec_video,
     write_faststart_h264,
-    write_video,
 )
+from helpers.videos import decoded_indices, write_index_video
 
 from adhvit_hf.data import decoding
 from adhvit_hf.data.decoding import (
@@ -41,7 +41,7 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def av1(folder):
-    return write_video(folder, "av1_mp4", noise_frames(12))
+    return write_codec_video(folder, "av1_mp4", smooth_frames(12))
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +70,7 @@ def test_auto_prefers_torchcodec_then_decord_then_pyav(monkeypatch):
 @pytest.mark.parametrize("kind", ["av1_mp4", "av1_webm", "vp9_webm", "mjpeg_avi", "mpeg4_avi"])
 @pytest.mark.parametrize("backend", ALL_BACKENDS)
 def test_same_frames_on_other_codecs_and_containers(folder, kind, backend):
-    path = write_video(folder, kind, noise_frames(12), name=f"{kind}_{backend}")
+    path = write_codec_video(folder, kind, smooth_frames(12), name=f"{kind}_{backend}")
     truth = torch.from_numpy(decode_all_pyav(path))
     if backend == "decord" and kind.startswith("av1"):  # decord's FFmpeg 4.1 predates AV1
         with pytest.raises(BackendCannotOpenError, match="^" + path + ": --backend decord cannot open this av1 video"):
@@ -95,7 +95,7 @@ def test_ten_bit_video_is_converted_as_ffmpeg_converts_it(folder):
     """10-bit to 8-bit RGB is each FFmpeg's own conversion: torchcodec (the system FFmpeg) gives exactly the
     `ffmpeg` command's pixels; decord (FFmpeg 4.1) and PyAV (FFmpeg 8) differ from them by a few levels on average
     (docs/faults.md has the measured figures), the reason `auto` prefers torchcodec."""
-    path = write_video(folder, "hevc_10bit", gradient_frames(), name="ten_bit")
+    path = write_codec_video(folder, "hevc_10bit", gradient_frames(), name="ten_bit")
     raw = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True
     ).stdout
@@ -129,7 +129,7 @@ def test_named_backend_refuses_in_one_line_what_another_can_open(av1):
 
 @pytest.mark.parametrize("backend", ["auto", *ALL_BACKENDS])
 def test_a_file_cut_short_is_caught_by_decoding_its_last_frames(folder, backend):
-    whole = write_faststart_h264(folder / f"whole_{backend}.mp4", noise_frames(40))
+    whole = write_faststart_h264(folder / f"whole_{backend}.mp4", smooth_frames(40))
     cut = cut_video(whole, folder / f"cut_{backend}.mp4", 0.6)
     assert check_video(whole, backend).num_frames == 40
     with pytest.raises(VideoDecodeError, match=f"^{cut}: cannot (open video|decode frames)") as raised:
@@ -142,9 +142,9 @@ ROTATIONS = [90, 180, 270]
 
 @pytest.fixture(scope="module")
 def rotated(folder):
-    frames = noise_frames(6, 32, 64)
+    frames = smooth_frames(6, 32, 64)
     return {
-        rotation: write_video(folder, "h264", frames, name=f"rot{rotation}", rotation=rotation)
+        rotation: write_codec_video(folder, "h264", frames, name=f"rot{rotation}", rotation=rotation)
         for rotation in ROTATIONS
     }
 
@@ -181,7 +181,7 @@ PROCESSOR = AdhVitVideoProcessor(
 def test_every_backend_gives_the_same_resized_pixels(folder, kind):
     """One resize after decoding (the processor's, antialiased): before, decord scaled while decoding and PyAV with
     swscale, and logits differed by up to 0.47."""
-    path = write_video(folder, kind, noise_frames(12), name=f"resize_{kind}")
+    path = write_codec_video(folder, kind, smooth_frames(12), name=f"resize_{kind}")
     views = {
         backend: read_view_frames(path, PROCESSOR, backend=backend) for backend in ("decord", "pyav", "torchcodec")
     }

@@ -6,8 +6,8 @@ import av
 import numpy as np
 import pytest
 import torch
-from data_helpers import decoded_indices, index_frames, write_garbled_video
-from video_helpers import ALL_BACKENDS, write_video
+from helpers.codecs import ALL_BACKENDS, write_codec_video
+from helpers.videos import decoded_indices, index_frames, write_garbled_video
 
 from adhvit_hf.cli import resize_videos
 from adhvit_hf.data.decoding import open_video, video_info
@@ -26,9 +26,10 @@ def source_tree(tmp_path):
 
 
 def run(src, dst, *flags):
-    return resize_videos.main([str(src), str(dst), "--short_side", "12", "--workers", "1", *flags])
+    return resize_videos.main([str(src), "--output_dir", str(dst), "--short_side", "12", "--workers", "1", *flags])
 
 
+@pytest.mark.slow
 def test_copies_keep_every_frame_and_the_tree(source_tree, tmp_path, caplog):
     dst = tmp_path / "dst"
     with caplog.at_level(logging.INFO):
@@ -65,7 +66,7 @@ def test_refuses_an_existing_copy_of_another_size(source_tree, tmp_path, caplog)
     dst = tmp_path / "dst"
     run(source_tree, dst)
     with caplog.at_level(logging.INFO):
-        resize_videos.main([str(source_tree), str(dst), "--short_side", "16", "--workers", "1"])
+        resize_videos.main([str(source_tree), "--output_dir", str(dst), "--short_side", "16", "--workers", "1"])
     target = dst / "short.mp4"
     assert (
         f"failed: {target}: exists but is not a 16-pixel copy of {source_tree / 'short.mp4'} with 9 frames; "
@@ -92,7 +93,7 @@ def test_refuses_a_copy_whose_frame_count_differs(source_tree, tmp_path, monkeyp
 )
 def test_bad_flags(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_info:
-        resize_videos.main([str(tmp_path), str(tmp_path / "dst"), *flags])
+        resize_videos.main([str(tmp_path), "--output_dir", str(tmp_path / "dst"), *flags])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
 
@@ -100,7 +101,7 @@ def test_bad_flags(tmp_path, capsys, flags, message):
 def test_bad_folders(source_tree, tmp_path):
     with pytest.raises(ValueError, match=f"^{tmp_path / 'nope'}: no such folder$"):
         run(tmp_path / "nope", tmp_path / "dst")
-    with pytest.raises(ValueError, match="must not be .* or inside it"):
+    with pytest.raises(ValueError, match="^--output_dir .*: must not be .* or inside it"):
         run(source_tree, source_tree / "small")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=f"^{tmp_path / 'empty'}: no videos \\(.mp4, .m4v, .mov, .mkv, .webm, .avi, "):
@@ -113,8 +114,8 @@ def other_containers(tmp_path):
     src = tmp_path / "src"
     frames = np.broadcast_to((np.arange(70, dtype=np.uint8) * 3)[:, None, None, None], (70, 32, 48, 3))
     for kind in ("mjpeg_avi", "mpeg4_avi", "vp9_webm"):
-        write_video(src / "cams", kind, frames)
-    write_video(src, "h264", index_frames(9, 10, 14), name="tiny")
+        write_codec_video(src / "cams", kind, frames)
+    write_codec_video(src, "h264", index_frames(9, 10, 14), name="tiny")
     return src
 
 
@@ -155,13 +156,15 @@ def test_a_rerun_skips_its_own_copies_and_small_sources_are_not_upscaled(other_c
     with caplog.at_level(logging.INFO):
         assert run(other_containers, dst, "--short_side", "16") == 0
     assert "4 videos: 0 converted, 4 already done, 0 failed" in caplog.messages
-    assert "1 video(s) already had a short side <= --short_side and kept their size (never upscaled)" in caplog.messages
+    assert (
+        "1 video(s) already had a short side <= --short_side and kept their size (never upscaled)" in caplog.messages
+    )
 
 
 def test_two_sources_with_one_copy_name_are_refused(tmp_path):
     src = tmp_path / "src"
-    write_video(src, "h264", index_frames(4), name="a")
-    write_video(src, "mjpeg_avi", index_frames(4), name="a")
+    write_codec_video(src, "h264", index_frames(4), name="a")
+    write_codec_video(src, "mjpeg_avi", index_frames(4), name="a")
     with pytest.raises(ValueError) as raised:
         run(src, tmp_path / "dst")
     assert (
@@ -174,7 +177,7 @@ def test_a_rotated_source_is_turned_in_the_copy(tmp_path):
     frames = np.zeros((6, 32, 64, 3), np.uint8)
     frames[:, :8] = 255  # a bright band along the top of the stored frames
     src = tmp_path / "src"
-    source = write_video(src, "h264", frames, name="phone", rotation=90)
+    source = write_codec_video(src, "h264", frames, name="phone", rotation=90)
     assert run(src, tmp_path / "dst", "--short_side", "16") == 0
     shown = open_video(source, backend="pyav").get_frames([0])[0].float()
     copy = open_video(tmp_path / "dst" / "phone.mp4", backend="pyav")

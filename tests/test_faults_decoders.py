@@ -9,11 +9,10 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_run_args
-from inference_helpers import save_tiny_model
-from test_faults_inputs import cli_error
+from helpers.cli import cli_error, tiny_run_args
+from helpers.codecs import cut_video, smooth_frames, write_codec_video, write_faststart_h264
+from helpers.models import save_tiny_model
 from transformers import pipeline
-from video_helpers import cut_video, noise_frames, write_faststart_h264, write_video
 
 from adhvit_hf.cli import extract_features, predict, run_havid
 from adhvit_hf.data import decoding
@@ -36,8 +35,12 @@ def other_backend() -> str:
 def model_and_videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("decoders")
     save_tiny_model(root / "model")
-    frames = noise_frames(12, 32, 48)
-    return root, write_video(root, "h264", frames, name="h264"), write_video(root, "av1_mp4", frames, name="av1")
+    frames = smooth_frames(12, 32, 48)
+    return (
+        root,
+        write_codec_video(root, "h264", frames, name="h264"),
+        write_codec_video(root, "av1_mp4", frames, name="av1"),
+    )
 
 
 def classifier(root, **kwargs):
@@ -87,7 +90,7 @@ def test_predict_backend_flag(model_and_videos, capsys):
 def test_an_unusable_backend_is_one_error_line(demo_data, tmp_path, capsys, monkeypatch):
     problems = {"torchcodec": "torchcodec is not installed (pip install 'adhvit-hf[torchcodec]')"}
     monkeypatch.setattr(decoding, "backend_problem", lambda name: problems.get(name))
-    error = cli_error(tiny_run_args(demo_data, tmp_path / "out", backend="torchcodec"), capsys)
+    error = cli_error(run_havid.main, tiny_run_args(demo_data, tmp_path / "out", backend="torchcodec"), capsys)
     assert error == "error: --backend torchcodec: torchcodec is not installed (pip install 'adhvit-hf[torchcodec]')"
 
 
@@ -109,8 +112,8 @@ def test_a_named_backend_that_cannot_open_training_videos_is_refused_before_trai
     """Before: training with decord replaced every AV1 clip by another clip, silently."""
     for name in ("train_0000", "train_0003"):
         (data / "videos" / f"{name}.mp4").unlink()
-        write_video(data / "videos", "av1_mp4", noise_frames(8, 32, 32), name=name)
-    error = cli_error(tiny_run_args(data, tmp_path / "out", backend="decord"), capsys)
+        write_codec_video(data / "videos", "av1_mp4", smooth_frames(8, 32, 32), name=name)
+    error = cli_error(run_havid.main, tiny_run_args(data, tmp_path / "out", backend="decord"), capsys)
     assert error == (
         f"error: --backend decord cannot open the 2 av1 training video(s) (e.g. {data / 'videos' / 'train_0000.mp4'}) "
         f"that {other_backend()} can, and training would replace every such clip: use --backend auto or "
@@ -121,7 +124,7 @@ def test_a_named_backend_that_cannot_open_training_videos_is_refused_before_trai
 def test_auto_trains_on_videos_its_first_backend_cannot_open_without_replacing_them(
     data, tmp_path, monkeypatch, caplog
 ):
-    av1 = write_video(data / "videos", "av1_mp4", noise_frames(8, 32, 32), name="train_0000.tmp")
+    av1 = write_codec_video(data / "videos", "av1_mp4", smooth_frames(8, 32, 32), name="train_0000.tmp")
     shutil.move(av1, data / "videos" / "train_0000.mp4")
     monkeypatch.setattr(decoding, "AUTO_ORDER", ("decord", "pyav"))
     with caplog.at_level(logging.WARNING, logger="adhvit_hf.data.decoding"):
@@ -135,9 +138,9 @@ def test_auto_trains_on_videos_its_first_backend_cannot_open_without_replacing_t
 def test_an_evaluation_video_cut_short_is_caught_before_training(data, tmp_path, capsys, backend):
     """Before: the check opened the file and decoded its first frame, so a cut file failed an epoch later."""
     video = data / "videos" / "val_0001.mp4"
-    whole = write_faststart_h264(tmp_path / "whole.mp4", noise_frames(40, 32, 32))
+    whole = write_faststart_h264(tmp_path / "whole.mp4", smooth_frames(40, 32, 32))
     cut_video(whole, video, 0.6)
-    error = cli_error(tiny_run_args(data, tmp_path / "out", backend=backend, do_eval="True"), capsys)
+    error = cli_error(run_havid.main, tiny_run_args(data, tmp_path / "out", backend=backend, do_eval="True"), capsys)
     assert error.startswith(f"error: {video}: cannot ")
     assert error.endswith("(the file is damaged or not a supported video)")
 
@@ -145,12 +148,24 @@ def test_an_evaluation_video_cut_short_is_caught_before_training(data, tmp_path,
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
 def test_gpu_decoding_without_a_gpu_is_one_error_line(demo_data, tmp_path, capsys):
     argv = tiny_run_args(demo_data, tmp_path / "out", gpu_decoding="True", device_augmentation="True")
-    assert cli_error(argv, capsys) == "error: --gpu_decoding decodes on the training GPU, but this run trains on cpu"
+    assert (
+        cli_error(run_havid.main, argv, capsys)
+        == "error: --gpu_decoding decodes on the training GPU, but this run trains on cpu"
+    )
 
 
 def test_extract_backend_flag(model_and_videos, tmp_path, caplog):
     root, h264, av1 = model_and_videos
-    argv = ["--model", str(root / "model"), "--out", str(tmp_path / "out"), "--device", "cpu", "--num_workers", "0"]
+    argv = [
+        "--model",
+        str(root / "model"),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+        "--num_workers",
+        "0",
+    ]
     with caplog.at_level(logging.ERROR):
         assert extract_features.main([*argv, "--videos", av1, "--backend", "decord"]) == 1
     assert f"failed: {av1}: --backend decord cannot open this av1 video, {other_backend()} can; " in caplog.text
@@ -168,7 +183,7 @@ def test_the_pipeline_without_the_package_turns_rotated_videos_too(model_and_vid
     import sys
 
     root, _, _ = model_and_videos
-    rotated = write_video(tmp_path, "h264", noise_frames(12, 32, 48), name="phone", rotation=90)
+    rotated = write_codec_video(tmp_path, "h264", smooth_frames(12, 32, 48), name="phone", rotation=90)
     with_package = classifier(root)(rotated, function_to_apply="none", top_k=5)
     monkeypatch.setitem(sys.modules, "adhvit_hf.data.decoding", None)  # `from adhvit_hf.data.decoding` fails
     without_package = classifier(root)(rotated, function_to_apply="none", top_k=5)

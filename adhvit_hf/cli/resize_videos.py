@@ -6,10 +6,10 @@ HA-ViD's videos are 1280x720 with long keyframe intervals, so a training clip de
 hundreds of frames before its first frame, at full size. Training crops 224 px from a short side of 256-320 px,
 so a one-time copy at `--short_side` makes every later epoch cheaper. The copy mirrors SRC's folder tree and file
 names and keeps every frame at the source's frame rate, so the `[start, end]` frame ranges of the clip lists stay
-valid with the data root pointed at DST. Every copy is H.264 in MP4, whatever the source's container (a.avi and
-b.webm give a.mp4 and b.mp4: lists that name them need the new suffix; the summary says how many); a source
-smaller than --short_side keeps its size; a rotated (phone) video is turned in the copy as players show it. Each
-copy is checked before it is moved into place: its frame count against its source, and frames read at random
+valid with the data root pointed at the `--output_dir`. Every copy is H.264 in MP4, whatever the source's container
+(a.avi and b.webm give a.mp4 and b.mp4: lists that name them need the new suffix; the summary says how many); a
+source smaller than --short_side keeps its size; a rotated (phone) video is turned in the copy as players show it.
+Each copy is checked before it is moved into place: its frame count against its source, and frames read at random
 positions with --backend (the decoder training will use) against the same frames decoded in order; a copy that
 differs is refused. Audio is dropped.
 
@@ -48,6 +48,7 @@ import argparse
 import logging
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
@@ -63,7 +64,7 @@ from adhvit_hf.data.decoding import (
     video_info,
 )
 from adhvit_hf.data.encoding import RESIZE_CRF, RESIZE_GOP_SIZE, even_resized_size, transcode
-from adhvit_hf.utils import atomic_write, run_cli
+from adhvit_hf.utils import add_output_dir_argument, atomic_write, configure_logging, require_output_dir, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("src", help="Folder with the original videos (searched recursively).")
-    parser.add_argument("dst", help="Folder for the copies; gets the same tree and file names.")
+    add_output_dir_argument(parser, help="Folder for the copies; gets the same tree and file names.")
+    parser.add_argument("dst", nargs="?", help=argparse.SUPPRESS)  # the output folder before --output_dir
     parser.add_argument(
         "--short_side",
         type=int,
@@ -94,6 +96,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--crf", type=int, default=RESIZE_CRF, help="x264 constant rate factor (lower: better).")
     add_backend_argument(parser)
     args = parser.parse_args(argv)
+    if args.dst is not None:
+        if args.output_dir is not None:
+            parser.error(f"two output folders: {args.dst} and --output_dir {args.output_dir}")
+        print(
+            f"{parser.prog}: warning: the output folder as a second argument is deprecated, use --output_dir",
+            file=sys.stderr,
+        )
+        args.output_dir = args.dst
+    require_output_dir(parser, args)
     for name, low in (("short_side", 2), ("workers", 1), ("gop_size", 1)):
         if getattr(args, name) < low:
             parser.error(f"--{name} must be >= {low}, got {getattr(args, name)}")
@@ -205,12 +216,14 @@ def summary_lines(rows: list[dict]) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
-    src, dst = os.path.abspath(args.src), os.path.abspath(args.dst)
+    configure_logging(logging.INFO)
+    src, dst = os.path.abspath(args.src), os.path.abspath(args.output_dir)
     if not os.path.isdir(src):
         raise ValueError(f"{args.src}: no such folder")
     if dst == src or dst.startswith(src + os.sep):
-        raise ValueError(f"{args.dst}: must not be {args.src} or inside it (the copies would be converted again)")
+        raise ValueError(
+            f"--output_dir {args.output_dir}: must not be {args.src} or inside it (the copies would be converted again)"
+        )
     videos = find_videos(src)
     if not videos:
         raise ValueError(f"{args.src}: no videos ({', '.join(VIDEO_SUFFIXES)}) found")
@@ -221,7 +234,7 @@ def main(argv=None) -> int:
         if len(sources) > 1:
             raise ValueError(
                 f"{' and '.join(os.path.join(args.src, rel) for rel in sources)} would both be copied to "
-                f"{os.path.join(args.dst, copy)}; rename one of them"
+                f"{os.path.join(args.output_dir, copy)}; rename one of them"
             )
     jobs = [
         (

@@ -36,7 +36,7 @@ CODECS = {
 }
 
 
-def noise_frames(num_frames: int = 12, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
+def smooth_frames(num_frames: int = 12, height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
     """Smooth random frames (blurred noise: codecs keep them close, and resizing them is not trivial)."""
     rng = np.random.default_rng(seed)
     coarse = rng.integers(0, 256, (num_frames, height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
@@ -44,7 +44,9 @@ def noise_frames(num_frames: int = 12, height: int = 48, width: int = 64, seed: 
     return np.clip(fine + rng.normal(0, 6, fine.shape), 0, 255).astype(np.uint8)
 
 
-def write_video(folder, kind: str, frames: np.ndarray, name: str | None = None, fps: int = 25, rotation: int = 0):
+def write_codec_video(
+    folder, kind: str, frames: np.ndarray, name: str | None = None, fps: int = 25, rotation: int = 0
+):
     """Write `frames` as `kind` (a key of CODECS) to folder/<name or kind><suffix>; `rotation` (degrees
     counter-clockwise, as FFmpeg reports it) sets the track's display matrix, as phones do. Returns the path."""
     import av
