@@ -97,7 +97,9 @@ def test_timeline_json_matches_the_saved_logits(extracted):
         for segment in segments:
             run = frame_labels[segment["start_frame"] : segment["end_frame"] + 1]
             assert {labels[i] for i in run.tolist()} == {segment["label"]}
-            assert 0 < segment["mean_confidence"] <= 1
+            assert 0 < segment["confidence"] <= 1
+            assert segment["start_time"] == segment["start_frame"] / 10.0
+            assert segment["end_time"] == (segment["end_frame"] + 1) / 10.0
 
 
 @pytest.mark.parametrize("stride", [2, 5])
