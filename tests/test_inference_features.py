@@ -19,7 +19,14 @@ from inference_helpers import (
 )
 
 from adhvit_hf.data.decoding import open_video
-from adhvit_hf.inference.features import extract_features, list_videos, output_paths
+from adhvit_hf.inference.features import (
+    extract_features,
+    frames_so_far,
+    iter_window_outputs,
+    list_videos,
+    output_paths,
+    plan_windows,
+)
 from adhvit_hf.inference.pipeline_adhvit import processor_with_views
 from adhvit_hf.inference.windows import window_frame_indices
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
@@ -214,3 +221,17 @@ def test_list_videos_errors_name_the_source(tmp_path):
     (tmp_path / "twice.txt").write_text("x/a.mp4\ny/a.avi\n")
     with pytest.raises(ValueError, match="would both write outputs named 'a'"):
         list_videos(tmp_path / "twice.txt")
+
+
+def test_frames_so_far_are_the_final_values_of_the_frames_they_cover(extracted):
+    model, processor, video_dir, _, _ = extracted
+    windows = plan_windows(processor, video_dir / "assembly_01.mp4", stride=3)
+    batches = list(iter_window_outputs(model, processor, windows, batch_size=1))
+    final = frames_so_far(windows, torch.cat([batch["lh"] for batch in batches]))
+
+    assert final.shape == (3, 20) and len(batches) == len(windows) == 6
+    for done in range(1, len(windows)):
+        partial = frames_so_far(windows, torch.cat([batch["lh"] for batch in batches[:done]]))
+        last_centre = windows.centres[done - 1].item()
+        assert partial.shape[1] == int(last_centre) + 1
+        assert torch.equal(partial, final[:, : partial.shape[1]])
