@@ -28,8 +28,8 @@ def main(argv=None) -> None:
 
     if args.model == "vit_base":
         from adhvit_hf import AdhVitForDualHandClassification
-        from adhvit_hf.convert_videomae_v2 import config_from_model_name
         from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+        from adhvit_hf.videomae_v2 import config_from_model_name
 
         config = config_from_model_name("vit_base_patch16_224", lh_num_labels=75, rh_num_labels=75)
         processor = AdhVitVideoProcessor(num_frames=16, sampling_rate=4, test_num_crop=1)

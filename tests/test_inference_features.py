@@ -23,13 +23,12 @@ from adhvit_hf.inference.features import (
     extract_features,
     frames_so_far,
     iter_window_outputs,
-    list_videos,
     output_paths,
     plan_windows,
 )
-from adhvit_hf.inference.pipeline_adhvit import processor_with_views
+from adhvit_hf.inference.videos import list_videos
 from adhvit_hf.inference.windows import window_frame_indices
-from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+from adhvit_hf.processing_adhvit import AdhVitVideoProcessor, processor_with_views
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from html import escape
 
-from matplotlib.colors import to_hex
-
 from ..configuration_adhvit import HAND_NAMES
-from ..inference.timeline import label_colours, labels_present
+from ..inference.timeline import label_hex_colours, labels_present
 from .analysis import HANDS, Analysis
 
 
 def model_colours(labels: dict[str, list[str]]) -> dict[str, str]:
     """A hex colour per label of the model (both hands' labels, a shared label once), fixed for the session."""
     every = list(dict.fromkeys(label for hand in HANDS for label in labels[hand]))
-    return {label: to_hex(colour) for label, colour in label_colours(every).items()}
+    return label_hex_colours(every)
 
 
 def _seconds(value: float) -> str:

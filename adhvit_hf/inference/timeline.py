@@ -1,18 +1,16 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Per-hand action timelines: frame-wise labels grouped into segments, and a picture of both hands against time."""
 
-import io
-import os
 import re
 from collections.abc import Mapping
 
 import torch
 from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..configuration_adhvit import HAND_NAMES
-from ..utils import atomic_write
 
 
 def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str], fps: float | None) -> list[dict]:
@@ -74,6 +72,11 @@ def label_colours(labels: list[str]) -> dict[str, tuple]:
         extra = len(labels) - len(colours)
         colours += [colormaps["hsv"](i / extra) for i in range(extra)] if extra > 0 else []
     return dict(zip(labels, colours))
+
+
+def label_hex_colours(labels: list[str]) -> dict[str, str]:
+    """`label_colours` as CSS hex colours (the app's timelines use the picture's palette)."""
+    return {label: to_hex(colour) for label, colour in label_colours(labels).items()}
 
 
 # Lines of a segment label that fit in a bar (fontsize 7 in a bar 0.8 of a row high).
@@ -156,11 +159,3 @@ def plot_timelines(
         frameon=False,
     )
     return figure
-
-
-def save_figure(path: str | os.PathLike, figure: Figure) -> None:
-    """Writes `figure` as a PNG to `path`, atomically."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    with atomic_write(path, "wb") as file:
-        file.write(buffer.getvalue())
