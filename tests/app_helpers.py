@@ -63,22 +63,30 @@ def headless_chromium(user_data_dir):
 
 
 class ConnectionRecorder:
-    """Records the address of every socket connection this process opens (monkeypatched `socket.connect`)."""
+    """Records every host name this process looks up and every address it connects to (monkeypatched `socket`)."""
 
     def __init__(self, monkeypatch):
-        self.addresses = []
-        connect = socket.socket.connect
+        self.addresses, self.lookups = [], []
+        connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
 
         def recording_connect(sock, address):
             self.addresses.append(address)
             return connect(sock, address)
 
+        def recording_getaddrinfo(host, *args, **kwargs):
+            self.lookups.append(host)
+            return getaddrinfo(host, *args, **kwargs)
+
         monkeypatch.setattr(socket.socket, "connect", recording_connect)
+        monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
 
     def outbound(self) -> list:
-        """The connections to anything but this machine."""
-        return [
-            address
-            for address in self.addresses
-            if isinstance(address, tuple) and address[0] not in LOOPBACK and not str(address[0]).startswith("127.")
+        """The look-ups of and connections to anything but this machine."""
+        hosts = [host for host in self.lookups if host is not None and not is_loopback(host)]
+        return hosts + [
+            address for address in self.addresses if isinstance(address, tuple) and not is_loopback(address[0])
         ]
+
+
+def is_loopback(host) -> bool:
+    return str(host) in LOOPBACK or str(host).startswith("127.")
