@@ -5,6 +5,7 @@ driving the page (upload, timelines, playhead, seeking, tooltips; the README's s
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -304,3 +305,27 @@ def test_the_page_follows_the_playback_seeks_on_click_and_is_screenshotted(serve
         assert SCREENSHOT.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     finally:
         driver.quit()
+
+
+def test_a_video_chromium_cannot_play_gets_an_mp4_display_copy(served, tmp_path):
+    import av
+
+    from adhvit_hf.app.page import display_copy
+
+    if not shutil.which("ffmpeg"):
+        pytest.skip("gradio converts videos with the ffmpeg program: apt-get install ffmpeg")
+    avi = tmp_path / "camera.avi"
+    with av.open(str(avi), "w") as container:
+        stream = container.add_stream("mpeg4", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for frame in demo_sequence_frames()[:16]:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+    copy = display_copy(str(avi), tmp_path / "session")
+
+    assert display_copy(served["video"], tmp_path / "session") is None
+    assert Path(copy).suffix == ".mp4" and Path(copy).is_relative_to(tmp_path / "session")
+    with av.open(copy) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert sum(1 for _ in container.decode(video=0)) == 16
