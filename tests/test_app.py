@@ -6,6 +6,12 @@ import json
 import math
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -265,11 +271,11 @@ def test_the_page_follows_the_playback_seeks_on_click_and_is_screenshotted(serve
 
         # Move the video into the middle of the left hand's second segment: playhead and "now" follow.
         segment = expected.segments["lh"][1]
-        time = (segment["start_time"] + segment["end_time"]) / 2
-        driver.execute_script(f"document.querySelector('#adhvit-video video').currentTime = {time}")
+        moment = (segment["start_time"] + segment["end_time"]) / 2
+        driver.execute_script(f"document.querySelector('#adhvit-video video').currentTime = {moment}")
         playhead = driver.find_element(By.CSS_SELECTOR, "#adhvit-timeline .adhvit-playhead")
-        wait.until(lambda d: math.isclose(float(playhead.get_attribute("data-time")), time, abs_tol=1e-3))
-        frame = int(time * FPS)
+        wait.until(lambda d: math.isclose(float(playhead.get_attribute("data-time")), moment, abs_tol=1e-3))
+        frame = int(moment * FPS)
         rh_segment = next(s for s in expected.segments["rh"] if s["start_frame"] <= frame <= s["end_frame"])
         now = driver.find_element(By.ID, "adhvit-now").text
         assert f"left hand: {segment['label']} ({round(100 * segment['confidence'])}%)" in now
@@ -294,8 +300,8 @@ def test_the_page_follows_the_playback_seeks_on_click_and_is_screenshotted(serve
             f"left hand: {lh_first['label']}, 0.00\u2013{lh_first['end_time']:.2f} s, "
             f"confidence {round(100 * lh_first['confidence'])}%"
         )
-        driver.execute_script(f"document.querySelector('#adhvit-video video').currentTime = {time}")
-        wait.until(lambda d: math.isclose(float(playhead.get_attribute("data-time")), time, abs_tol=1e-3))
+        driver.execute_script(f"document.querySelector('#adhvit-video video').currentTime = {moment}")
+        wait.until(lambda d: math.isclose(float(playhead.get_attribute("data-time")), moment, abs_tol=1e-3))
         # Everything the page loaded came from the app itself (no fonts, scripts or analytics from elsewhere).
         loaded = driver.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name)")
         origin = served["url"].rstrip("/")
@@ -329,3 +335,33 @@ def test_a_video_chromium_cannot_play_gets_an_mp4_display_copy(served, tmp_path)
     with av.open(copy) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert sum(1 for _ in container.decode(video=0)) == 16
+
+
+def test_the_command_serves_the_page_and_a_sigterm_removes_its_files(served, tmp_path):
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    command = [sys.executable, "-m", "adhvit_hf.app", "--model", str(served["model"]), "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    page = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert "ADH-ViT" in page
+        assert [path.name.startswith("adhvit-app-") for path in tmp_path.iterdir()] == [True]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, output[-3000:]
+    assert "one every 3 frames, 2 per batch" in output
+    assert list(tmp_path.iterdir()) == []
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -12,6 +12,8 @@ files of a session are removed when it ends; `api_name="analyse"` answers the se
 import argparse
 import logging
 import os
+import signal
+import sys
 import tempfile
 
 from adhvit_hf.data.decoding import BACKENDS
@@ -65,7 +67,21 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     app = load_app_model(args.model, args.stride, args.device, args.backend, args.precision, args.batch_size)
+    logger.info(
+        "%s: windows of %d frames every %d, one every %d frames, %d per batch, %s on %s%s",
+        args.model,
+        app.processor.num_frames,
+        app.processor.sampling_rate,
+        app.stride,
+        app.batch_size,
+        "bf16 autocast" if app.bf16 else "fp32",
+        app.model.device,
+        " (auto: this machine has bf16 instructions)" if app.bf16 and args.precision == "auto" else "",
+    )
     from .page import build_app
+
+    # A stop by SIGTERM (a service manager, a Space restarting) ends like Ctrl-C, so the folder below is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     # Uploads and results live in a folder of this process's own, gone when it stops.
     with tempfile.TemporaryDirectory(prefix="adhvit-app-") as cache:
@@ -76,6 +92,8 @@ def main(argv=None) -> int:
             demo.launch(server_name=args.host, server_port=args.port, share=False, show_error=False)
         except OSError as error:
             raise UserInputError(f"--host {args.host} --port {args.port}: cannot serve there ({error})") from None
+        finally:
+            demo.close()
     return 0
 
 
