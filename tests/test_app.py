@@ -309,8 +309,15 @@ def test_the_page_follows_the_playback_seeks_on_click_and_is_screenshotted(serve
         SCREENSHOT.parent.mkdir(exist_ok=True)
         assert driver.save_screenshot(str(SCREENSHOT))
         assert SCREENSHOT.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        sessions = served["cache"] / "adhvit-sessions"
+        assert [len(list(folder.rglob("*.npy"))) for folder in sessions.iterdir()] == [3], "the session's downloads"
     finally:
         driver.quit()
+    # The tab is gone: the session's upload and downloads are removed once the app notices (its heartbeat).
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (list(sessions.iterdir()) or list(served["cache"].rglob("assembly.mp4"))):
+        time.sleep(1)
+    assert list(sessions.iterdir()) == [] and list(served["cache"].rglob("assembly.mp4")) == []
 
 
 def test_a_video_chromium_cannot_play_gets_an_mp4_display_copy(served, tmp_path):

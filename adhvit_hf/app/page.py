@@ -129,7 +129,7 @@ def build_app(app: AppModel, title: str = "ADH-ViT: both hands' actions") -> gr.
             interactive=False,
             elem_id="adhvit-downloads",
         )
-        with gr.Accordion("Model", open=False):
+        with gr.Accordion("Model and labels", open=True):
             gr.Markdown(labels_markdown(app), elem_id="adhvit-model")
 
         def run(path: str | None, request: gr.Request, progress=PROGRESS) -> Iterator[tuple]:
