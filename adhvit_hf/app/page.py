@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 # Seconds between two updates of the page while a video is analysed (the first window's results go out at once).
 UPDATE_EVERY = 0.5
 SESSIONS_FOLDER = "adhvit-sessions"
+# Display copies are made one at a time, beside the analyses.
+DISPLAY_COPIES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="adhvit-display-copy")
 # gradio gives a function whose parameter defaults to a `gr.Progress` the progress bar of its call.
 PROGRESS = gr.Progress()
 
@@ -137,16 +140,19 @@ def build_app(app: AppModel, title: str = "ADH-ViT: both hands' actions") -> gr.
             if path:
                 sessions.hold(session, path)
             folder = sessions.folder(session)
-            shown = gr.skip()
+            # The display copy (when the browser cannot play the file) is made beside the analysis, once the video
+            # has decoded, so neither waits for the other; the page gets it when it is ready, at the latest last.
+            copying, copy_shown = None, False
             try:
                 last = 0.0
                 for analysis in analyse_video(app, path, name=Path(path).name if path else None):
-                    if analysis.windows_done == min(app.batch_size, analysis.num_windows):
-                        copy = display_copy(path, folder)
-                        shown = copy if copy else gr.skip()
+                    copying = copying or DISPLAY_COPIES.submit(display_copy, path, folder)
                     progress((analysis.windows_done, analysis.num_windows), unit="windows")
                     if analysis.complete or time.monotonic() - last >= UPDATE_EVERY:
                         last = time.monotonic()
+                        shown = gr.skip()
+                        if not copy_shown and (copying.done() or analysis.complete):
+                            shown, copy_shown = copying.result() or gr.skip(), True
                         files = write_downloads(analysis, app.model.config, folder) if analysis.complete else None
                         note = short_video_note(app, analysis) if analysis.complete else None
                         yield (
@@ -155,7 +161,6 @@ def build_app(app: AppModel, title: str = "ADH-ViT: both hands' actions") -> gr.
                             _status(analysis) + (f"\n\n{note}" if note else ""),
                             files,
                         )
-                        shown = gr.skip()
             except AnalysisError as error:
                 yield gr.skip(), EMPTY_TIMELINE, f"**Cannot analyse this video.** {error}", None
                 raise gr.Error(str(error), duration=None, print_exception=False) from None
