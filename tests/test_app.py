@@ -7,7 +7,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import ConnectionRecorder, demo_sequence_frames, headless_chromium
-from inference_helpers import cli_error, noise_frames, save_tiny_model, write_video
+from helpers.app import ConnectionRecorder, demo_sequence_frames, headless_chromium
+from helpers.cli import cli_error, free_port
+from helpers.models import save_tiny_model
+from helpers.videos import noise_frames, write_video
 from safetensors.torch import load_file, save_file
 
 
@@ -366,9 +367,3 @@ def test_the_command_serves_the_page_and_a_sigterm_removes_its_files(served, tmp
     assert process.returncode == 0, output[-3000:]
     assert "one every 3 frames, 2 per batch" in output
     assert list(tmp_path.iterdir()) == []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -6,9 +6,9 @@ import runpy
 from importlib import metadata
 
 import pytest
-from hub_server import local_hub  # noqa: F401 - pytest fixture
+from helpers.models import save_tiny_model
+from helpers.videos import noise_frames, write_video
 from huggingface_hub import HfApi, SpaceCard
-from inference_helpers import noise_frames, save_tiny_model, write_video
 
 from adhvit_hf.publishing import push_space
 from adhvit_hf.utils import UserInputError

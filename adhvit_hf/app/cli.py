@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 from adhvit_hf.data.decoding import BACKENDS
-from adhvit_hf.utils import HelpFormatter, UserInputError, positive_int, run_cli
+from adhvit_hf.utils import HelpFormatter, UserInputError, configure_logging, positive_int, run_cli
 
 from .analysis import PRECISIONS, load_app_model
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    configure_logging(logging.INFO)
     app = load_app_model(args.model, args.stride, args.device, args.backend, args.precision, args.batch_size)
     logger.info(
         "%s: windows of %d frames every %d, one every %d frames, %d per batch, %s on %s%s",
