@@ -243,6 +243,7 @@ def test_app_command_line_errors_are_one_line(tmp_path, capsys, argv, message):
     assert message in cli_error(app_main, argv, capsys)
 
 
+@pytest.mark.slow
 def test_the_page_follows_the_playback_seeks_on_click_and_is_screenshotted(served, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -345,6 +346,7 @@ def test_a_video_chromium_cannot_play_gets_an_mp4_display_copy(served, tmp_path)
         assert sum(1 for _ in container.decode(video=0)) == 16
 
 
+@pytest.mark.slow
 def test_the_command_serves_the_page_and_a_sigterm_removes_its_files(served, tmp_path):
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
