@@ -34,7 +34,8 @@ from ..training.arguments import bf16_autocast_helps
 from ..utils import UserInputError, atomic_write
 
 
-HANDS = {"lh": "left_hand", "rh": "right_hand"}
+# Each hand's key in the timeline JSON (as adhvit-extract writes it).
+JSON_KEYS = {"lh": "left_hand", "rh": "right_hand"}
 CSV_COLUMNS = ("hand", "start_frame", "end_frame", "start_time", "end_time", "label", "confidence")
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -168,7 +169,7 @@ def analyse_video(app: AppModel, path: str | os.PathLike, name: str | None = Non
             for key, values in batch.items():
                 outputs[key].append(values)
             done = sum(len(values) for values in outputs["lh"])
-            per_frame = {hand: frames_so_far(windows, torch.cat(outputs[hand])) for hand in HANDS}
+            per_frame = {hand: frames_so_far(windows, torch.cat(outputs[hand])) for hand in JSON_KEYS}
             complete = done == len(windows)
             features = None
             if complete:
@@ -183,7 +184,7 @@ def analyse_video(app: AppModel, path: str | os.PathLike, name: str | None = Non
                 windows_done=done,
                 num_windows=len(windows),
                 frames_done=per_frame["lh"].shape[1],
-                segments={hand: timeline_segments(per_frame[hand], id2label[hand], windows.fps) for hand in HANDS},
+                segments={hand: timeline_segments(per_frame[hand], id2label[hand], windows.fps) for hand in JSON_KEYS},
                 features=features,
             )
     except VideoDecodeError as error:
@@ -206,7 +207,7 @@ def segments_csv(segments: dict[str, list[dict]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for hand, key in HANDS.items():
+    for hand, key in JSON_KEYS.items():
         for segment in segments[hand]:
             writer.writerow({"hand": key, **segment})
     return buffer.getvalue()

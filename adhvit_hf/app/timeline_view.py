@@ -15,12 +15,12 @@ from html import escape
 
 from ..configuration_adhvit import HAND_NAMES
 from ..inference.timeline import label_hex_colours, labels_present
-from .analysis import HANDS, Analysis
+from .analysis import JSON_KEYS, Analysis
 
 
 def model_colours(labels: dict[str, list[str]]) -> dict[str, str]:
     """A hex colour per label of the model (both hands' labels, a shared label once), fixed for the session."""
-    every = list(dict.fromkeys(label for hand in HANDS for label in labels[hand]))
+    every = list(dict.fromkeys(label for hand in JSON_KEYS for label in labels[hand]))
     return label_hex_colours(every)
 
 
@@ -34,7 +34,7 @@ def timeline_html(analysis: Analysis, labels: dict[str, list[str]]) -> str:
     fps = analysis.fps or 1.0
     duration = analysis.num_frames / fps
     rows = []
-    for hand, key in HANDS.items():
+    for hand, key in JSON_KEYS.items():
         rects = []
         for segment in analysis.segments[hand]:
             start, end = segment["start_frame"], segment["end_frame"]
@@ -50,7 +50,7 @@ def timeline_html(analysis: Analysis, labels: dict[str, list[str]]) -> str:
             f'viewBox="0 0 {analysis.num_frames} 1" preserveAspectRatio="none" role="img" '
             f'aria-label="{escape(HAND_NAMES[hand])} timeline">{"".join(rects)}</svg>'
         )
-    names = "".join(f'<div class="adhvit-hand">{escape(HAND_NAMES[hand])}</div>' for hand in HANDS)
+    names = "".join(f'<div class="adhvit-hand">{escape(HAND_NAMES[hand])}</div>' for hand in JSON_KEYS)
     legend = "".join(
         f'<span class="adhvit-legend-item"><span class="adhvit-swatch" style="background:{colours[label]}"></span>'
         f"{escape(label)}</span>"
