@@ -30,7 +30,7 @@ from ..inference.features import (
 from ..inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from ..inference.timeline import timeline_segments
 from ..inference.windows import window_span
-from ..training.arguments import bf16_autocast_helps
+from ..precision import autocast_precision
 from ..utils import UserInputError, atomic_write
 
 
@@ -81,9 +81,8 @@ def resolve_precision(precision: str, device: torch.device) -> bool:
     (AMX or AVX512-BF16; ViT-B 16x224 windows ran 1.8x faster in bf16 on an AVX512-BF16 CPU without AMX, README)."""
     if precision not in PRECISIONS:
         raise UserInputError(f"--precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        use_cuda = device.type == "cuda"
-        return bf16_autocast_helps(use_cuda) or (not use_cuda and torch.cpu._is_avx512_bf16_supported())
+    if precision == "auto":  # the package's one rule (adhvit_hf.precision), as training, predict and extract
+        return autocast_precision(device).bf16
     return precision == "bf16"
 
 
