@@ -26,7 +26,8 @@ from adhvit_hf.registration import custom_pipelines
 
 @pytest.fixture(scope="module")
 def classifier(saved):
-    return pipeline(PIPELINE_TASK, model=str(saved.folder), device="cpu")
+    # fp32 whatever the CPU, so scores can be checked against the model's fp32 outputs on any machine
+    return pipeline(PIPELINE_TASK, model=str(saved.folder), device="cpu", auto_bf16=False)
 
 
 SCORE_FUNCTIONS = {"softmax": lambda x: x.softmax(-1), "sigmoid": torch.sigmoid, "none": lambda x: x}
