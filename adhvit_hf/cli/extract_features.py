@@ -12,13 +12,27 @@ sampling_rate frames slides over the video every --stride frames; each window's 
 frames between centres are linearly interpolated and frames before the first / after the last centre are held.
 Videos whose outputs already exist are skipped unless --overwrite. A video that cannot be decoded is skipped and listed
 at the end (exit status 1); the others are still processed.
+
+Across GPUs and nodes: `torchrun --nproc_per_node N %(prog)s ...` or `accelerate launch %(prog)s ...` splits the
+videos over all ranks by frame count, each rank on cuda:LOCAL_RANK (or the CPU); OUT/extract_summary.json has each
+rank's share. A rerun after a crash does only the videos without their OUT/records/<name>.json; two jobs on one OUT
+never write the same video (per-video lock files, OUT/.locks).
 """
 
 import argparse
 import logging
 
-from adhvit_hf.data.decoding import BACKENDS
-from adhvit_hf.inference.features import extract_features, list_videos
+from adhvit_hf.data.decoding import BACKENDS, VideoDecodeError, probe_video
+from adhvit_hf.inference.distributed import (
+    close_ranks,
+    gather_to_main,
+    init_ranks,
+    merge_summaries,
+    rank_device,
+    split_for_rank,
+    write_summary,
+)
+from adhvit_hf.inference.features import extract_features, is_complete, list_videos
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.utils import HelpFormatter, non_negative_int, positive_int, prepare_output_dir, run_cli
 
@@ -61,30 +75,53 @@ def main(argv=None) -> int:
     # Everything the user typed is checked before the model is loaded.
     videos = list_videos(args.videos)
     prepare_output_dir(args.out)
-    device = resolve_device(args.device)
+    ranks = init_ranks()
+    device = resolve_device(rank_device(args.device, ranks))
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
+    # Done videos weigh nothing, so the split balances the work left; one that cannot be probed fails in its turn.
+    share = split_for_rank(videos, lambda video: frames_left(video, args.out, args.overwrite), ranks)
     summary = extract_features(
         model,
         processor,
-        videos,
+        share,
         args.out,
         stride=args.stride,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         overwrite=args.overwrite,
         backend=args.backend,
+        progress=ranks.is_main,
     )
+    summaries = gather_to_main(summary, ranks)
+    close_ranks()
+    if not ranks.is_main:
+        return 1 if summary["failed"] else 0
+    job = merge_summaries(summaries)
+    path = write_summary(args.out, job)
+    locked = [entry for entry in job["skipped"] if entry["reason"] != "already done"]
     logger.info(
-        "%d videos written, %d skipped (already done), %d failed, outputs in %s",
-        len(summary["done"]),
-        len(summary["skipped"]),
-        len(summary["failed"]),
+        "%d videos written, %d skipped (already done)%s, %d failed, outputs in %s (summary: %s)",
+        len(job["done"]),
+        len(job["skipped"]) - len(locked),
+        f", {len(locked)} left to another job that holds their lock" if locked else "",
+        len(job["failed"]),
         args.out,
+        path,
     )
-    for video in summary["failed"]:
-        logger.error("failed: %s", summary["errors"][video])
-    return 1 if summary["failed"] else 0
+    for failure in job["failed"]:
+        logger.error("failed: %s", failure["reason"])
+    return 1 if job["failed"] else 0
+
+
+def frames_left(video, output_dir, overwrite: bool) -> int:
+    """The frames `video` still needs: 0 when complete, its frame count otherwise (0 if it cannot be opened)."""
+    if not overwrite and is_complete(output_dir, video.stem):
+        return 0
+    try:
+        return probe_video(video)
+    except VideoDecodeError:
+        return 0
 
 
 def cli() -> None:

@@ -8,13 +8,16 @@ For each video `<name>` (the file name without its extension) this writes, under
     rh_features/<name>.npy       float32 [rh_num_labels, T]  right-hand head logits
     timelines/<name>.json        per-hand segments (start_frame, end_frame, label, mean_confidence)
     timelines/<name>.png         both hands' timelines against time
+    records/<name>.json          the video's record (source, frames, outputs), written last: the video is complete
 
 T is the video's frame count, so row t lines up with line t of a frame-wise `groundTruth/<name>.txt`; the window to
-frame rule is in `adhvit_hf.inference.windows`. Every file is written atomically.
+frame rule is in `adhvit_hf.inference.windows`. Every file is written atomically. Across ranks and jobs see
+`adhvit_hf.inference.distributed` (split, per-video locks, summary).
 """
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from tqdm.auto import tqdm
 
 from ..data.decoding import VideoDecodeError, open_video, video_info
 from ..utils import UserInputError, save_json, save_npy
+from .distributed import VideoLocked, video_lock
 from .pipeline_adhvit import processor_with_views
 from .timeline import plot_timelines, save_figure, timeline_segments
 from .windows import short_video_message, window_centres, window_frame_indices, windows_to_frames
@@ -35,6 +39,7 @@ logger = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
 FEATURE_FOLDERS = {"shared": "shared_features", "lh": "lh_features", "rh": "rh_features"}
 TIMELINE_FOLDER = "timelines"
+RECORD_FOLDER = "records"
 
 
 @dataclass
@@ -188,6 +193,22 @@ def write_video_outputs(output_dir: str | os.PathLike, name: str, features: Vide
     save_figure(paths["timeline_png"], figure)
 
 
+def record_path(output_dir: str | os.PathLike, name: str) -> Path:
+    """The record of the video called `name`: written after every other output, so it marks the video complete."""
+    return Path(output_dir) / RECORD_FOLDER / f"{name}.json"
+
+
+def write_video_record(output_dir: str | os.PathLike, name: str, record: dict) -> None:
+    """Writes the video's record (one JSON object), atomically and after its outputs."""
+    save_json(record_path(output_dir, name), record)
+
+
+def is_complete(output_dir: str | os.PathLike, name: str) -> bool:
+    """Whether the video called `name` has its record and every output file."""
+    paths = [record_path(output_dir, name), *output_paths(output_dir, name).values()]
+    return all(path.exists() for path in paths)
+
+
 def check_video_path(path: str | os.PathLike) -> Path:
     """`path` as a Path, refusing what is certainly no video file: a URL or a directory. A missing or unreadable
     file is left to the decoder, so it is reported (and skipped) with the other videos that fail."""
@@ -263,24 +284,52 @@ def extract_features(
 ) -> dict[str, list[str]]:
     """Extracts features and timelines for every video into `output_dir`.
 
-    A video whose outputs all exist is skipped unless `overwrite`; a video that cannot be decoded is logged and left
-    out, and the others go on. Returns the video paths per outcome, {"done": [...], "skipped": [...],
-    "failed": [...]}, and "errors": {failed video: message}.
+    A video that is complete (`is_complete`) is skipped unless `overwrite`, as is one another running process
+    holds the lock of (`adhvit_hf.inference.distributed.video_lock`); a video that cannot be decoded is logged and
+    left out, and the others go on. Returns the video paths per outcome, {"done": [...], "skipped": [...],
+    "failed": [...]}, "errors": {failed video: message}, "skip_reasons": {video skipped for a lock: message},
+    and the frames and seconds of the videos done.
     """
-    summary = {"done": [], "skipped": [], "failed": [], "errors": {}}
+    summary = {"done": [], "skipped": [], "failed": [], "errors": {}, "skip_reasons": {}, "frames": 0, "seconds": 0.0}
     for video in map(Path, videos):
-        if not overwrite and all(path.exists() for path in output_paths(output_dir, video.stem).values()):
+        if not overwrite and is_complete(output_dir, video.stem):
             summary["skipped"].append(str(video))
             continue
+        start = time.perf_counter()
         try:
-            features = extract_video_features(
-                model, processor, video, stride, batch_size, num_workers, backend, progress
-            )
+            with video_lock(output_dir, video.stem):
+                # Another job may have finished the video between the check above and the lock.
+                if not overwrite and is_complete(output_dir, video.stem):
+                    summary["skipped"].append(str(video))
+                    continue
+                features = extract_video_features(
+                    model, processor, video, stride, batch_size, num_workers, backend, progress
+                )
+                write_video_outputs(output_dir, video.stem, features, model.config)
+                write_video_record(
+                    output_dir,
+                    video.stem,
+                    {
+                        "video": str(video),
+                        "num_frames": features.num_video_frames,
+                        "fps": features.fps,
+                        "outputs": {
+                            key: str(path.relative_to(output_dir))
+                            for key, path in output_paths(output_dir, video.stem).items()
+                        },
+                    },
+                )
+        except VideoLocked as locked:
+            logger.warning("Skipping %s", locked)
+            summary["skipped"].append(str(video))
+            summary["skip_reasons"][str(video)] = str(locked)
+            continue
         except VideoDecodeError as error:
             logger.error("Skipping %s", error)
             summary["failed"].append(str(video))
             summary["errors"][str(video)] = str(error)
             continue
-        write_video_outputs(output_dir, video.stem, features, model.config)
         summary["done"].append(str(video))
+        summary["frames"] += features.num_video_frames
+        summary["seconds"] += time.perf_counter() - start
     return summary
