@@ -142,3 +142,18 @@ def test_a_lock_of_a_dead_process_is_taken_over_and_one_of_another_host_is_kept(
         with video_lock(tmp_path, "a"):
             pass
     assert lock.exists()
+
+
+def test_predict_over_two_ranks_prints_the_one_rank_results_in_order(folder):
+    videos = [str(folder / "videos" / f"{name}.mp4") for name in FRAME_COUNTS]
+    outputs = []
+    for ranks in (1, 2):
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks)]
+        command += ["--master_port", str(free_port()), "-m", "adhvit_hf.cli.predict", *videos]
+        command += ["--model", str(folder / "model"), "--json", "--device", "cpu", "--top_k", "2"]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs.append(json.loads(result.stdout))
+    assert outputs[0] == outputs[1]
+    assert [entry["video"] for entry in outputs[1]] == videos

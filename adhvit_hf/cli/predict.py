@@ -8,6 +8,9 @@ Prints one table per video (rank, left-hand label and score, right-hand label an
 Each video gets one label per hand, from the average of its evaluation views; for what each hand does over time in
 a long video, `adhvit-extract` writes a per-frame timeline. A video that cannot be decoded is reported (exit status 1)
 and the others are still printed.
+
+Under `torchrun --nproc_per_node N` or `accelerate launch` the videos are split over the ranks by frame count, each
+rank on cuda:LOCAL_RANK (or the CPU); rank 0 prints every result in the order given.
 """
 
 import argparse
@@ -15,8 +18,9 @@ import json
 import logging
 import sys
 
-from adhvit_hf.data.decoding import VideoDecodeError, open_video
+from adhvit_hf.data.decoding import VideoDecodeError, open_video, probe_video
 from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.inference.distributed import close_ranks, gather_to_main, init_ranks, rank_device, split_for_rank
 from adhvit_hf.inference.features import check_video_path
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.pipeline_adhvit import processor_with_views
@@ -114,12 +118,21 @@ def classify(classifier, videos: list[str], top_k: int, batch_size: int) -> dict
     return {video: result.get("error", result) for video, result in zip(videos, predictions)}
 
 
+def frame_count(video: str) -> int:
+    """The video's frame count for the split over ranks (0 if it cannot be opened: it fails in its turn)."""
+    try:
+        return probe_video(video)
+    except VideoDecodeError:
+        return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
     # Everything the user typed is checked before the model is loaded.
     videos = [str(check_video_path(video)) for video in args.videos]
-    device = resolve_device(args.device)
+    ranks = init_ranks()
+    device = resolve_device(rank_device(args.device, ranks))
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
     views = {"test_num_segment": args.test_num_segment, "test_num_crop": args.test_num_crop}
@@ -128,10 +141,16 @@ def main(argv=None) -> int:
     classifier = DualHandVideoClassificationPipeline(
         model=model, video_processor=processor, device=device, task=PIPELINE_TASK
     )
-    errors = {video: message for video in videos if (message := check_video(video, processor))}
-    results = {video: errors[video] for video in videos if video in errors}
-    readable = [video for video in videos if video not in errors]
+    share = split_for_rank(videos, frame_count, ranks)
+    errors = {video: message for video in share if (message := check_video(video, processor))}
+    results = {video: errors[video] for video in share if video in errors}
+    readable = [video for video in share if video not in errors]
     results.update(classify(classifier, readable, args.top_k, args.batch_size))
+    gathered = gather_to_main(results, ranks)
+    close_ranks()
+    if not ranks.is_main:
+        return 0
+    results = {video: result for part in gathered for video, result in part.items()}
     failed = {video: result for video, result in results.items() if isinstance(result, str)}
     if args.json:
         print(
