@@ -30,7 +30,7 @@ def extract(out, videos, model, ranks: int, env=None, expect=0):
     run_env = {
         **os.environ,
         "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join([TESTS, os.getcwd()]),
+        "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]),
         **(env or {}),
     }
     result = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=300)
@@ -151,7 +151,7 @@ def test_predict_over_two_ranks_prints_the_one_rank_results_in_order(folder):
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks)]
         command += ["--master_port", str(free_port()), "-m", "adhvit_hf.cli.predict", *videos]
         command += ["--model", str(folder / "model"), "--json", "--device", "cpu", "--top_k", "2"]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
         outputs.append(json.loads(result.stdout))

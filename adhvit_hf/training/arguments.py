@@ -15,6 +15,7 @@ import torch
 from transformers import TrainingArguments
 
 from ..data.transforms import FLIP_POLICIES
+from .fsdp import check_fsdp_arguments
 from .schedule import STRATEGIES
 
 
@@ -238,6 +239,7 @@ class AlternatingTrainingArguments(TrainingArguments):
                 f"--save_ckpt_freq counts epochs: it needs --save_strategy epoch, got {self.save_strategy}"
             )
         super().__post_init__()
+        check_fsdp_arguments(self)
         self._scale_original_lr()
 
     def _scale_original_lr(self) -> None:

@@ -31,6 +31,7 @@ from ..publishing import HubPushMixin
 from .alternating_data import AlternatingBatchSampler
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
 from .ema import ModelEmaCallback
+from .fsdp import Fsdp2TrainerMixin
 from .optim import CosineSchedule, CosineScheduler, create_adamw
 from .preemption import PreemptionCallback
 from .schedule import original_epoch
@@ -50,13 +51,14 @@ def labels_of_the_step(inputs: dict, hand: str) -> dict:
     return inputs
 
 
-class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
+class AlternatingTrainer(Fsdp2TrainerMixin, CompleteCheckpointMixin, HubPushMixin, Trainer):
     """A `Trainer` over `{"lh": ..., "rh": ...}` datasets that alternates the trained head.
 
     `train_dataset` is an `AlternatingClipDataset`; `eval_dataset` a dict of per-hand evaluation
     datasets whose items hold all views of one video. `args` is `AlternatingTrainingArguments`.
     Saved folders and Hub pushes carry the remote code and the ADH-ViT model card (`HubPushMixin`); a checkpoint
-    counts as complete only once its marker is written (`CompleteCheckpointMixin`). SIGTERM/SIGINT save a checkpoint
+    counts as complete only once its marker is written (`CompleteCheckpointMixin`); `--fsdp` (version 2) shards it
+    with FSDP2, each hand head its own shard group (`Fsdp2TrainerMixin`). SIGTERM/SIGINT save a checkpoint
     and stop (`self.preemption`); `--model_ema` keeps a weight average (`self.ema`). `adhvit_hf.training.build_trainer`
     builds one from the argument dataclasses.
     """
