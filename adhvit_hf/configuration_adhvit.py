@@ -7,6 +7,8 @@ from transformers import VideoMAEConfig
 DEFAULT_NUM_LABELS_PER_HAND = 75  # HA-ViD primitive tasks: 73 tasks + "null" + "w" (wrong action)
 HANDS = ("lh", "rh")
 HAND_NAMES = {"lh": "left hand", "rh": "right hand"}
+# The label of a batch row that belongs to the other hand (PyTorch's cross-entropy default ignore_index).
+IGNORE_INDEX = -100
 
 
 def _default_id2label(num_labels: int) -> dict[int, str]:

@@ -13,8 +13,9 @@ from test_training_ddp import TESTS, free_port
 
 from adhvit_hf.inference import distributed
 from adhvit_hf.inference.distributed import balanced_split, video_lock
-from adhvit_hf.inference.features import extract_features, is_complete, list_videos, record_path
+from adhvit_hf.inference.features import extract_features, is_complete, record_path
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference
+from adhvit_hf.inference.videos import list_videos
 
 
 # Frame counts of the test folder's videos: the split by frame count is not the split by position.

@@ -32,8 +32,9 @@ from adhvit_hf.inference.distributed import (
     split_for_rank,
     write_summary,
 )
-from adhvit_hf.inference.features import extract_features, is_complete, list_videos
+from adhvit_hf.inference.features import extract_features, is_complete
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
+from adhvit_hf.inference.videos import list_videos
 from adhvit_hf.utils import HelpFormatter, non_negative_int, positive_int, prepare_output_dir, run_cli
 
 

@@ -28,7 +28,7 @@ from adhvit_hf.training import (
     build_model,
     build_trainer,
 )
-from adhvit_hf.training.arguments import (
+from adhvit_hf.training.original_flags import (
     ORIGINAL_FLAGS,
     ORIGINAL_IGNORED_SWITCHES,
     ORIGINAL_IGNORED_WITH_VALUE,
