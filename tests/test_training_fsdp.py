@@ -15,8 +15,9 @@ from adhvit_hf.training.fsdp import FSDP1_REFUSAL, OPTIMIZER_FOLDER
 
 
 FSDP2 = dict(fsdp="full_shard", fsdp_config=json.dumps({"version": 2}))
-# 8 alternating steps, weight decay on, so a moved idle head would show.
-RUN = dict(max_steps=8, alternation_steps=2, weight_decay=0.1, use_cpu="True")
+# 8 alternating steps, weight decay on, so a moved idle head would show; activation checkpointing (non-reentrant)
+# on, for DDP and FSDP2 alike.
+RUN = dict(max_steps=8, alternation_steps=2, weight_decay=0.1, use_cpu="True", gradient_checkpointing="True")
 # FSDP2 reduce-scatters (sum, then divides) where DDP all-reduces: the same sums in another order, float32.
 TOLERANCE = 1e-4
 
@@ -41,7 +42,7 @@ def test_fsdp2_shards_keeps_the_idle_head_and_ends_where_ddp_does(demo_data, ddp
     expected = [[("lh", "rh")[(step // 2) % 2]] for step in range(8)]
     assert ranks[0]["moved"] == ranks[1]["moved"] == ddp[0]["moved"] == expected
     idle = [[("rh", "lh")[(step // 2) % 2]] for step in range(8)]
-    assert ranks[0]["idle_grads"] == ranks[1]["idle_grads"] == idle
+    assert ranks[0]["idle_grads"] == ranks[1]["idle_grads"] == ddp[0]["idle_grads"] == idle
     assert ranks[0]["weights"] == ranks[1]["weights"]
     fsdp, reference = final_weights(tmp_path), final_weights(ddp_folder)
     assert sorted(fsdp) == sorted(reference)
@@ -58,7 +59,7 @@ def test_fsdp2_shards_keeps_the_idle_head_and_ends_where_ddp_does(demo_data, ddp
 
 
 def test_fsdp2_resumes_exactly_from_a_sharded_checkpoint(demo_data, tmp_path):
-    run = dict(RUN, max_steps=6, save_strategy="steps", save_steps=3, **FSDP2)
+    run = dict(RUN, max_steps=6, save_strategy="steps", save_steps=3, model_ema="True", model_ema_decay=0.5, **FSDP2)
     (tmp_path / "full").mkdir()
     (tmp_path / "resumed").mkdir()
     full = run_two_ranks(tmp_path / "full", tiny_run_args(demo_data, tmp_path / "full" / "out", **run))
@@ -69,6 +70,10 @@ def test_fsdp2_resumes_exactly_from_a_sharded_checkpoint(demo_data, tmp_path):
         tiny_run_args(demo_data, tmp_path / "resumed" / "out", resume_from_checkpoint=checkpoint, **run),
     )
     assert resumed[0]["weights"] == resumed[1]["weights"] == full[0]["weights"]
+    # The weight average (sharded like the weights) resumes exactly too.
+    averages = [load_file(tmp_path / run / "out" / "model_ema" / "model.safetensors") for run in ("full", "resumed")]
+    assert sorted(averages[0]) == sorted(averages[1])
+    assert all(torch.equal(averages[0][name], averages[1][name]) for name in averages[0])
 
 
 def test_fsdp1_is_refused_in_one_line(demo_data, tmp_path):

@@ -93,6 +93,9 @@ def shard_model(model, device: torch.device, reshard_after_forward: bool = True,
 def unsharded_class(model):
     """The model's own class within the block: `fully_shard` gives it a class `FSDP<Name>` defined in torch's FSDP
     module, which `save_pretrained` would record in `auto_map` and copy as the folder's remote code."""
+    if not isinstance(model, FSDPModule):
+        yield model
+        return
     sharded_class = type(model)
     model.__class__ = next(base for base in sharded_class.__bases__ if not issubclass(base, FSDPModule))
     try:
