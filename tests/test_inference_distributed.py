@@ -158,3 +158,13 @@ def test_predict_over_two_ranks_prints_the_one_rank_results_in_order(folder):
         outputs.append(json.loads(result.stdout))
     assert outputs[0] == outputs[1]
     assert [entry["video"] for entry in outputs[1]] == videos
+
+
+def test_each_rank_gets_its_own_device_and_an_explicit_gpu_is_refused_under_several_ranks():
+    one, four = distributed.Ranks(0, 1, 0), distributed.Ranks(5, 8, 1)
+    assert distributed.rank_device(None, one) is None and distributed.rank_device("cuda:1", one) == "cuda:1"
+    assert distributed.rank_device("cpu", four) == "cpu"
+    if not distributed.torch.cuda.is_available():
+        assert distributed.rank_device(None, four) == "cpu"
+    with pytest.raises(distributed.UserInputError, match=r"--device cuda:1: with 8 ranks each rank uses its own GPU"):
+        distributed.rank_device("cuda:1", four)

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from test_training_ddp import run_two_ranks
 from transformers import AutoModel
 
+from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.training.fsdp import FSDP1_REFUSAL, OPTIMIZER_FOLDER
 
 
@@ -83,3 +84,18 @@ def test_fsdp1_is_refused_in_one_line(demo_data, tmp_path):
     with pytest.raises(ValueError, match="FSDP1"):
         run_havid.main(argv)
     assert FSDP1_REFUSAL.count("\n") == 0
+
+
+def test_fsdp2_with_fewer_clips_and_test_videos_than_ranks(tmp_path):
+    # One training clip and one test video per hand on two ranks, one clip per rank and step: the samplers give
+    # every rank a batch (the one clip twice, as DistributedSampler pads), so every rank runs the same collectives,
+    # and the test set's padding is dropped before the metrics.
+    make_demo_dataset(str(tmp_path / "data"), seed=0, split_sizes={"train": 1, "val": 1, "test": 1})
+    argv = tiny_run_args(tmp_path / "data", tmp_path / "out", batch_size=1, do_predict="True", use_cpu="True", **FSDP2)
+    ranks = run_two_ranks(tmp_path, argv)
+
+    assert ranks[0]["sharded"] == [True, True] and ranks[0]["weights"] == ranks[1]["weights"]
+    predictions = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert sorted(prediction["hand"] for prediction in predictions) == ["lh", "rh"]
+    results = json.loads((tmp_path / "out" / "all_results.json").read_text())
+    assert {"test_lh_top1", "test_rh_top1", "test_mean_top1"} <= set(results)

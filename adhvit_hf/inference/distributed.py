@@ -89,8 +89,9 @@ def close_ranks() -> None:
 
 
 def rank_device(requested: str | None, ranks: Ranks) -> str | None:
-    """The device name of this rank: `cuda:LOCAL_RANK` for `--device cuda` or no `--device` on a machine with CUDA;
-    with one rank, what was asked. An explicit `cuda:N` under several ranks is refused (every rank would use it)."""
+    """The device name of this rank: `cuda:LOCAL_RANK` (modulo the node's GPUs) for `--device cuda` or no `--device`
+    on a machine with CUDA; with one rank, what was asked. An explicit `cuda:N` under several ranks is refused (every
+    rank would use it)."""
     if ranks.world_size == 1:
         return requested
     if requested is not None and requested.startswith("cuda:"):
@@ -99,7 +100,8 @@ def rank_device(requested: str | None, ranks: Ranks) -> str | None:
             "give --device cuda or no --device"
         )
     if requested == "cuda" or (requested is None and torch.cuda.is_available()):
-        return f"cuda:{ranks.local_rank}"
+        # More ranks than GPUs on a node share them round-robin (decoding is on the CPU: two ranks keep a GPU busy).
+        return f"cuda:{ranks.local_rank % max(1, torch.cuda.device_count())}"
     return requested or "cpu"
 
 
