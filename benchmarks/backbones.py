@@ -1,12 +1,15 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Training-step memory of VideoMAE V2's ViT-S/B/L/H/g backbones in ADH-ViT, with and without activation
-checkpointing, at batch 1 (16 frames, 224 px), and which of them fit one 80 GB GPU with AdamW, without and with
-FSDP2 over 8 GPUs.
+checkpointing, at batch 1 (16 frames, 224 px, float32), and which of them fit one 80 GB GPU with AdamW, without and
+with FSDP2 over 8 GPUs.
 
-Whole ViT-L/H/g steps do not fit this machine's memory, so each configuration is measured at depth 1 and 2 (each in
-a fresh process: its peak resident memory is its own; the machine's load does not change it) and the full model is
-extrapolated: total(depth) = fixed + depth x per_layer. Sizes given in `--measure` are measured, the others are
-computed from the measured per-layer activation memory per token and channel (its mean over the measured sizes).
+A step's memory is the parameters, gradients and AdamW's two moments (16 bytes a parameter) plus the activations
+autograd keeps for the backward pass. The activations are measured: every tensor autograd saves is counted once (by
+storage) with `torch.autograd.graph.saved_tensors_hooks`, at depth 1 and 2 (so per block and for the rest), which
+neither the machine's load nor the allocator changes. With activation checkpointing a block keeps only its input
+and recomputes the rest during the backward pass, so one block's activations are alive at a time. Sizes in
+`--measure` have their per-block figure measured; the others get it from the measured figure per token and channel.
+`--device cuda` also measures two real steps per size with `torch.cuda.max_memory_allocated` (the GPU check).
 
     python -m benchmarks.backbones --measure small,base,large
 """
@@ -31,6 +34,7 @@ NAMES = {
     "huge": "vit_huge_patch16_224",
     "giant": "vit_giant_patch14_224",
 }
+LETTERS = {"small": "S", "base": "B", "large": "L", "huge": "H", "giant": "g"}
 # Parameters, gradients and AdamW's two moments, float32.
 STATE_BYTES_PER_PARAMETER = 16
 GPU_BYTES = 80e9
@@ -78,60 +82,101 @@ def tokens(size: str) -> int:
     return (c.num_frames // c.tubelet_size) * (c.image_size // c.patch_size) ** 2
 
 
+def saved_activation_bytes(size: str, depth: int) -> int:
+    """Bytes of the tensors autograd saves in one training forward pass (and loss) of a `depth`-block model."""
+    torch.manual_seed(0)
+    model = AdhVitForDualHandClassification(config(size, depth)).train()
+    storages = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = model(
+            pixel_values=torch.randn(1, 16, 3, 224, 224), lh_labels=torch.zeros(1, dtype=torch.long), hand="lh"
+        )
+    del loss
+    # The parameters autograd saves (weights of matmuls) are counted with the optimizer state, not here.
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    return sum(nbytes for pointer, nbytes in storages.items() if pointer not in parameters)
+
+
 def run(measured: list[str], device: str = "cpu") -> dict:
     results = {}
     for size in NAMES:
         counts = parameter_counts(size)
+        c = config(size)
         entry = {"parameters": counts["total"], "block_parameters": counts["block"], "tokens": tokens(size)}
         if size in measured:
-            for checkpointing in (False, True):
-                peaks = [
-                    in_fresh_process(measure_step, size, depth, checkpointing, device)["peak_mb"] for depth in (1, 2)
-                ]
-                per_layer = (peaks[1] - peaks[0]) * 2**20
-                key = "checkpointed" if checkpointing else "plain"
-                # What a block adds besides its own parameters, gradients and AdamW moments: its activations.
-                activations = per_layer - STATE_BYTES_PER_PARAMETER * counts["block"]
-                entry[key] = {
-                    "peak_mb_depth_1_2": peaks,
-                    "per_layer_bytes": per_layer,
-                    "activation_bytes": activations,
+            saved = [in_fresh_process(saved_activation_bytes, size, depth) for depth in (1, 2)]
+            entry["saved_bytes_depth_1_2"] = saved
+            entry["block_activation_bytes"] = saved[1] - saved[0]
+            entry["other_activation_bytes"] = saved[0] - entry["block_activation_bytes"]
+            entry["measured"] = True
+            if device != "cpu":
+                entry["cuda_peak_mb_depth_1_2"] = {
+                    key: [
+                        in_fresh_process(measure_step, size, depth, checkpointing, device)["peak_mb"]
+                        for depth in (1, 2)
+                    ]
+                    for key, checkpointing in (("plain", False), ("checkpointed", True))
                 }
-                entry[key]["per_token_channel"] = activations / (entry["tokens"] * config(size).hidden_size)
-                entry[key]["fixed_bytes"] = peaks[0] * 2**20 - per_layer
         results[size] = entry
-    for key in ("plain", "checkpointed"):
-        rates = [results[size][key]["per_token_channel"] for size in measured]
-        fixed = [results[size][key]["fixed_bytes"] for size in measured]
-        for size, entry in results.items():
-            if key not in entry:
-                activations = sum(rates) / len(rates) * entry["tokens"] * config(size).hidden_size
-                entry[key] = {"activation_bytes": activations, "computed": True, "fixed_bytes": min(fixed)}
-            depth = config(size).num_hidden_layers
-            activations = depth * entry[key]["activation_bytes"]
-            state = STATE_BYTES_PER_PARAMETER * entry["parameters"]
-            entry[key]["step_bytes"] = entry[key]["fixed_bytes"] + state + activations
-            # FSDP2: state sharded over the GPUs; activations are not; two gathered blocks (the one running and the
-            # prefetched one) in float32.
-            entry[key]["fsdp_bytes"] = (
-                entry[key]["fixed_bytes"] + state / FSDP_GPUS + activations + 2 * 4 * entry["block_parameters"]
-            )
+    measured_entries = [results[size] for size in measured]
+    per_token_channel = sum(
+        e["block_activation_bytes"] / (e["tokens"] * config(size).hidden_size)
+        for size, e in results.items()
+        if e.get("measured")
+    ) / len(measured_entries)
+    other_per_token_channel = sum(
+        e["other_activation_bytes"] / (e["tokens"] * config(size).hidden_size)
+        for size, e in results.items()
+        if e.get("measured")
+    ) / len(measured_entries)
+    for size, entry in results.items():
+        c = config(size)
+        if not entry.get("measured"):
+            entry["block_activation_bytes"] = per_token_channel * entry["tokens"] * c.hidden_size
+            entry["other_activation_bytes"] = other_per_token_channel * entry["tokens"] * c.hidden_size
+        state = STATE_BYTES_PER_PARAMETER * entry["parameters"]
+        block_input = 4 * entry["tokens"] * c.hidden_size
+        activations = {
+            "plain": entry["other_activation_bytes"] + c.num_hidden_layers * entry["block_activation_bytes"],
+            "checkpointed": entry["other_activation_bytes"]
+            + c.num_hidden_layers * block_input
+            + entry["block_activation_bytes"],
+        }
+        for key, kept in activations.items():
+            entry[key] = {
+                "activation_bytes": kept,
+                "step_bytes": state + kept,
+                # FSDP2: the state is sharded over the GPUs, the activations are not; two gathered blocks (the one
+                # running and the prefetched one), float32.
+                "fsdp_bytes": state / FSDP_GPUS + kept + 2 * 4 * entry["block_parameters"],
+            }
     return results
 
 
 def tables(results: dict) -> list[str]:
     rows = []
     for size, entry in results.items():
-        row = [f"ViT-{size[0].upper()} ({NAMES[size]})", f"{entry['parameters'] / 1e6:.0f} M"]
+        row = [f"ViT-{LETTERS[size]} ({NAMES[size]})", f"{entry['parameters'] / 1e6:.0f} M"]
+        row.append(
+            f"{entry['block_activation_bytes'] / 2**20:.0f} MiB ({'measured' if entry.get('measured') else 'computed'})"
+        )
         for key in ("plain", "checkpointed"):
-            how = "computed" if entry[key].get("computed") else "measured"
-            row.append(f"{entry[key]['step_bytes'] / 1e9:.1f} GB ({how})")
+            row.append(f"{entry[key]['step_bytes'] / 1e9:.1f} GB")
         for key in ("plain", "checkpointed"):
-            one, sharded = entry[key]["step_bytes"], entry[key]["fsdp_bytes"]
-            row.append(f"{'yes' if one < GPU_BYTES else 'no'} / {'yes' if sharded < GPU_BYTES else 'no'}")
+            # Activations grow with the batch; the state does not.
+            fixed = {"one": entry[key]["step_bytes"], "fsdp": entry[key]["fsdp_bytes"]}
+            kept = entry[key]["activation_bytes"]
+            batches = [int((GPU_BYTES - (fixed[where] - kept)) // kept) for where in ("one", "fsdp")]
+            row.append(" / ".join(f"yes, batch {batch}" if batch >= 1 else "no" for batch in batches))
         rows.append(row)
-    header = ["backbone", "parameters", "step memory", "step memory, checkpointed"]
-    header += ["fits 80 GB: 1 GPU / FSDP2 x8", "fits 80 GB, checkpointed: 1 GPU / FSDP2 x8"]
+    header = ["backbone", "parameters", "activations per block", "step memory", "step memory, checkpointed"]
+    header += ["fits 80 GB (largest batch): 1 GPU / FSDP2 x8", "same, checkpointed"]
     return markdown_table(header, rows)
 
 

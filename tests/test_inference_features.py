@@ -151,7 +151,7 @@ def test_finished_videos_are_skipped_unless_overwrite(tmp_path):
     assert outcome(first) == {"done": [str(v) for v in videos], "skipped": [], "failed": [], "errors": {}}
     assert outcome(second) == {"done": [], "skipped": [str(v) for v in videos], "failed": [], "errors": {}}
     assert modification_times() == after_first and len(after_first) == 12
-    assert json.loads(record_path(tmp_path / "out", "b").read_text())["num_frames"] == 12
+    assert record_path(tmp_path / "out", "b").is_file()
 
     record_path(tmp_path / "out", "b").unlink()  # as if the run was killed before b's record, its last file
     third = extract_features(model, processor, videos, **run)

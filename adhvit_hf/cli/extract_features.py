@@ -15,7 +15,7 @@ at the end (exit status 1); the others are still processed.
 
 Across GPUs and nodes: `torchrun --nproc_per_node N %(prog)s ...` or `accelerate launch %(prog)s ...` splits the
 videos over all ranks by frame count, each rank on cuda:LOCAL_RANK (or the CPU); OUT/extract_summary.json has each
-rank's share. A rerun after a crash does only the videos without their OUT/records/<name>.json; two jobs on one OUT
+rank's share. A rerun after a crash does only the videos without their OUT/provenance/<name>.json; two jobs on one OUT
 never write the same video (per-video lock files, OUT/.locks).
 """
 

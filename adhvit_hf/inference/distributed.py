@@ -12,7 +12,7 @@
   process id of its holder. Stale-lock rule: a lock whose holder is on this host and no longer runs (a killed rank)
   is stale and taken over; a lock held by a process that runs, or by another host, is respected and the video is
   reported as skipped with the holder named (delete the lock file by hand if that host's job is gone).
-- Completeness: a video counts as done only once its record `OUT/records/<name>.json` exists (written last,
+- Completeness: a video counts as done only once its record `OUT/provenance/<name>.json` exists (written last,
   atomically, after every output file; see `adhvit_hf.inference.features.write_video_record`), so a rerun after a
   crash or a killed rank redoes exactly the videos without one.
 - Summary: rank 0 gathers every rank's outcome and writes `OUT/extract_summary.json` (videos done per rank, skipped

@@ -8,7 +8,7 @@ For each video `<name>` (the file name without its extension) this writes, under
     rh_features/<name>.npy       float32 [rh_num_labels, T]  right-hand head logits
     timelines/<name>.json        per-hand segments (start_frame, end_frame, label, mean_confidence)
     timelines/<name>.png         both hands' timelines against time
-    records/<name>.json          the video's record (source, frames, outputs), written last: the video is complete
+    provenance/<name>.json       the video's record (source, frames, outputs), written last: the video is complete
 
 T is the video's frame count, so row t lines up with line t of a frame-wise `groundTruth/<name>.txt`; the window to
 frame rule is in `adhvit_hf.inference.windows`. Every file is written atomically. Across ranks and jobs see
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 FEATURE_FOLDERS = {"shared": "shared_features", "lh": "lh_features", "rh": "rh_features"}
 TIMELINE_FOLDER = "timelines"
-RECORD_FOLDER = "records"
+RECORD_FOLDER = "provenance"
 
 
 @dataclass

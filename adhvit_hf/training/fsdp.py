@@ -36,7 +36,7 @@ OPTIMIZER_FOLDER = "optimizer_dcp"
 FSDP1_REFUSAL = (
     "--fsdp with FSDP1 (fsdp_config version 1) cannot train ADH-ViT: its flat parameters give the idle hand's head "
     "a zero gradient instead of None, so AdamW's momentum and weight decay would move it; use --fsdp_config "
-    "'{\"version\": 2}'"
+    "'{\"version\": 2}' (accelerate launch: --fsdp_version 2)"
 )
 
 
