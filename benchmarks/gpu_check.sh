@@ -22,7 +22,8 @@ echo "== 1. extraction on $RANKS ranks over $GPUS GPU(s) against 1 rank"
 python - "$OUT" <<'PY' || status=1
 import sys
 from pathlib import Path
-from inference_helpers import noise_frames, save_tiny_model, write_video
+from helpers.models import save_tiny_model
+from helpers.videos import noise_frames, write_video
 out = Path(sys.argv[1])
 save_tiny_model(out / "model")
 for i, frames in enumerate([40, 16, 28, 18, 22, 12, 9, 30]):
@@ -30,7 +31,7 @@ for i, frames in enumerate([40, 16, 28, 18, 22, 12, 9, 30]):
 PY
 for ranks in 1 "$RANKS"; do
   torchrun --nproc_per_node "$ranks" -m adhvit_hf.cli.extract_features --model "$OUT/model" --videos "$OUT/videos" \
-    --out "$OUT/extract_$ranks" --stride 2 --device cuda --num_workers 0 > "$OUT/extract_$ranks.log" 2>&1 \
+    --output_dir "$OUT/extract_$ranks" --stride 2 --device cuda --num_workers 0 > "$OUT/extract_$ranks.log" 2>&1 \
     || { echo "FAIL: extraction on $ranks rank(s), see $OUT/extract_$ranks.log"; status=1; }
 done
 python - "$OUT" "$RANKS" <<'PY' || status=1
@@ -54,9 +55,8 @@ import json, os, subprocess, sys
 from pathlib import Path
 import torch
 from safetensors.torch import load_file
-from conftest import tiny_run_args
+from helpers.cli import free_port, tiny_run_args
 from adhvit_hf.data.demo import make_demo_dataset
-from test_training_ddp import free_port
 out, gpus = Path(sys.argv[1]), sys.argv[2]
 make_demo_dataset(str(out / "demo"), seed=0, split_sizes={"train": 16, "val": 6, "test": 6})
 run = dict(max_steps=8, alternation_steps=2, weight_decay=0.1, gradient_checkpointing="True")
@@ -65,7 +65,7 @@ for name, extra in (("ddp", {}), ("fsdp2", dict(fsdp="full_shard", fsdp_config=j
     folder = out / name
     folder.mkdir(exist_ok=True)
     argv = tiny_run_args(out / "demo", folder / "out", overwrite_output_dir=None, **run, **extra)
-    command = ["torchrun", "--nproc_per_node", gpus, "--master_port", str(free_port()), "tests/ddp_worker.py", str(folder), *argv]
+    command = ["torchrun", "--nproc_per_node", gpus, "--master_port", str(free_port()), "tests/helpers/ddp_worker.py", str(folder), *argv]
     result = subprocess.run(command, capture_output=True, text=True)
     (folder / "log.txt").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, f"{name} failed, see {folder / 'log.txt'}"

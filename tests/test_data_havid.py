@@ -1,10 +1,10 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-import os
 import random
 from collections import Counter
 
 import pytest
-from data_helpers import write_index_video
+from helpers.havid import LH_FRAME_LABELS, RH_FRAME_LABELS, polyphony_tree, write
+from helpers.videos import write_index_video
 
 from adhvit_hf.cli.prepare_havid import main as prepare_havid_main
 from adhvit_hf.data.havid import (
@@ -17,46 +17,26 @@ from adhvit_hf.data.havid import (
 )
 
 
-LH_LABELS = ["null"] * 3 + ["grasp"] * 5 + ["screw"] * 2 + ["null"] * 2  # 12 frames
-RH_LABELS = ["hold"] * 12
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def polyphony_tree(root, video_frames=10):
-    """groundTruth/{left,right}_hand, mapping.txt, splits/{left,right}_hand; videos v1 (train) and v2 (test)."""
-    write(root / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
-    for hand, labels in (("left_hand", LH_LABELS), ("right_hand", RH_LABELS)):
-        for video in ("v1", "v2"):
-            write(root / "groundTruth" / hand / f"{video}.txt", "".join(f"{label}\n" for label in labels))
-        write(root / "splits" / hand / "train.split1.bundle", "v1.txt\n")
-        write(root / "splits" / hand / "test.split1.bundle", "v2.txt\n")
-    for video in ("v1", "v2"):
-        write_index_video(root / "videos" / f"{video}.mp4", num_frames=video_frames)
-
-
 def test_segments():
-    assert label_segments(LH_LABELS) == [(0, 2, "null"), (3, 7, "grasp"), (8, 9, "screw"), (10, 11, "null")]
-    assert segment_clips(LH_LABELS, min_segment_length=3) == [(0, 2, "null"), (3, 7, "grasp")]
+    assert label_segments(LH_FRAME_LABELS) == [(0, 2, "null"), (3, 7, "grasp"), (8, 9, "screw"), (10, 11, "null")]
+    assert segment_clips(LH_FRAME_LABELS, min_segment_length=3) == [(0, 2, "null"), (3, 7, "grasp")]
 
 
 def test_balanced_clips_take_the_rarest_label_first_and_null_last():
     counts = Counter({"grasp": 5})
-    clips = balanced_clips(LH_LABELS, clip_length=4, clips_per_video=3, class_counts=counts, rng=random.Random(0))
+    clips = balanced_clips(
+        LH_FRAME_LABELS, clip_length=4, clips_per_video=3, class_counts=counts, rng=random.Random(0)
+    )
     # Window labels (middle frame = start + 2): starts 1-5 grasp, 6-7 screw, 0 null, 8 null.
-    labels = [LH_LABELS[start + 2] for start, _, _ in clips]
+    labels = [LH_FRAME_LABELS[start + 2] for start, _, _ in clips]
     assert sorted(labels) == ["grasp", "screw", "screw"]
     assert all(end - start == 3 for start, end, _ in clips)
     assert counts == Counter({"grasp": 6, "screw": 2})
-    everything = balanced_clips(LH_LABELS, 4, 100, Counter(), random.Random(0))
-    seven = balanced_clips(LH_LABELS, 4, 7, Counter(), random.Random(0))
+    everything = balanced_clips(LH_FRAME_LABELS, 4, 100, Counter(), random.Random(0))
+    seven = balanced_clips(LH_FRAME_LABELS, 4, 7, Counter(), random.Random(0))
     assert Counter(label for _, _, label in seven) == Counter(grasp=5, screw=2)
     assert len(everything) == 9 and Counter(l for _, _, l in everything) == Counter(grasp=5, screw=2, null=2)
-    assert balanced_clips(LH_LABELS, 13, 5, Counter(), random.Random(0)) == []
+    assert balanced_clips(LH_FRAME_LABELS, 13, 5, Counter(), random.Random(0)) == []
 
 
 def test_segment_lists_from_the_polyphony_layout(tmp_path):
@@ -74,7 +54,7 @@ def test_segment_lists_from_the_polyphony_layout(tmp_path):
 
 
 def test_script_clip_lists_from_the_release_layout(tmp_path):
-    for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS)):
+    for hand, labels in (("lh", LH_FRAME_LABELS), ("rh", RH_FRAME_LABELS)):
         base = tmp_path / "data" / f"view1_{hand}_pt"
         write(base / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
         write(base / "groundTruth" / "v1.txt", "\n".join(labels) + "\n")

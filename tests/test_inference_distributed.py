@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from inference_helpers import noise_frames, save_tiny_model, write_video
-from test_training_ddp import TESTS, free_port
+from helpers.cli import HELPERS, free_port, subprocess_env
+from helpers.models import save_tiny_model
+from helpers.videos import noise_frames, write_video
 
 from adhvit_hf.inference import distributed
 from adhvit_hf.inference.distributed import balanced_split, video_lock
@@ -18,6 +19,8 @@ from adhvit_hf.inference.loading import load_model_for_inference, load_processor
 from adhvit_hf.inference.videos import list_videos
 
 
+pytestmark = pytest.mark.slow
+
 # Frame counts of the test folder's videos: the split by frame count is not the split by position.
 FRAME_COUNTS = {"v0": 20, "v1": 8, "v2": 14, "v3": 9, "v4": 11, "v5": 6}
 
@@ -25,15 +28,10 @@ FRAME_COUNTS = {"v0": 20, "v1": 8, "v2": 14, "v3": 9, "v4": 11, "v5": 6}
 def extract(out, videos, model, ranks: int, env=None, expect=0):
     """Runs adhvit-extract on `ranks` torchrun ranks (one thread each); returns its stderr."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks)]
-    command += ["--master_port", str(free_port()), os.path.join(TESTS, "extract_worker.py")]
-    command += ["--model", str(model), "--videos", str(videos), "--out", str(out), "--stride", "2"]
+    command += ["--master_port", str(free_port()), str(HELPERS / "extract_worker.py")]
+    command += ["--model", str(model), "--videos", str(videos), "--output_dir", str(out), "--stride", "2"]
     command += ["--batch_size", "3", "--num_workers", "0", "--device", "cpu"]
-    run_env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]),
-        **(env or {}),
-    }
+    run_env = subprocess_env(OMP_NUM_THREADS="1", **(env or {}))
     result = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=300)
     assert result.returncode == expect, result.stderr[-3000:]
     return result.stderr
@@ -150,8 +148,9 @@ def test_predict_over_two_ranks_prints_the_one_rank_results_in_order(folder):
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks)]
         command += ["--master_port", str(free_port()), "-m", "adhvit_hf.cli.predict", *videos]
         command += ["--model", str(folder / "model"), "--json", "--device", "cpu", "--top_k", "2"]
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            command, env=subprocess_env(OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         outputs.append(json.loads(result.stdout))
     assert outputs[0] == outputs[1]

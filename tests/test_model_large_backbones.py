@@ -4,7 +4,7 @@ VideoMAE V2's own `forward_features` on shape-exact stand-ins (random weights, f
 
 import pytest
 import torch
-from model_helpers import reference_pooled_features, tiny_pixels, videomae_v2_state_dict
+from helpers.models import reference_pooled_features, tiny_pixels, videomae_v2_state_dict
 
 from adhvit_hf import AdhVitForDualHandClassification
 from adhvit_hf.videomae_v2 import config_from_model_name, convert_videomae_v2_checkpoint, load_pretrained_backbone

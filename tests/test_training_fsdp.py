@@ -6,14 +6,15 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_run_args
+from helpers.cli import run_two_ranks, tiny_run_args
 from safetensors.torch import load_file
-from test_training_ddp import run_two_ranks
 from transformers import AutoModel
 
 from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.training.fsdp import FSDP1_REFUSAL, OPTIMIZER_FOLDER
 
+
+pytestmark = pytest.mark.slow
 
 FSDP2 = dict(fsdp="full_shard", fsdp_config=json.dumps({"version": 2}))
 # 8 alternating steps, weight decay on, so a moved idle head would show; activation checkpointing (non-reentrant)

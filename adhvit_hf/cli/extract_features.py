@@ -2,7 +2,7 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Per-frame ADH-ViT features and per-hand action timelines for whole (untrimmed) videos.
 
-    %(prog)s --model M --videos VIDEO_FOLDER_OR_LIST --out OUT [--stride S] [--batch_size B]
+    %(prog)s --model M --videos VIDEO_FOLDER_OR_LIST --output_dir OUT [--stride S] [--batch_size B]
 
 Writes, for every video <name>, the inputs of polyphony's semantic conditioning and action segmentation stages:
 OUT/shared_features/<name>.npy [hidden_size, T], OUT/lh_features/<name>.npy [lh_num_labels, T] and
@@ -35,7 +35,16 @@ from adhvit_hf.inference.distributed import (
 from adhvit_hf.inference.features import extract_features, is_complete
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.videos import list_videos
-from adhvit_hf.utils import HelpFormatter, non_negative_int, positive_int, prepare_output_dir, run_cli
+from adhvit_hf.utils import (
+    HelpFormatter,
+    add_output_dir_argument,
+    configure_logging,
+    non_negative_int,
+    positive_int,
+    prepare_output_dir,
+    require_output_dir,
+    run_cli,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -47,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--videos", required=True, help="one video file, a folder of videos, or a text file with one video path a line"
     )
-    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    add_output_dir_argument(parser, "--out", help="output folder (created if needed)")
     parser.add_argument(
         "--stride",
         type=positive_int,
@@ -67,26 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    parser = build_parser()
+    return require_output_dir(parser, parser.parse_args(argv))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    configure_logging(logging.INFO)
     # Everything the user typed is checked before the model is loaded.
     videos = list_videos(args.videos)
-    prepare_output_dir(args.out)
+    prepare_output_dir(args.output_dir)
     ranks = init_ranks()
     device = resolve_device(rank_device(args.device, ranks))
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
     # Done videos weigh nothing, so the split balances the work left; one that cannot be probed fails in its turn.
-    share = split_for_rank(videos, lambda video: frames_left(video, args.out, args.overwrite), ranks)
+    share = split_for_rank(videos, lambda video: frames_left(video, args.output_dir, args.overwrite), ranks)
     summary = extract_features(
         model,
         processor,
         share,
-        args.out,
+        args.output_dir,
         stride=args.stride,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
@@ -99,7 +109,7 @@ def main(argv=None) -> int:
     if not ranks.is_main:
         return 1 if summary["failed"] else 0
     job = merge_summaries(summaries)
-    path = write_summary(args.out, job)
+    path = write_summary(args.output_dir, job)
     locked = [entry for entry in job["skipped"] if entry["reason"] != "already done"]
     logger.info(
         "%d videos written, %d skipped (already done)%s, %d failed, outputs in %s (summary: %s)",
@@ -107,7 +117,7 @@ def main(argv=None) -> int:
         len(job["skipped"]) - len(locked),
         f", {len(locked)} left to another job that holds their lock" if locked else "",
         len(job["failed"]),
-        args.out,
+        args.output_dir,
         path,
     )
     for failure in job["failed"]:

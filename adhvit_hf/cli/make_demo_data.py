@@ -7,7 +7,7 @@ import logging
 import time
 
 from adhvit_hf.data.demo import MOTIONS, make_demo_dataset
-from adhvit_hf.utils import run_cli
+from adhvit_hf.utils import add_output_dir_argument, configure_logging, require_output_dir, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -15,22 +15,22 @@ logger = logging.getLogger(__name__)
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", required=True, help="Output folder (gets lh/, rh/ and videos/).")
+    add_output_dir_argument(parser, "--out", help="Output folder (gets lh/, rh/ and videos/).")
     parser.add_argument("--seed", type=int, default=0, help="Random seed; the same seed gives the same dataset.")
-    return parser.parse_args(argv)
+    return require_output_dir(parser, parser.parse_args(argv))
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    configure_logging(logging.INFO)
     started = time.perf_counter()
-    sizes = make_demo_dataset(args.out, seed=args.seed)
+    sizes = make_demo_dataset(args.output_dir, seed=args.seed)
     logger.info(
         "Wrote %d videos (%s) with %d classes per hand to %s in %.1f s",
         sum(sizes.values()),
         ", ".join(f"{split} {count}" for split, count in sizes.items()),
         len(MOTIONS),
-        args.out,
+        args.output_dir,
         time.perf_counter() - started,
     )
 

@@ -25,7 +25,7 @@ from adhvit_hf.inference.videos import check_video_path
 from adhvit_hf.inference.windows import short_video_message
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
 from adhvit_hf.processing_adhvit import processor_with_views
-from adhvit_hf.utils import HelpFormatter, positive_int, run_cli
+from adhvit_hf.utils import HelpFormatter, configure_logging, positive_int, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def frame_count(video: str) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    configure_logging(logging.WARNING)
     # Everything the user typed is checked before the model is loaded.
     videos = [str(check_video_path(video)) for video in args.videos]
     ranks = init_ranks()

@@ -11,7 +11,7 @@ import logging
 import os
 
 from adhvit_hf.data.havid import HAND_FOLDERS, find_hand_annotations, prepare_hand_lists
-from adhvit_hf.utils import run_cli
+from adhvit_hf.utils import configure_logging, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    configure_logging(logging.INFO)
     video_dir = args.video_dir or os.path.join(args.annotation_root, "videos")
     for hand in HAND_FOLDERS:
         annotations = find_hand_annotations(

@@ -83,7 +83,7 @@ def shard_model(model, device: torch.device, reshard_after_forward: bool = True,
         offload_policy=CPUOffloadPolicy() if cpu_offload else OffloadPolicy(),
     )
     for hand in HANDS:
-        fully_shard(model.classifier(hand), **options)
+        fully_shard(model.hand_classifier(hand), **options)
     for block in model.videomae.encoder.layer:
         fully_shard(block, **options)
     fully_shard(model, **options)
@@ -109,6 +109,8 @@ class Fsdp2TrainerMixin:
     built (after the Trainer placed it on this rank's device, before the optimizer exists), and the Trainer treats it
     as a model that owns its placement and gradient reduction (`is_distributed_loading_by_transformers`: no DDP wrap,
     no second sharding by accelerate). Saving gathers full weights; the optimizer state is saved sharded."""
+
+    gathered_state_dict: dict | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -144,20 +146,20 @@ class Fsdp2TrainerMixin:
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         if not self.fsdp2:
             return super().save_model(output_dir, _internal_call)
-        state_dict = self.full_state_dict()
-        if self.args.should_save:
-            self._save(output_dir or self.args.output_dir, state_dict=state_dict)
+        # Every rank takes part in the gather; `_save` then writes the full weights on the writing rank.
+        self.gathered_state_dict = self.full_state_dict()
+        try:
+            super().save_model(output_dir, _internal_call)
+        finally:
+            self.gathered_state_dict = None
         self.accelerator.wait_for_everyone()
-        if self.args.push_to_hub and not _internal_call:
-            self.push_to_hub(commit_message="Model save", revision=self.args.hub_revision)
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         if not self.fsdp2:
             return super()._save(output_dir, state_dict)
-        # `save_model` gathers on every rank and calls this on the writing rank only.
         if self.args.should_save:
             with unsharded_class(self.model):
-                super()._save(output_dir, state_dict)
+                super()._save(output_dir, self.gathered_state_dict if state_dict is None else state_dict)
 
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         if not self.fsdp2:
