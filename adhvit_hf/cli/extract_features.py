@@ -22,7 +22,7 @@ never write the same video (per-video lock files, OUT/.locks).
 import argparse
 import logging
 
-from adhvit_hf.data.decoding import BACKENDS, VideoDecodeError, probe_video
+from adhvit_hf.data.decoding import VideoDecodeError, add_backend_argument, probe_video
 from adhvit_hf.inference.distributed import (
     close_ranks,
     gather_to_main,
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )
-    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="video decoder")
+    add_backend_argument(parser)
     return parser
 
 
