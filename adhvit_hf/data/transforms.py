@@ -211,6 +211,7 @@ class VideoTransform:
         backend: str = "auto",
         decode_threads: int = 1,
         device_augmentation: bool = False,
+        decode_device: str | None = None,
     ):
         if flip not in FLIP_POLICIES:
             raise ValueError(f"--flip must be one of {FLIP_POLICIES}, got {flip!r}")
@@ -223,6 +224,8 @@ class VideoTransform:
         self.backend = backend
         self.decode_threads = decode_threads
         self.device_augmentation = device_augmentation
+        # torchcodec on CUDA (NVDEC): training clips are decoded on the GPU and stay there for DeviceAugmentation.
+        self.decode_device = decode_device
         self.augment = ClipAugmentation(
             processor.crop_size,
             processor.image_mean,
@@ -242,7 +245,7 @@ class VideoTransform:
         (num_sample, T, 3, H, W) (one clip, not copied) for `DeviceAugmentation` to augment with the same seeds.
         """
         generator = row_generator(seed)
-        reader = open_video(video, backend=self.backend, num_threads=self.decode_threads)
+        reader = open_video(video, backend=self.backend, num_threads=self.decode_threads, device=self.decode_device)
         indices = train_clip_indices(
             reader.num_frames,
             self.processor.num_frames,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
+from ..data.decoding import BACKEND_HELP, BACKENDS, check_backend
 from ..data.transforms import FLIP_POLICIES
 from .schedule import STRATEGIES
 
@@ -114,13 +115,25 @@ class DataArguments:
     mixup_mode: str = field(default="batch", metadata={"help": "Only batch: the whole batch shares one mix."})
     smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the targets."})
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
-    decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
+    backend: str = field(default="auto", metadata={"help": BACKEND_HELP + ".", "choices": BACKENDS})
+    decoder: str | None = field(default=None, metadata={"help": "Deprecated spelling of --backend."})
     device_augmentation: bool = field(
         default=False, metadata={"help": "Augment and mix training clips on the training device; workers only decode."}
+    )
+    gpu_decoding: bool = field(
+        default=False,
+        metadata={
+            "help": "Decode training clips on the training GPU (torchcodec, NVDEC) and augment them there without a "
+            "copy to the host; needs torchcodec, --device_augmentation and --dataloader_num_workers 0."
+        },
     )
     data_set: str = field(default="HA-ViD", metadata={"help": "The dataset's name, for the model card."})
 
     def __post_init__(self):
+        if self.decoder is not None:
+            logger.warning("--decoder is deprecated; use --backend %s (the flag of every command)", self.decoder)
+            self.backend, self.decoder = self.decoder, None
+        check_backend(self.backend)
         if self.lh_data_path is None:
             raise ValueError("--lh_data_path is required: the folder holding train_list_video.txt for the left hand")
         if self.rh_data_path is None and not self.one_stream:
