@@ -35,6 +35,7 @@ from adhvit_hf.training.arguments import (
     ORIGINAL_SWITCHES,
     translate_original_args,
 )
+from adhvit_hf.training.camera_evaluation import write_camera_prediction_reports
 from adhvit_hf.training.preemption import resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
 from adhvit_hf.training.trainer import best_epochs
@@ -171,7 +172,11 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         metrics, outputs = trainer.evaluate_hands(data.test, metric_key_prefix="test")
         trainer.log_metrics("test", metrics)
         trainer.save_metrics("test", metrics)
-        if trainer.is_world_process_zero():
+        if trainer.is_world_process_zero() and data_args.cameras:
+            write_camera_prediction_reports(
+                outputs, data.test, model.config, training_args.output_dir, data_args.cameras
+            )
+        elif trainer.is_world_process_zero():
             write_prediction_reports(outputs, data.test, model.config, training_args.output_dir)
         results.update(metrics)
 

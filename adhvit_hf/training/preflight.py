@@ -5,6 +5,7 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+from ..data.cameras import camera_paths
 from ..data.decoding import VideoDecodeError, probe_video
 from .checkpoints import CheckpointError
 
@@ -31,10 +32,12 @@ def unreadable(path: str) -> str | None:
     return None
 
 
-def check_videos(datasets) -> None:
-    """Refuse, naming every bad file, when a video of `datasets` (clip datasets with a `video` column) cannot be
-    opened or has no frames. Videos are probed in threads: the decoders release the GIL."""
-    videos = sorted({video for dataset in datasets for video in dataset.with_format(None)["video"]})
+def check_videos(datasets, cameras: list[str] | None = None) -> None:
+    """Refuse, naming every bad file, when a video of `datasets` (clip datasets with a `video` column; `{camera}`
+    templates with `cameras`: every camera's) cannot be opened or has no frames. Videos are probed in threads: the
+    decoders release the GIL."""
+    templates = {video for dataset in datasets for video in dataset.with_format(None)["video"]}
+    videos = sorted({path for video in templates for path in camera_paths(video, cameras).values()})
     with ThreadPoolExecutor(max_workers=max(1, min(PROBE_THREADS, len(videos)))) as pool:
         problems = [problem for problem in pool.map(unreadable, videos) if problem]
     if len(problems) == 1:
