@@ -9,11 +9,12 @@ evaluate) is imported on first use, so inference-only users do not pay for it.
 import importlib
 
 from .configuration_adhvit import AdhVitConfig
-from .convert_videomae_v2 import config_from_model_name, convert_videomae_v2_checkpoint, load_pretrained_backbone
-from .inference.pipeline_adhvit import DualHandVideoClassificationPipeline
 from .modeling_adhvit import AdhVitForDualHandClassification, AdhVitModel, AdhVitOutput, AdhVitPreTrainedModel
+from .pipeline_adhvit import DualHandVideoClassificationPipeline
 from .processing_adhvit import AdhVitVideoProcessor
-from .publishing import add_remote_code, register
+from .publishing import add_remote_code
+from .registration import register
+from .videomae_v2 import config_from_model_name, convert_videomae_v2_checkpoint, load_pretrained_backbone
 
 
 register()

@@ -7,6 +7,8 @@ from transformers import VideoMAEConfig
 DEFAULT_NUM_LABELS_PER_HAND = 75  # HA-ViD primitive tasks: 73 tasks + "null" + "w" (wrong action)
 HANDS = ("lh", "rh")
 HAND_NAMES = {"lh": "left hand", "rh": "right hand"}
+# The label of a batch row that belongs to the other hand (PyTorch's cross-entropy default ignore_index).
+IGNORE_INDEX = -100
 # How a model trained with --camera_training feature_fusion fuses its cameras' pooled features before the heads.
 CAMERA_FEATURE_FUSIONS = ("mean", "max")
 # How the cameras' scores of a clip become one prediction (models without camera_feature_fusion): the mean of their

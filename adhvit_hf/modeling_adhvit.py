@@ -19,7 +19,7 @@ from transformers.utils import ModelOutput, TransformersKwargs
 from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
-from .configuration_adhvit import CAMERA_FUSIONS, HANDS, AdhVitConfig, as_pair
+from .configuration_adhvit import CAMERA_FUSIONS, HANDS, IGNORE_INDEX, AdhVitConfig, as_pair
 
 
 # ---- transformers loading adapter -----------------------------------------------------------------------------------
@@ -59,7 +59,6 @@ register_saved_attention_bias_names(AdhVitConfig.model_type)
 logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------------------------------
 
-IGNORE_INDEX = -100
 AUTO_CLASSES = ("AutoModel", "AutoModelForVideoClassification")
 
 

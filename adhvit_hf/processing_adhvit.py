@@ -226,4 +226,10 @@ class AdhVitVideoProcessor(ImageProcessingMixin):
         return BatchFeature({"pixel_values": pixel_values}, tensor_type=return_tensors)
 
 
+def processor_with_views(processor, **settings):
+    """`processor` itself, or a copy with the given settings (`test_num_segment`, `sampling_rate`, ...) replaced."""
+    overrides = {key: value for key, value in settings.items() if value != getattr(processor, key)}
+    return type(processor).from_dict({**processor.to_dict(), **overrides}) if overrides else processor
+
+
 __all__ = ["AdhVitVideoProcessor"]

@@ -3,6 +3,7 @@
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import stat
@@ -80,6 +81,14 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     """Writes `array` to `path` in .npy format, atomically."""
     with atomic_write(path, "wb") as file:
         np.save(file, array)
+
+
+def save_figure(path: str | os.PathLike, figure) -> None:
+    """Writes a matplotlib `figure` as a PNG to `path`, atomically (matplotlib is imported by whoever draws it)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    with atomic_write(path, "wb") as file:
+        file.write(buffer.getvalue())
 
 
 def save_json(path: str | os.PathLike, data) -> None:

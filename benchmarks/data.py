@@ -18,13 +18,13 @@ import os
 import numpy as np
 import torch
 
+from adhvit_hf.data.collate import ClipCollator
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.data.encoding import transcode, write_mp4
 from adhvit_hf.data.mixup import ClipMixup
 from adhvit_hf.data.sampling import train_clip_indices
 from adhvit_hf.data.transforms import VideoTransform, row_generator
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.training.alternating_data import ClipCollator
 
 from .common import NUM_LABELS, best_cpu_seconds, markdown_table
 

@@ -5,7 +5,7 @@
 A thin entry point: the program is `adhvit_hf.cli`; `python scripts/convert_videomae_v2.py --help` lists its flags.
 """
 
-from adhvit_hf.cli.convert_videomae_v2 import cli
+from adhvit_hf.cli.convert import cli
 
 
 if __name__ == "__main__":

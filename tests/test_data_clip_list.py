@@ -6,7 +6,7 @@ import pytest
 from data_helpers import write_index_video
 
 from adhvit_hf.data.clip_list import ClipListError, ClipRecord, read_clip_list, read_label_names
-from adhvit_hf.data.datasets import load_hand_splits
+from adhvit_hf.data.hand_splits import load_hand_splits
 
 
 def write(path, text):

@@ -6,9 +6,9 @@ import numpy as np
 
 from adhvit_hf.cli.make_demo_data import main as make_demo_data_main
 from adhvit_hf.data.clip_list import read_label_names
-from adhvit_hf.data.datasets import load_hand_splits
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.data.demo import MOTIONS, NUM_VIDEO_FRAMES, make_demo_dataset, render_video
+from adhvit_hf.data.hand_splits import load_hand_splits
 
 
 SMALL = {"train": 6, "val": 3, "test": 3}

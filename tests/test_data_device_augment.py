@@ -3,11 +3,12 @@ import pytest
 import torch
 from data_helpers import write_index_video
 
+from adhvit_hf.data.collate import ClipCollator
 from adhvit_hf.data.device_augment import DeviceAugmentation
 from adhvit_hf.data.mixup import ClipMixup
 from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
+from adhvit_hf.training.alternating_data import AlternatingClipDataset
 
 
 NUM_LABELS = {"lh": 3, "rh": 4}

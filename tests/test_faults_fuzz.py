@@ -17,7 +17,7 @@ from inference_helpers import noise_frames, save_stock_videomae, save_tiny_model
 from adhvit_hf.cli import extract_features, predict
 from adhvit_hf.cli.run_havid import parse_args
 from adhvit_hf.data.clip_list import ClipListError, parse_clip_line, read_clip_list
-from adhvit_hf.training.arguments import (
+from adhvit_hf.training.original_flags import (
     ORIGINAL_FLAGS,
     ORIGINAL_IGNORED_SWITCHES,
     ORIGINAL_IGNORED_WITH_VALUE,
@@ -271,7 +271,7 @@ def test_fuzz_convert_flags(tmp_path):
     import torch
     from model_helpers import videomae_v2_state_dict
 
-    from adhvit_hf.cli import convert_videomae_v2
+    from adhvit_hf.cli import convert
 
     torch.save(videomae_v2_state_dict(), tmp_path / "ckpt.pth")
     (tmp_path / "junk.pth").write_bytes(b"junk")
@@ -292,6 +292,6 @@ def test_fuzz_convert_flags(tmp_path):
     )
     def case(checkpoint, extra):
         argv = ["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "out"), *extra]
-        assert run_program(convert_videomae_v2.main, argv) in (0, 2)
+        assert run_program(convert.main, argv) in (0, 2)
 
     case()

@@ -15,9 +15,10 @@ from data_helpers import write_index_video
 from inference_helpers import cli_error as program_error
 
 from adhvit_hf.cli import run_havid
+from adhvit_hf.data.collate import ClipCollator
 from adhvit_hf.data.transforms import VideoTransform
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
+from adhvit_hf.training.alternating_data import AlternatingClipDataset
 from adhvit_hf.utils import run_cli
 
 

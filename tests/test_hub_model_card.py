@@ -9,8 +9,8 @@ import yaml
 from huggingface_hub import ModelCard
 from transformers import TrainingArguments
 
-from adhvit_hf import AdhVitConfig, publishing
-from adhvit_hf.publishing import render_model_card, training_summary_from_args
+from adhvit_hf import AdhVitConfig
+from adhvit_hf.publishing import model_card, render_model_card, training_summary_from_args
 
 
 LH_LABELS = {0: "grab", 1: "screw|in", 2: "null"}
@@ -155,7 +155,7 @@ def test_card_without_metrics_has_no_model_index(tmp_path):
 
 
 def test_missing_template_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(publishing, "MODEL_CARD_TEMPLATE", tmp_path / "nowhere" / "model_card.md")
+    monkeypatch.setattr(model_card, "MODEL_CARD_TEMPLATE", tmp_path / "nowhere" / "model_card.md")
 
     with pytest.raises(FileNotFoundError, match=r"Model card template .*nowhere/model_card\.md not found"):
         render_model_card(tmp_path, tiny_config(), METRICS, RECIPE)
@@ -169,7 +169,7 @@ def test_failed_render_keeps_the_previous_readme(tmp_path, monkeypatch):
         def __str__(self):
             raise RuntimeError("render failed")
 
-    monkeypatch.setattr(publishing.ModelCard, "from_template", lambda *args, **kwargs: BrokenCard())
+    monkeypatch.setattr(model_card.ModelCard, "from_template", lambda *args, **kwargs: BrokenCard())
     with pytest.raises(RuntimeError, match="render failed"):
         render_model_card(tmp_path, tiny_config(), METRICS, RECIPE)
 

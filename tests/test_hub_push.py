@@ -13,7 +13,8 @@ from transformers import Trainer, TrainingArguments
 
 from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
-from adhvit_hf.publishing import HubPushMixin, add_remote_code
+from adhvit_hf.publishing import add_remote_code
+from adhvit_hf.training.hub_push import HubPushMixin
 
 
 REMOTE_CODE_FILES = ["configuration_adhvit.py", "modeling_adhvit.py", "pipeline_adhvit.py", "processing_adhvit.py"]
@@ -220,7 +221,8 @@ class SyntheticClipTransform:
 
 def two_step_trainer(output_dir, **extra_args):
     """An AlternatingTrainer of the tiny model for two steps (one per hand) that saves checkpoint-2."""
-    from adhvit_hf.training.alternating_data import AlternatingClipDataset, ClipCollator
+    from adhvit_hf.data.collate import ClipCollator
+    from adhvit_hf.training.alternating_data import AlternatingClipDataset
     from adhvit_hf.training.arguments import AlternatingTrainingArguments
     from adhvit_hf.training.trainer import AlternatingTrainer
 

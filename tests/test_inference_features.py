@@ -19,10 +19,10 @@ from inference_helpers import (
 )
 
 from adhvit_hf.data.decoding import open_video
-from adhvit_hf.inference.features import extract_features, list_videos, output_paths
-from adhvit_hf.inference.pipeline_adhvit import processor_with_views
+from adhvit_hf.inference.features import extract_features, output_paths
+from adhvit_hf.inference.videos import list_videos
 from adhvit_hf.inference.windows import window_frame_indices
-from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
+from adhvit_hf.processing_adhvit import AdhVitVideoProcessor, processor_with_views
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -20,9 +20,9 @@ from transformers.dynamic_module_utils import get_imports
 import adhvit_hf  # noqa: F401  (registers the model and the task)
 from adhvit_hf import add_remote_code
 from adhvit_hf.data.decoding import open_video
-from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
 from adhvit_hf.processing_adhvit import STOCK_PIPELINE_REFUSAL
-from adhvit_hf.publishing import custom_pipelines
+from adhvit_hf.registration import custom_pipelines
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from transformers import pipeline
 
 from adhvit_hf import add_remote_code
 from adhvit_hf.cli import extract_features, predict
-from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
 from adhvit_hf.utils import run_cli
 
 
@@ -207,7 +207,7 @@ def test_check_model_on_an_already_loaded_model(saved, tmp_path):
     from safetensors.torch import load_file, save_file
 
     from adhvit_hf import AdhVitForDualHandClassification
-    from adhvit_hf.inference.pipeline_adhvit import check_model
+    from adhvit_hf.pipeline_adhvit import check_model
 
     root, _ = saved
     check_model(AdhVitForDualHandClassification.from_pretrained(root / "model"))
@@ -361,8 +361,8 @@ def test_predict_reports_an_undecodable_video_and_prints_the_others(saved, tmp_p
 
 def test_predict_isolates_a_video_that_fails_mid_batch(saved, monkeypatch, capsys):
     """A video that opens but fails while its frames are decoded costs only its own result."""
+    from adhvit_hf import pipeline_adhvit
     from adhvit_hf.data.decoding import VideoDecodeError
-    from adhvit_hf.inference import pipeline_adhvit
 
     root, videos = saved
     real = pipeline_adhvit.read_view_frames

@@ -23,9 +23,9 @@ from adhvit_hf import (
     convert_videomae_v2_checkpoint,
     load_pretrained_backbone,
 )
-from adhvit_hf.cli.convert_videomae_v2 import main as convert_main
-from adhvit_hf.convert_videomae_v2 import evaluation_processor
+from adhvit_hf.cli.convert import main as convert_main
 from adhvit_hf.modeling_adhvit import sinusoid_position_table
+from adhvit_hf.videomae_v2 import evaluation_processor
 
 
 # tiny VideoMAE V2 geometry: 32x32 pixels, patch 16, tubelet 2, 4 frames -> 8 tokens of width 32, 2 heads

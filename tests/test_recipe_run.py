@@ -14,7 +14,7 @@ from transformers import TrainerCallback
 from adhvit_hf.cli import run_havid
 from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.training import build_datasets
-from adhvit_hf.training.arguments import translate_original_args
+from adhvit_hf.training.original_flags import translate_original_args
 
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "original_schedule.json").read_text())

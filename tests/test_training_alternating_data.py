@@ -4,9 +4,11 @@
 import pytest
 import torch
 
+from adhvit_hf.configuration_adhvit import IGNORE_INDEX
+from adhvit_hf.data.collate import ClipCollator
 from adhvit_hf.data.mixup import ClipMixup
-from adhvit_hf.modeling_adhvit import IGNORE_INDEX, hand_cross_entropy
-from adhvit_hf.training.alternating_data import AlternatingBatchSampler, ClipCollator
+from adhvit_hf.modeling_adhvit import hand_cross_entropy
+from adhvit_hf.training.alternating_data import AlternatingBatchSampler
 from adhvit_hf.training.schedule import build_schedule
 from adhvit_hf.training.trainer import labels_of_the_step
 

@@ -13,8 +13,8 @@ from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback, pipeline
 
 from adhvit_hf.cli import run_havid
-from adhvit_hf.inference import PIPELINE_TASK
-from adhvit_hf.training.arguments import translate_original_args
+from adhvit_hf.pipeline_adhvit import PIPELINE_TASK
+from adhvit_hf.training.original_flags import translate_original_args
 
 
 class HeadRecorder(TrainerCallback):

@@ -17,7 +17,7 @@ from transformers import AutoModel, pipeline
 from adhvit_hf.cli import run_havid
 from adhvit_hf.data.clip_list import read_clip_list
 from adhvit_hf.data.demo import make_demo_dataset
-from adhvit_hf.inference import DualHandVideoClassificationPipeline
+from adhvit_hf.pipeline_adhvit import DualHandVideoClassificationPipeline
 from adhvit_hf.utils import atomic_write, run_cli
 
 

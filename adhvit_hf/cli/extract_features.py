@@ -18,8 +18,9 @@ import argparse
 import logging
 
 from adhvit_hf.data.decoding import BACKENDS
-from adhvit_hf.inference.features import extract_features, list_videos
+from adhvit_hf.inference.features import extract_features
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
+from adhvit_hf.inference.videos import list_videos
 from adhvit_hf.utils import HelpFormatter, non_negative_int, positive_int, prepare_output_dir, run_cli
 
 

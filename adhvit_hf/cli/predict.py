@@ -16,11 +16,11 @@ import logging
 import sys
 
 from adhvit_hf.data.decoding import VideoDecodeError, open_video
-from adhvit_hf.inference import PIPELINE_TASK, DualHandVideoClassificationPipeline
-from adhvit_hf.inference.features import check_video_path
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
-from adhvit_hf.inference.pipeline_adhvit import processor_with_views
+from adhvit_hf.inference.videos import check_video_path
 from adhvit_hf.inference.windows import short_video_message
+from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
+from adhvit_hf.processing_adhvit import processor_with_views
 from adhvit_hf.utils import HelpFormatter, positive_int, run_cli
 
 

@@ -28,14 +28,14 @@ from adhvit_hf.training import (
     build_model,
     build_trainer,
 )
-from adhvit_hf.training.arguments import (
+from adhvit_hf.training.camera_evaluation import write_camera_prediction_reports
+from adhvit_hf.training.original_flags import (
     ORIGINAL_FLAGS,
     ORIGINAL_IGNORED_SWITCHES,
     ORIGINAL_IGNORED_WITH_VALUE,
     ORIGINAL_SWITCHES,
     translate_original_args,
 )
-from adhvit_hf.training.camera_evaluation import write_camera_prediction_reports
 from adhvit_hf.training.preemption import resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
 from adhvit_hf.training.trainer import best_epochs

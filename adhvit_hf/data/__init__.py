@@ -1,9 +1,11 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Clip lists, decoding, frame sampling, augmentation, mixup, demo data and HA-ViD preparation."""
+"""Clip lists, per-hand splits, decoding, frame sampling, augmentation, mixup, collation, demo data and HA-ViD
+preparation."""
 
 from .clip_list import ClipList, ClipListError, ClipRecord, read_clip_list, read_label_names
-from .datasets import load_hand_splits
+from .collate import ClipCollator
 from .decoding import VideoDecodeError, open_video
+from .hand_splits import load_hand_splits
 from .mixup import ClipMixup
 from .sampling import train_clip_indices
 from .transforms import ClipAugmentation, VideoTransform
@@ -11,6 +13,7 @@ from .transforms import ClipAugmentation, VideoTransform
 
 __all__ = [
     "ClipAugmentation",
+    "ClipCollator",
     "ClipList",
     "ClipListError",
     "ClipMixup",

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..configuration_adhvit import HANDS
-from ..modeling_adhvit import IGNORE_INDEX
+from ..configuration_adhvit import HANDS, IGNORE_INDEX
 from .mixup import mix_hand_rows
 from .transforms import ClipAugmentation
 

@@ -11,8 +11,7 @@ import math
 
 import torch
 
-from ..configuration_adhvit import HANDS
-from ..modeling_adhvit import IGNORE_INDEX
+from ..configuration_adhvit import HANDS, IGNORE_INDEX
 from .transforms import seed_from
 
 

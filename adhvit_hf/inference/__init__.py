@@ -1,11 +1,7 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Inference: the dual-hand pipeline and untrimmed-video feature extraction.
+"""Inference below the pipeline: loading a model for the command lines (`loading`), the videos they take (`videos`),
+and untrimmed-video feature extraction (`features`, with its windows and timelines).
 
-The pipeline task is registered by `import adhvit_hf` (see `adhvit_hf.publishing`). Feature extraction lives in
-`adhvit_hf.inference.features`; it is not imported here so that importing the package does not pull in matplotlib.
+The pipeline itself is remote code at the package top (`adhvit_hf.pipeline_adhvit`). Nothing is imported here, so
+importing a module of this package pulls in only what it needs (matplotlib only with `features`/`timeline`).
 """
-
-from .pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
-
-
-__all__ = ["PIPELINE_TASK", "DualHandVideoClassificationPipeline"]

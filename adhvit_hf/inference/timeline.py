@@ -1,8 +1,6 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Per-hand action timelines: frame-wise labels grouped into segments, and a picture of both hands against time."""
 
-import io
-import os
 import re
 from collections.abc import Mapping
 
@@ -12,7 +10,6 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..configuration_adhvit import HAND_NAMES
-from ..utils import atomic_write
 
 
 def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str]) -> list[dict]:
@@ -147,11 +144,3 @@ def plot_timelines(
         frameon=False,
     )
     return figure
-
-
-def save_figure(path: str | os.PathLike, figure: Figure) -> None:
-    """Writes `figure` as a PNG to `path`, atomically."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    with atomic_write(path, "wb") as file:
-        file.write(buffer.getvalue())

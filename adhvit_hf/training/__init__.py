@@ -2,7 +2,8 @@
 """Training ADH-ViT: the argument dataclasses, the data of alternating training, `AlternatingTrainer`, and
 `build_trainer`, which makes all of them from the three argument dataclasses (see README "Training from Python")."""
 
-from .alternating_data import AlternatingBatchSampler, AlternatingClipDataset, ClipCollator
+from ..data.collate import ClipCollator
+from .alternating_data import AlternatingBatchSampler, AlternatingClipDataset
 from .arguments import AlternatingTrainingArguments, DataArguments, ModelArguments
 from .build import HandData, build_datasets, build_mixup, build_model, build_processor, build_trainer
 from .trainer import AlternatingTrainer

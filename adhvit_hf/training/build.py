@@ -11,16 +11,17 @@ from dataclasses import dataclass, replace
 
 from transformers import AutoModel, TrainerCallback
 
-from ..convert_videomae_v2 import config_from_model_name, load_pretrained_backbone
 from ..data.clip_list import read_label_names
-from ..data.datasets import load_hand_splits
+from ..data.collate import ClipCollator
 from ..data.device_augment import DeviceAugmentation
+from ..data.hand_splits import load_hand_splits
 from ..data.mixup import ClipMixup
 from ..data.transforms import VideoTransform
-from ..inference.pipeline_adhvit import check_model
 from ..modeling_adhvit import AdhVitForDualHandClassification
+from ..pipeline_adhvit import check_model
 from ..processing_adhvit import AdhVitVideoProcessor
-from .alternating_data import AlternatingClipDataset, ClipCollator
+from ..videomae_v2 import config_from_model_name, load_pretrained_backbone
+from .alternating_data import AlternatingClipDataset
 from .arguments import AlternatingTrainingArguments, DataArguments, ModelArguments
 from .checkpoints import resolve_resume_checkpoint
 from .preflight import check_videos, check_writable

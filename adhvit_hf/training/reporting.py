@@ -9,8 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..configuration_adhvit import HAND_NAMES
-from ..inference.timeline import save_figure
-from ..utils import atomic_write
+from ..utils import atomic_write, save_figure
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:

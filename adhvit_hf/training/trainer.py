@@ -24,14 +24,14 @@ from torch.utils.data import DataLoader
 from transformers import ProgressCallback, Trainer, TrainerCallback
 from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
 
-from ..configuration_adhvit import HANDS
-from ..inference.pipeline_adhvit import check_model
-from ..modeling_adhvit import IGNORE_INDEX, hand_cross_entropy
-from ..publishing import HubPushMixin
+from ..configuration_adhvit import HANDS, IGNORE_INDEX
+from ..modeling_adhvit import hand_cross_entropy
+from ..pipeline_adhvit import check_model
 from .alternating_data import AlternatingBatchSampler
 from .camera_evaluation import camera_metrics, camera_predictions
 from .checkpoints import CheckpointError, CompleteCheckpointMixin
 from .ema import ModelEmaCallback
+from .hub_push import HubPushMixin
 from .optim import CosineSchedule, CosineScheduler, create_adamw
 from .preemption import PreemptionCallback
 from .schedule import original_epoch

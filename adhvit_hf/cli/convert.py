@@ -13,8 +13,8 @@ is a starting point for training (--model_name_or_path or --finetune) and for fe
 import argparse
 import logging
 
-from adhvit_hf import convert_videomae_v2_checkpoint
 from adhvit_hf.utils import positive_int, run_cli
+from adhvit_hf.videomae_v2 import convert_videomae_v2_checkpoint
 
 
 def parse_args(argv=None) -> argparse.Namespace:

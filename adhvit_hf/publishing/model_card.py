@@ -1,12 +1,6 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Publishing ADH-ViT: the Auto-class and pipeline registration, the remote code a saved folder carries, the model
-card, and the Trainer hooks that push both.
-
-Every folder the package writes (converted checkpoints, training outputs and checkpoints, Hub pushes) goes through
-`add_remote_code`, so it loads with `AutoModel`/`AutoVideoProcessor.from_pretrained(folder, trust_remote_code=True)`
-and `pipeline("dual-hand-video-classification", model=folder, trust_remote_code=True)` in a process that has only
-`transformers` installed; its README.md states the labels, the per-hand results and the training recipe.
-"""
+"""The model card a saved folder carries: README.md rendered from the `model_card.md` template with huggingface_hub's
+card data, stating the labels, the per-hand results (as a model-index) and the training recipe."""
 
 import json
 import os
@@ -15,28 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification, AutoVideoProcessor
-from transformers.dynamic_module_utils import custom_object_save
-from transformers.pipelines import PIPELINE_REGISTRY
-from transformers.utils import CONFIG_NAME
 
-from .configuration_adhvit import HAND_NAMES, HANDS, AdhVitConfig
-from .inference.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
-from .modeling_adhvit import AdhVitForDualHandClassification
-from .processing_adhvit import AdhVitVideoProcessor
-from .utils import atomic_write, save_json
+from ..configuration_adhvit import HAND_NAMES, HANDS, AdhVitConfig
+from ..utils import atomic_write
+from .remote_code import PROCESSOR_CONFIG_NAMES
 
 
 MODEL_CARD_TEMPLATE = Path(__file__).with_name("model_card.md")
 MODEL_CARD_NAME = "README.md"
-PROCESSOR_CONFIG_NAMES = ("preprocessor_config.json", "video_preprocessor_config.json")
-# The classes whose modules (and the files those import relatively) a published folder carries.
-REMOTE_CODE_CLASSES = (
-    AdhVitConfig,
-    AdhVitForDualHandClassification,
-    AdhVitVideoProcessor,
-    DualHandVideoClassificationPipeline,
-)
 
 METRIC_SPLITS = {"eval": "validation", "test": "test"}  # Trainer metric prefix -> dataset split
 HAND_METRICS = {  # metric key suffix -> (model-index metric type, readable name)
@@ -59,81 +39,6 @@ RECIPE_NAMES = {
     "sampling_rate": "frame sampling rate",
     "seed": "seed",
 }
-
-
-def register() -> None:
-    """Registers AdhVit with transformers' Auto classes and the `dual-hand-video-classification` task (idempotent).
-
-    `register_for_auto_class` makes `save_pretrained` write `auto_map` and copy the configuration, modeling and
-    processing modules next to the weights.
-    """
-    AutoConfig.register(AdhVitConfig.model_type, AdhVitConfig, exist_ok=True)
-    AutoModel.register(AdhVitConfig, AdhVitForDualHandClassification, exist_ok=True)
-    AutoModelForVideoClassification.register(AdhVitConfig, AdhVitForDualHandClassification, exist_ok=True)
-    AutoVideoProcessor.register(AdhVitConfig, AdhVitVideoProcessor, exist_ok=True)
-    AdhVitConfig.register_for_auto_class()
-    AdhVitForDualHandClassification.register_for_auto_class("AutoModel")
-    AdhVitVideoProcessor.register_for_auto_class("AutoVideoProcessor")
-    if PIPELINE_REGISTRY.supported_tasks.get(PIPELINE_TASK, {}).get("impl") is not DualHandVideoClassificationPipeline:
-        PIPELINE_REGISTRY.register_pipeline(
-            PIPELINE_TASK,
-            pipeline_class=DualHandVideoClassificationPipeline,
-            pt_model=AutoModelForVideoClassification,
-            type="video",
-        )
-
-
-def custom_pipelines() -> dict[str, dict[str, Any]]:
-    """The `config.json` `custom_pipelines` entry of the registered task, in the form `Pipeline.save_pretrained`
-    writes it: the registry's classes as `module.Class` and Auto-class names."""
-    entry = dict(PIPELINE_REGISTRY.supported_tasks[PIPELINE_TASK])
-    entry["impl"] = f"{entry['impl'].__module__.rsplit('.', 1)[-1]}.{entry['impl'].__name__}"
-    entry["pt"] = [model_class.__name__ for model_class in entry["pt"]]
-    return {PIPELINE_TASK: entry}
-
-
-def add_remote_code(output_dir: str | os.PathLike) -> list[str]:
-    """Puts every file remote code needs into `output_dir`; returns their names.
-
-    Copies the configuration, modeling, processing and pipeline modules (with the files they import relatively) and,
-    once `output_dir` holds a `config.json`, names the pipeline there (`custom_pipelines`) and checks that each module
-    named by an `auto_map` (config and processor config) or `custom_pipelines` entry is present. The Trainer's
-    intermediate pushes copy only weights and configs into `output_dir`, so call this before every push.
-
-    Once a folder declares the pipeline, transformers builds the task from it only with `trust_remote_code=True`
-    (then the folder's copy runs) or `pipeline_class=DualHandVideoClassificationPipeline` (the installed one runs),
-    also where adhvit_hf is installed.
-    """
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    copied = {Path(path).name for cls in REMOTE_CODE_CLASSES for path in custom_object_save(cls, output_dir)}
-    config_path = output_dir / CONFIG_NAME
-    if config_path.is_file():
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        if config.get("custom_pipelines") != custom_pipelines():
-            save_json(config_path, {**config, "custom_pipelines": custom_pipelines()})
-        _check_remote_code_references(output_dir)
-    return sorted(copied)
-
-
-def _check_remote_code_references(folder: Path) -> None:
-    config_path = folder / CONFIG_NAME
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    if not config.get("auto_map"):
-        raise ValueError(
-            f"{config_path} has no auto_map, so the model cannot load with trust_remote_code: save a model whose "
-            "class was registered with register_for_auto_class (importing adhvit_hf does this)."
-        )
-    references = [(config_path, "auto_map", ref) for ref in config["auto_map"].values()]
-    references += [(config_path, "custom_pipelines", task["impl"]) for task in config["custom_pipelines"].values()]
-    for name in PROCESSOR_CONFIG_NAMES:
-        if (folder / name).is_file():
-            processor_config = json.loads((folder / name).read_text(encoding="utf-8"))
-            references += [(folder / name, "auto_map", ref) for ref in processor_config.get("auto_map", {}).values()]
-    for path, field, reference in references:
-        module = reference.split("--")[-1].split(".")[0]
-        if not (folder / f"{module}.py").is_file():
-            raise ValueError(f"{path}: {field} entry {reference!r} needs {module}.py, which is not in {folder}")
 
 
 def _format_value(value: Any) -> str:
@@ -291,50 +196,3 @@ def render_model_card(
     with atomic_write(path, "wb") as file:
         file.write(str(card).encode("utf-8"))
     return path
-
-
-def trainer_metrics(trainer) -> dict[str, float]:
-    """The newest value of every metric a Trainer logged, updated with `output_dir/all_results.json` if saved."""
-    metrics = {}
-    for entry in trainer.state.log_history:
-        metrics.update(entry)
-    results_path = Path(trainer.args.output_dir) / "all_results.json"
-    if results_path.is_file():
-        metrics.update(json.loads(results_path.read_text(encoding="utf-8")))
-    return metrics
-
-
-class HubPushMixin:
-    """Put before `Trainer` in a subclass's bases: its pushes then carry remote code and the ADH-ViT model card.
-
-    Every saved folder (checkpoints and `output_dir`) gets the remote-code files; every push (intermediate and final)
-    first refreshes `output_dir`'s remote code and README.md. Set `model_card_kwargs` (e.g. `dataset_name`,
-    `base_model`, `license`) to fill the card.
-    """
-
-    model_card_kwargs: dict[str, Any] = {}
-
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        super()._save(output_dir, state_dict=state_dict)
-        if self.args.should_save:
-            add_remote_code(output_dir or self.args.output_dir)
-
-    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
-        if self.is_world_process_zero():
-            add_remote_code(self.args.output_dir)
-            self.create_model_card()
-        super()._push_from_checkpoint(checkpoint_folder)
-
-    def create_model_card(self, finetuned_from: str | None = None, **kwargs) -> None:
-        """Renders `output_dir/README.md` from `model_card.md`; Trainer's other card arguments are not used."""
-        if not self.is_world_process_zero():
-            return
-        model = self.accelerator.unwrap_model(self.model)
-        render_model_card(
-            self.args.output_dir,
-            model.config,
-            trainer_metrics(self),
-            training_summary_from_args(self.args, self.processing_class, model.config),
-            hub_model_id=self.hub_model_id or self.args.hub_model_id,
-            **{"finetuned_from": finetuned_from, **self.model_card_kwargs},
-        )

@@ -1,8 +1,9 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """`dual-hand-video-classification` pipeline for ADH-ViT.
 
-This file imports only torch, numpy, safetensors and transformers so that it can be shipped next to a saved model as
-remote code (`config.custom_pipelines`) and used by people who have only `transformers` installed.
+This file imports only torch, numpy, safetensors, transformers and the other remote-code files, so that it can be
+shipped next to a saved model as remote code (`config.custom_pipelines`) and used by people who have only
+`transformers` installed.
 """
 
 import json
@@ -15,6 +16,8 @@ from safetensors import safe_open
 from transformers import Pipeline
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
 from transformers.video_utils import load_video
+
+from .processing_adhvit import processor_with_views
 
 
 PIPELINE_TASK = "dual-hand-video-classification"
@@ -71,12 +74,6 @@ def check_camera_videos(videos: dict) -> None:
             raise ValueError(f"Camera names (the dict's keys) must be strings, got {camera!r}.")
 
 
-def processor_with_views(processor, **settings):
-    """`processor` itself, or a copy with the given settings (`test_num_segment`, `sampling_rate`, ...) replaced."""
-    overrides = {key: value for key, value in settings.items() if value != getattr(processor, key)}
-    return type(processor).from_dict({**processor.to_dict(), **overrides}) if overrides else processor
-
-
 def saved_weight_names(name_or_path: str) -> set[str] | None:
     """The tensor names of a local folder's safetensors weights (single file or sharded), or None if it has none."""
     folder = Path(name_or_path)
@@ -93,6 +90,7 @@ def check_model(model, folder: str | None = None) -> None:
 
     The weights are compared where they can be read cheaply: the safetensors header of `folder` (default: the folder
     the model was loaded from), named as `save_pretrained` names them (transformers' reverse of its load renaming).
+    The Trainer's `--eval --resume` uses it too: Trainer, like `from_pretrained`, loads non-strictly.
     """
     model_type = getattr(model.config, "model_type", None)
     if model_type != MODEL_TYPE:
