@@ -4,6 +4,7 @@
 import pytest
 
 from adhvit_hf.data.demo import make_demo_dataset
+from adhvit_hf.data.demo_cameras import make_camera_demo_dataset
 
 
 TINY_MODEL = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64"
@@ -14,6 +15,14 @@ def demo_data(tmp_path_factory):
     """A demo dataset small enough for tests: 16 train, 6 val, 6 test videos per hand."""
     root = tmp_path_factory.mktemp("demo_data")
     make_demo_dataset(str(root), seed=0, split_sizes={"train": 16, "val": 6, "test": 6})
+    return root
+
+
+@pytest.fixture(scope="session")
+def camera_demo_data(tmp_path_factory):
+    """The demo scene filmed by cameras 0, 1 and 2: 8 train, 3 val, 3 test recordings per hand."""
+    root = tmp_path_factory.mktemp("camera_demo_data")
+    make_camera_demo_dataset(str(root), 3, seed=0, split_sizes={"train": 8, "val": 3, "test": 3})
     return root
 
 
@@ -51,5 +60,6 @@ def tiny_run_args(data_root, output_dir, **overrides) -> list[str]:
     args.update(overrides)
     argv = []
     for name, value in args.items():
-        argv += [f"--{name}"] + ([] if value is None else [str(value)])
+        values = [] if value is None else value if isinstance(value, list) else [value]
+        argv += [f"--{name}", *map(str, values)]
     return argv

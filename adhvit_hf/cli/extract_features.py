@@ -18,6 +18,7 @@ import argparse
 import logging
 
 from adhvit_hf.data.decoding import BACKENDS
+from adhvit_hf.inference.cameras import list_camera_videos
 from adhvit_hf.inference.features import extract_features
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.videos import list_videos
@@ -46,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose outputs exist")
     parser.add_argument(
+        "--cameras",
+        nargs="+",
+        default=None,
+        metavar="CAMERA",
+        help="synchronised cameras: --videos names them with {camera} (a video, a folder videos/{camera} or a list); "
+        "the fused outputs go to OUT as for one video, each camera's to OUT/cameras/<camera>/",
+    )
+    parser.add_argument(
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="video decoder")
@@ -60,7 +69,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     # Everything the user typed is checked before the model is loaded.
-    videos = list_videos(args.videos)
+    videos = list_camera_videos(args.videos, args.cameras) if args.cameras else list_videos(args.videos)
     prepare_output_dir(args.out)
     device = resolve_device(args.device)
     model = load_model_for_inference(args.model, device)
@@ -75,6 +84,7 @@ def main(argv=None) -> int:
         num_workers=args.num_workers,
         overwrite=args.overwrite,
         backend=args.backend,
+        cameras=args.cameras,
     )
     logger.info(
         "%d videos written, %d skipped (already done), %d failed, outputs in %s",
