@@ -29,10 +29,12 @@ def camera_predictions(
         return model.camera_scores(pixel_values, hand=hand, fusion=fusion)[hand]
     batch, _, num_views = pixel_values.shape[:3]
     logits = [
-        camera_model(pixel_values=pixel_values[:, camera].flatten(0, 1), hand=hand)[f"{hand}_logits"]
+        camera_model(pixel_values=pixel_values[:, camera].flatten(0, 1), hand=hand)[f"{hand}_logits"].unflatten(
+            0, (batch, num_views)
+        )
         for camera, camera_model in enumerate(camera_models)
     ]
-    return fuse_camera_scores(torch.stack(logits, dim=1).unflatten(0, (batch, num_views)), fusion)
+    return fuse_camera_scores(torch.stack(logits, dim=1), fusion)
 
 
 def camera_metrics(compute, predictions, labels, cameras: list[str]) -> dict[str, float]:
