@@ -195,12 +195,14 @@ def prepare_hand_lists(
             video_path = os.path.join(video_dir, name + video_ext)
             if camera_annotations:
                 try:
-                    counts = {camera: probe_video(camera_path(video_path, camera)) for camera in camera_annotations}
+                    frame_counts = {
+                        camera: probe_video(camera_path(video_path, camera)) for camera in camera_annotations
+                    }
                     camera_labels = {
                         camera: read_frame_labels(ground_truth_path(camera_annotation, name, split), mapping)
                         for camera, camera_annotation in camera_annotations.items()
                     }
-                    frame_labels = agreed_frame_labels(name, counts, camera_labels)
+                    frame_labels = agreed_frame_labels(name, frame_counts, camera_labels)
                 except VideoDecodeError as error:
                     skipped.append(str(error))
                     continue
