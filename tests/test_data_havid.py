@@ -153,3 +153,12 @@ def test_several_views_make_one_camera_list_and_report_recordings_that_disagree(
         "skipped 1 recording(s) whose cameras disagree:\n  r2: frame 5 is 'grasp' in camera 0 but 'screw' in camera 1"
         in caplog.text
     )
+
+
+def test_views_with_different_label_mappings_are_refused(tmp_path):
+    release_views(tmp_path, {0: {"r1": LH_LABELS}, 1: {"r1": LH_LABELS}}, {0: {"r1": 12}, 1: {"r1": 12}})
+    mapping = tmp_path / "data" / "view1_lh_pt" / "mapping.txt"
+    write(mapping, "0 null\n1 screw\n2 grasp\n3 hold\n")
+    argv = ["--annotation_root", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out"), "--view", "0", "1"]
+    with pytest.raises(ValueError, match=f"{mapping}: the label mapping of view 1 differs from view 0's"):
+        prepare_havid_main([*argv, "--video_dir", str(tmp_path / "videos" / "view{camera}")])
