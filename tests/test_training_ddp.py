@@ -21,7 +21,12 @@ def free_port() -> int:
 
 def run_two_ranks(out_dir, argv):
     """Runs ddp_worker.py on 2 CPU ranks; returns each rank's record (moved heads, weight digest, world size)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": TESTS}
+    # the caller's PYTHONPATH too, so the ranks import the adhvit_hf under test (a worktree), not an installed one
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]),
+    }
     command = [
         sys.executable,
         "-m",
@@ -63,3 +68,18 @@ def test_a_resumed_ddp_run_ends_where_the_uninterrupted_one_does(demo_data, tmp_
         tiny_run_args(demo_data, tmp_path / "resumed" / "out", resume_from_checkpoint=checkpoint, **run),
     )
     assert resumed[0]["weights"] == resumed[1]["weights"] == full[0]["weights"]
+
+
+def test_two_ranks_with_pooled_cameras_alternate_together_and_end_identical(camera_demo_data, tmp_path):
+    # each rank draws its clips' cameras from their seeds; the ranks still train the same hand at every step
+    argv = tiny_run_args(
+        camera_demo_data,
+        tmp_path / "weights",
+        cameras=["0", "1", "2"],
+        max_steps=4,
+        alternation_steps=1,
+        use_cpu="True",
+    )
+    ranks = run_two_ranks(tmp_path, argv)
+    assert ranks[0]["moved"] == ranks[1]["moved"] == [[("lh", "rh")[step % 2]] for step in range(4)]
+    assert ranks[0]["weights"] == ranks[1]["weights"]
