@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo_data
 DEMO_OUT ?= demo_output
 
-.PHONY: demo test lint format venv benchmark clean
+.PHONY: demo test test-fast lint format venv benchmark clean
 
 venv: $(STAMP)
 
@@ -21,7 +21,11 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py --data_dir $(DEMO_DATA) --output_dir $(DEMO_OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --durations=15 tests
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 tests
+
+# the inner loop: everything but subprocess, torchrun and multi-epoch tests (marked slow)
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -m "not slow" tests
 
 # ruff (configured in pyproject.toml: line length 119, import order, license header); CI runs it before the tests
 lint: $(STAMP)

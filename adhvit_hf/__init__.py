@@ -9,7 +9,13 @@ evaluate) is imported on first use, so inference-only users do not pay for it.
 import importlib
 
 from .configuration_adhvit import AdhVitConfig
-from .modeling_adhvit import AdhVitForDualHandClassification, AdhVitModel, AdhVitOutput, AdhVitPreTrainedModel
+from .modeling_adhvit import (
+    AdhVitDualHandClassifierOutput,
+    AdhVitForDualHandClassification,
+    AdhVitModel,
+    AdhVitOutput,
+    AdhVitPreTrainedModel,
+)
 from .pipeline_adhvit import DualHandVideoClassificationPipeline
 from .processing_adhvit import AdhVitVideoProcessor
 from .publishing import add_remote_code
@@ -32,9 +38,10 @@ def __getattr__(name: str):
 
 __all__ = [
     "AdhVitConfig",
+    "AdhVitDualHandClassifierOutput",
     "AdhVitForDualHandClassification",
     "AdhVitModel",
-    "AdhVitOutput",
+    "AdhVitOutput",  # the old name of AdhVitDualHandClassifierOutput
     "AdhVitPreTrainedModel",
     "AdhVitVideoProcessor",
     "AlternatingTrainer",  # noqa: F822 (imported on first use by __getattr__)

@@ -17,6 +17,19 @@ CAMERA_FEATURE_FUSIONS = ("mean", "max")
 CAMERA_FUSIONS = ("mean", "logit_sum")
 
 
+# Read from old config.json files but never written: VideoMAE's fields of its pretraining decoder and loss, which AdhVit
+# has not, and the single-head label map of every transformers config (the hands have lh_/rh_id2label).
+NOT_SERIALIZED = (
+    "decoder_num_attention_heads",
+    "decoder_hidden_size",
+    "decoder_num_hidden_layers",
+    "decoder_intermediate_size",
+    "norm_pix_loss",
+    "id2label",
+    "label2id",
+)
+
+
 def _default_id2label(num_labels: int) -> dict[int, str]:
     return {i: f"LABEL_{i}" for i in range(num_labels)}
 
@@ -125,6 +138,12 @@ class AdhVitConfig(VideoMAEConfig):
         for name in ("drop_path_rate", "head_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}.")
+
+    def to_dict(self) -> dict:
+        output = super().to_dict()
+        for key in NOT_SERIALIZED:
+            output.pop(key, None)
+        return output
 
     @property
     def lh_num_labels(self) -> int:

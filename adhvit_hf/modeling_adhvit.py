@@ -23,7 +23,8 @@ from .configuration_adhvit import CAMERA_FUSIONS, HANDS, IGNORE_INDEX, AdhVitCon
 
 
 # ---- transformers loading adapter -----------------------------------------------------------------------------------
-# The one place that relies on transformers' weight-loading machinery rather than its public model API. Saved folders
+# Where this file relies on transformers' weight-loading machinery rather than its public model API: the checkpoint
+# conversion mapping here, and the loading info `AdhVitPreTrainedModel.from_pretrained` reads. Saved folders
 # store the query/value biases as `...attention.attention.{q,v}_bias` (VideoMAE's on-disk names); the renaming below
 # is applied by `from_pretrained` (and reversed by `save_pretrained`) for model_type "adhvit". It is registered by this
 # file itself so that it also happens when the file runs as remote code, without `adhvit_hf` installed.
@@ -63,7 +64,7 @@ AUTO_CLASSES = ("AutoModel", "AutoModelForVideoClassification")
 
 
 @dataclass
-class AdhVitOutput(ModelOutput):
+class AdhVitDualHandClassifierOutput(ModelOutput):
     r"""
     Output of [`AdhVitForDualHandClassification`].
 
@@ -85,6 +86,10 @@ class AdhVitOutput(ModelOutput):
     pooled_output: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+# The name before transformers' naming (`<Model><Task>ClassifierOutput`), kept for existing imports.
+AdhVitOutput = AdhVitDualHandClassifierOutput
 
 
 def sinusoid_position_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -427,7 +432,7 @@ class AdhVitModel(AdhVitPreTrainedModel):
 class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
     """
     ADH-ViT: a shared VideoMAE backbone, mean pooling + `fc_norm`, and two linear heads (`lh_classifier`,
-    `rh_classifier`). Takes `pixel_values` `(B, T, C, H, W)` and returns an [`AdhVitOutput`]; `hand="lh"`/`"rh"` runs
+    `rh_classifier`). Takes `pixel_values` `(B, T, C, H, W)` and returns an [`AdhVitDualHandClassifierOutput`]; `hand="lh"`/`"rh"` runs
     only that hand's head so the other one stays out of the graph.
     """
 
@@ -453,8 +458,8 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
             self.config.auto_map = auto_map
         return super().save_pretrained(save_directory, *args, **kwargs)
 
-    def classifier(self, hand: str) -> nn.Linear:
-        """The head of `hand` ("lh" or "rh")."""
+    def hand_classifier(self, hand: str) -> nn.Linear:
+        """The head of `hand` ("lh" or "rh"): `lh_classifier` or `rh_classifier`."""
         return self.lh_classifier if hand == "lh" else self.rh_classifier
 
     @can_return_tuple
@@ -465,7 +470,7 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
         rh_labels: torch.Tensor | None = None,
         hand: str | None = None,
         **kwargs: Unpack[TransformersKwargs],
-    ) -> AdhVitOutput:
+    ) -> AdhVitDualHandClassifierOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
             Normalised clip frames; `(batch_size, num_cameras, num_frames, ...)` for a model with
@@ -505,13 +510,13 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
             pooled_output = self.fuse_camera_features(pooled_output.unflatten(0, (-1, num_cameras)))
         head_input = self.head_dropout(pooled_output)
 
-        logits = {active: self.classifier(active)(head_input) for active in active_hands}
+        logits = {active: self.hand_classifier(active)(head_input) for active in active_hands}
         hand_losses = [
             hand_cross_entropy(logits[labelled_hand], hand_labels, labelled_hand)
             for labelled_hand, hand_labels in labels.items()
             if hand_labels is not None
         ]
-        return AdhVitOutput(
+        return AdhVitDualHandClassifierOutput(
             loss=torch.stack(hand_losses).sum() if hand_losses else None,
             lh_logits=logits.get("lh"),
             rh_logits=logits.get("rh"),
@@ -625,6 +630,6 @@ __all__ = [
     "AdhVitForDualHandClassification",
     "WeightShapeMismatchError",
     "AdhVitModel",
-    "AdhVitOutput",
+    "AdhVitDualHandClassifierOutput",
     "AdhVitPreTrainedModel",
 ]

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import stat
 import sys
@@ -60,7 +61,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs):
         raise
 
 
-def prepare_output_dir(output_dir: str | os.PathLike, flag: str = "--out") -> Path:
+def prepare_output_dir(output_dir: str | os.PathLike, flag: str = "--output_dir") -> Path:
     """Creates `output_dir` if needed and checks that it is a writable folder, so a program fails before its work
     starts rather than at its first write. `flag` names the command-line flag in messages."""
     if not str(output_dir).strip():
@@ -107,6 +108,43 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         if action.default is None or action.required:
             return action.help
         return super()._get_help_string(action)
+
+
+# The one log format of the command lines: time, level, logger and message (as the training log, HF's fields).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Logs of a command line on stderr in `LOG_FORMAT`, from `level` up."""
+    logging.basicConfig(format=LOG_FORMAT, level=level)
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of a flag, kept for existing scripts: sets the flag's value and prints one deprecation line."""
+
+    def __init__(self, option_strings, dest, new_flag: str, **kwargs):
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.new_flag = new_flag
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: warning: {option_string} is deprecated, use {self.new_flag}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_output_dir_argument(parser: argparse.ArgumentParser, *old_flags: str, help: str) -> None:
+    """`--output_dir`, every command line's output folder, and its old spellings `old_flags` (deprecated).
+
+    Not `required` for argparse, so that an old spelling alone works: `require_output_dir` checks it after parsing.
+    """
+    parser.add_argument("--output_dir", default=None, help=f"{help} (required)")
+    if old_flags:
+        parser.add_argument(*old_flags, dest="output_dir", action=DeprecatedAlias, new_flag="--output_dir")
+
+
+def require_output_dir(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    if args.output_dir is None:
+        parser.error("the following arguments are required: --output_dir")
+    return args
 
 
 def positive_int(text: str) -> int:

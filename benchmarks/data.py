@@ -133,7 +133,7 @@ def clip_costs(path: str, seeds: list[int], rounds: int, recipe: dict) -> dict:
     costs["augment"] = best_cpu_seconds(augment, rounds) / clips_per_round
 
     num_labels = {"lh": NUM_LABELS, "rh": NUM_LABELS}
-    mixup = {hand: ClipMixup(num_classes=NUM_LABELS) for hand in num_labels}
+    mixup = {hand: ClipMixup(num_labels=NUM_LABELS) for hand in num_labels}
 
     def collate(collator, samples, **extra):
         for first in range(0, len(samples), batch_size):

@@ -11,6 +11,9 @@ from benchmarks import data, run, training
 from benchmarks.common import count_flops
 
 
+pytestmark = pytest.mark.slow
+
+
 # A stand-in for the original ADH-ViT's models/ folder: the alternating model imports its backbone from the file
 # beside it, as the original does, and refuses anything but (B, C, T, H, W).
 STAND_IN_BACKBONE = """

@@ -5,7 +5,7 @@ import os
 from collections import Counter
 
 import pytest
-from data_helpers import write_index_video
+from helpers.videos import write_index_video
 
 from adhvit_hf.data.cameras import CameraError, check_camera_names, frame_count_tolerance, training_camera
 from adhvit_hf.data.clip_list import ClipListError, read_clip_list

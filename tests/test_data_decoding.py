@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from data_helpers import decode_everything, decoded_indices, write_garbled_video, write_index_video, write_odd_video
+from helpers.videos import decode_everything, decoded_indices, write_garbled_video, write_index_video, write_odd_video
 
 from adhvit_hf.data.decoding import VideoDecodeError, _to_rgb_tensor, open_video, probe_video, read_view_frames
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor

@@ -30,7 +30,7 @@ def test_layout_labels_and_loading(tmp_path):
     )
     for hand in ("lh", "rh"):
         assert read_label_names(str(tmp_path / hand)) == dict(enumerate(MOTIONS))
-        splits = load_hand_splits(str(tmp_path / hand), hand, num_classes=len(MOTIONS))
+        splits = load_hand_splits(str(tmp_path / hand), hand, num_labels=len(MOTIONS))
         assert [len(splits[s]) for s in ("train", "validation", "test")] == [6, 3, 3]
         # Balanced: 6 training videos cover all 6 motions once per hand.
         assert sorted(splits["train"]["label"]) == list(range(6))
@@ -67,7 +67,7 @@ def test_each_hand_object_stays_on_its_side():
 
 
 def test_script(tmp_path):
-    make_demo_data_main(["--out", str(tmp_path), "--seed", "1"])
+    make_demo_data_main(["--output_dir", str(tmp_path), "--seed", "1"])
     with open(tmp_path / "rh" / "train_list_video.txt") as handle:
         lines = handle.read().splitlines()
     assert len(lines) == 240 and lines[0].startswith("../videos/train_0000.mp4 ")

@@ -1,7 +1,8 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 import pytest
 import torch
-from data_helpers import write_index_video
+from helpers.models import TINY_MODEL
+from helpers.videos import write_index_video
 
 from adhvit_hf.data.collate import ClipCollator
 from adhvit_hf.data.device_augment import DeviceAugmentation
@@ -32,7 +33,7 @@ def transform(device_augmentation: bool, flip: str) -> VideoTransform:
 
 def mixups():
     return {
-        hand: ClipMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=n)
+        hand: ClipMixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_labels=n)
         for hand, n in NUM_LABELS.items()
     }
 
@@ -85,6 +86,7 @@ def test_device_batches_without_mixup_keep_class_indices(hand_rows):
     assert "lh_labels" not in batch and batch["hand"] == "rh"
 
 
+@pytest.mark.slow
 def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_path):
     """Two steps of the same run, with and without --device_augmentation: the same weights (CPU, exact)."""
     from adhvit_hf.training import (
@@ -97,11 +99,11 @@ def test_training_with_device_augmentation_gives_the_same_model(demo_data, tmp_p
     weights = []
     for device_augmentation in (False, True):
         model_args = ModelArguments(
-            model="vit_small_patch16_224",
+            architecture="vit_small_patch16_224",
             lh_num_labels=6,
             rh_num_labels=6,
             image_size=32,
-            config_overrides="hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64",
+            config_overrides=TINY_MODEL,
         )
         data_args = DataArguments(
             lh_data_path=f"{demo_data}/lh",

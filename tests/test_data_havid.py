@@ -1,10 +1,10 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-import os
 import random
 from collections import Counter
 
 import pytest
-from data_helpers import write_index_video
+from helpers.havid import LH_FRAME_LABELS, RH_FRAME_LABELS, polyphony_tree, write
+from helpers.videos import write_index_video
 
 from adhvit_hf.cli.prepare_havid import main as prepare_havid_main
 from adhvit_hf.data.havid import (
@@ -17,46 +17,26 @@ from adhvit_hf.data.havid import (
 )
 
 
-LH_LABELS = ["null"] * 3 + ["grasp"] * 5 + ["screw"] * 2 + ["null"] * 2  # 12 frames
-RH_LABELS = ["hold"] * 12
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def polyphony_tree(root, video_frames=10):
-    """groundTruth/{left,right}_hand, mapping.txt, splits/{left,right}_hand; videos v1 (train) and v2 (test)."""
-    write(root / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
-    for hand, labels in (("left_hand", LH_LABELS), ("right_hand", RH_LABELS)):
-        for video in ("v1", "v2"):
-            write(root / "groundTruth" / hand / f"{video}.txt", "".join(f"{label}\n" for label in labels))
-        write(root / "splits" / hand / "train.split1.bundle", "v1.txt\n")
-        write(root / "splits" / hand / "test.split1.bundle", "v2.txt\n")
-    for video in ("v1", "v2"):
-        write_index_video(root / "videos" / f"{video}.mp4", num_frames=video_frames)
-
-
 def test_segments():
-    assert label_segments(LH_LABELS) == [(0, 2, "null"), (3, 7, "grasp"), (8, 9, "screw"), (10, 11, "null")]
-    assert segment_clips(LH_LABELS, min_segment_length=3) == [(0, 2, "null"), (3, 7, "grasp")]
+    assert label_segments(LH_FRAME_LABELS) == [(0, 2, "null"), (3, 7, "grasp"), (8, 9, "screw"), (10, 11, "null")]
+    assert segment_clips(LH_FRAME_LABELS, min_segment_length=3) == [(0, 2, "null"), (3, 7, "grasp")]
 
 
 def test_balanced_clips_take_the_rarest_label_first_and_null_last():
     counts = Counter({"grasp": 5})
-    clips = balanced_clips(LH_LABELS, clip_length=4, clips_per_video=3, class_counts=counts, rng=random.Random(0))
+    clips = balanced_clips(
+        LH_FRAME_LABELS, clip_length=4, clips_per_video=3, class_counts=counts, rng=random.Random(0)
+    )
     # Window labels (middle frame = start + 2): starts 1-5 grasp, 6-7 screw, 0 null, 8 null.
-    labels = [LH_LABELS[start + 2] for start, _, _ in clips]
+    labels = [LH_FRAME_LABELS[start + 2] for start, _, _ in clips]
     assert sorted(labels) == ["grasp", "screw", "screw"]
     assert all(end - start == 3 for start, end, _ in clips)
     assert counts == Counter({"grasp": 6, "screw": 2})
-    everything = balanced_clips(LH_LABELS, 4, 100, Counter(), random.Random(0))
-    seven = balanced_clips(LH_LABELS, 4, 7, Counter(), random.Random(0))
+    everything = balanced_clips(LH_FRAME_LABELS, 4, 100, Counter(), random.Random(0))
+    seven = balanced_clips(LH_FRAME_LABELS, 4, 7, Counter(), random.Random(0))
     assert Counter(label for _, _, label in seven) == Counter(grasp=5, screw=2)
     assert len(everything) == 9 and Counter(l for _, _, l in everything) == Counter(grasp=5, screw=2, null=2)
-    assert balanced_clips(LH_LABELS, 13, 5, Counter(), random.Random(0)) == []
+    assert balanced_clips(LH_FRAME_LABELS, 13, 5, Counter(), random.Random(0)) == []
 
 
 def test_segment_lists_from_the_polyphony_layout(tmp_path):
@@ -74,7 +54,7 @@ def test_segment_lists_from_the_polyphony_layout(tmp_path):
 
 
 def test_script_clip_lists_from_the_release_layout(tmp_path):
-    for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS)):
+    for hand, labels in (("lh", LH_FRAME_LABELS), ("rh", RH_FRAME_LABELS)):
         base = tmp_path / "data" / f"view1_{hand}_pt"
         write(base / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
         write(base / "groundTruth" / "v1.txt", "\n".join(labels) + "\n")
@@ -125,7 +105,10 @@ def release_views(root, labels_per_view, frames_per_view):
             base = root / "data" / f"view{view}_{hand}_pt"
             write(base / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
             for video, labels in per_video.items():
-                write(base / "groundTruth" / f"{video}.txt", "\n".join(labels if hand == "lh" else RH_LABELS) + "\n")
+                write(
+                    base / "groundTruth" / f"{video}.txt",
+                    "\n".join(labels if hand == "lh" else RH_FRAME_LABELS) + "\n",
+                )
             write(base / "splits" / "train.split1.bundle", "r1\nr2\n")
             write(base / "splits" / "test.split1.bundle", "r1\n")
         for video, frames in frames_per_view[view].items():
@@ -133,10 +116,10 @@ def release_views(root, labels_per_view, frames_per_view):
 
 
 def test_several_views_make_one_camera_list_and_report_recordings_that_disagree(tmp_path, caplog):
-    other = LH_LABELS[:5] + ["screw"] + LH_LABELS[6:]  # frame 5 differs
+    other = LH_FRAME_LABELS[:5] + ["screw"] + LH_FRAME_LABELS[6:]  # frame 5 differs
     release_views(
         tmp_path,
-        {0: {"r1": LH_LABELS, "r2": LH_LABELS}, 1: {"r1": LH_LABELS[:11], "r2": other}},
+        {0: {"r1": LH_FRAME_LABELS, "r2": LH_FRAME_LABELS}, 1: {"r1": LH_FRAME_LABELS[:11], "r2": other}},
         {0: {"r1": 12, "r2": 12}, 1: {"r1": 11, "r2": 12}},
     )
     argv = ["--annotation_root", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out"), "--view", "0", "1"]
@@ -156,7 +139,7 @@ def test_several_views_make_one_camera_list_and_report_recordings_that_disagree(
 
 
 def test_views_with_different_label_mappings_are_refused(tmp_path):
-    release_views(tmp_path, {0: {"r1": LH_LABELS}, 1: {"r1": LH_LABELS}}, {0: {"r1": 12}, 1: {"r1": 12}})
+    release_views(tmp_path, {0: {"r1": LH_FRAME_LABELS}, 1: {"r1": LH_FRAME_LABELS}}, {0: {"r1": 12}, 1: {"r1": 12}})
     mapping = tmp_path / "data" / "view1_lh_pt" / "mapping.txt"
     write(mapping, "0 null\n1 screw\n2 grasp\n3 hold\n")
     argv = ["--annotation_root", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out"), "--view", "0", "1"]

@@ -19,13 +19,13 @@ def test_smoothed_one_hot():
 
 
 def test_no_mixing_keeps_clips_and_smooths_labels():
-    mixed, targets = ClipMixup(prob=0.0, label_smoothing=0.1, num_classes=4)(clips(), LABELS, torch.Generator())
+    mixed, targets = ClipMixup(prob=0.0, label_smoothing=0.1, num_labels=4)(clips(), LABELS, torch.Generator())
     assert torch.equal(mixed, clips())
     assert torch.allclose(targets, smoothed_one_hot(LABELS, 4, 0.1))
 
 
 def test_mixup_blends_with_the_reversed_batch():
-    mixup = ClipMixup(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.0, num_classes=4)
+    mixup = ClipMixup(mixup_alpha=0.8, cutmix_alpha=0.0, label_smoothing=0.0, num_labels=4)
     mixed, targets = mixup(clips(), LABELS, torch.Generator().manual_seed(0))
     lam = float(targets[0, 0])
     assert 0.0 < lam < 1.0 and torch.allclose(targets[0], torch.tensor([lam, 0, 0, 1 - lam]))
@@ -36,7 +36,7 @@ def test_mixup_blends_with_the_reversed_batch():
 
 @pytest.mark.parametrize("minmax", [None, (0.3, 0.6)])
 def test_cutmix_uses_one_box_for_every_frame(minmax):
-    mixup = ClipMixup(mixup_alpha=0.0, cutmix_alpha=1.0, cutmix_minmax=minmax, label_smoothing=0.0, num_classes=4)
+    mixup = ClipMixup(mixup_alpha=0.0, cutmix_alpha=1.0, cutmix_minmax=minmax, label_smoothing=0.0, num_labels=4)
     for seed in range(5):
         mixed, targets = mixup(clips(), LABELS, torch.Generator().manual_seed(seed))
         pasted = mixed != clips()

@@ -87,6 +87,7 @@ def test_bad_inputs():
         AdhVitVideoProcessor(short_side_size=16, crop_size=32)
 
 
+@pytest.mark.slow
 def test_save_and_load_through_auto_image_processor_as_remote_code(tmp_path):
     processor = AdhVitVideoProcessor(
         num_frames=4,

@@ -3,7 +3,7 @@ import logging
 import os
 
 import pytest
-from data_helpers import decoded_indices, index_frames, write_garbled_video
+from helpers.videos import decoded_indices, index_frames, write_garbled_video
 
 from adhvit_hf.cli import resize_videos
 from adhvit_hf.data.decoding import open_video, video_info
@@ -22,9 +22,10 @@ def source_tree(tmp_path):
 
 
 def run(src, dst, *flags):
-    return resize_videos.main([str(src), str(dst), "--short_side", "12", "--workers", "1", *flags])
+    return resize_videos.main([str(src), "--output_dir", str(dst), "--short_side", "12", "--workers", "1", *flags])
 
 
+@pytest.mark.slow
 def test_copies_keep_every_frame_and_the_tree(source_tree, tmp_path, caplog):
     dst = tmp_path / "dst"
     with caplog.at_level(logging.INFO):
@@ -61,7 +62,7 @@ def test_refuses_an_existing_copy_of_another_size(source_tree, tmp_path, caplog)
     dst = tmp_path / "dst"
     run(source_tree, dst)
     with caplog.at_level(logging.INFO):
-        resize_videos.main([str(source_tree), str(dst), "--short_side", "16", "--workers", "1"])
+        resize_videos.main([str(source_tree), "--output_dir", str(dst), "--short_side", "16", "--workers", "1"])
     target = dst / "short.mp4"
     assert (
         f"failed: {target}: exists but is not a 16-pixel copy of {source_tree / 'short.mp4'} with 9 frames; "
@@ -90,7 +91,7 @@ def test_refuses_a_copy_whose_frame_count_differs(source_tree, tmp_path, monkeyp
 )
 def test_bad_flags(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exit_info:
-        resize_videos.main([str(tmp_path), str(tmp_path / "dst"), *flags])
+        resize_videos.main([str(tmp_path), "--output_dir", str(tmp_path / "dst"), *flags])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {message}")
 
@@ -98,7 +99,7 @@ def test_bad_flags(tmp_path, capsys, flags, message):
 def test_bad_folders(source_tree, tmp_path):
     with pytest.raises(ValueError, match=f"^{tmp_path / 'nope'}: no such folder$"):
         run(tmp_path / "nope", tmp_path / "dst")
-    with pytest.raises(ValueError, match="must not be .* or inside it"):
+    with pytest.raises(ValueError, match="^--output_dir .*: must not be .* or inside it"):
         run(source_tree, source_tree / "small")
     (tmp_path / "empty").mkdir()
     with pytest.raises(

@@ -4,7 +4,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from data_helpers import write_index_video
+from helpers.videos import write_index_video
 
 from adhvit_hf.data.decoding import VideoDecodeError, open_video
 from adhvit_hf.data.encoding import write_mp4

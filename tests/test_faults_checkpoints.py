@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import tiny_run_args
+from helpers.cli import tiny_run_args
+from helpers.models import TINY
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import (
@@ -22,14 +23,21 @@ from adhvit_hf.training.checkpoints import (
 from adhvit_hf.utils import run_cli
 
 
-TINY = dict(model_type="adhvit", hidden_size=32, num_hidden_layers=2, lh_num_labels=6, rh_num_labels=6)
+# The config fields of a tiny run's checkpoint that decide whether it fits the run (6 demo classes per hand).
+RUN_CONFIG = dict(
+    model_type="adhvit",
+    hidden_size=TINY["hidden_size"],
+    num_hidden_layers=TINY["num_hidden_layers"],
+    lh_num_labels=6,
+    rh_num_labels=6,
+)
 
 
 def fake_checkpoint(output_dir, step: int, complete: bool = True, **config) -> str:
     folder = os.path.join(output_dir, f"checkpoint-{step}")
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as file:
-        json.dump({**TINY, **config}, file)
+        json.dump({**RUN_CONFIG, **config}, file)
     if complete:
         mark_checkpoint_complete(folder, step)
     return folder
@@ -45,7 +53,7 @@ def args(output_dir, resume=None, auto_resume=True, overwrite=False):
     )
 
 
-CONFIG = SimpleNamespace(**TINY)
+CONFIG = SimpleNamespace(**RUN_CONFIG)
 
 
 def test_marker_is_written_last_and_holds_the_step(tmp_path):

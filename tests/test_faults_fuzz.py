@@ -10,9 +10,11 @@ import io
 import os
 
 import pytest
+from helpers.havid import polyphony_tree
+from helpers.models import save_stock_videomae, save_tiny_model
+from helpers.videos import noise_frames, write_video
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from inference_helpers import noise_frames, save_stock_videomae, save_tiny_model, write_video
 
 from adhvit_hf.cli import extract_features, predict
 from adhvit_hf.cli.run_havid import parse_args
@@ -55,7 +57,7 @@ def test_list_file_reads_or_names_the_file(tmp_path, content):
     list_path.write_bytes(content)
     (tmp_path / "x.mp4").write_bytes(b"0")
     try:
-        records = read_clip_list(str(list_path), None, num_classes=5, hand="rh")
+        records = read_clip_list(str(list_path), None, num_labels=5, hand="rh")
     except ClipListError as error:
         assert str(error).startswith(f"{list_path}")
         return
@@ -194,7 +196,7 @@ def test_fuzz_extract_flags(inference_inputs, tmp_path_factory):
         "--num_workers": st.sampled_from(["0", "1", "-1", "x"]),
         "--device": st.sampled_from(["cpu", "cuda", "gpu"]),
         "--backend": st.sampled_from(["auto", "pyav", "x"]),
-        "--out": st.sampled_from([str(root / "out"), str(root / "good.mp4"), "/proc/no/such"]),
+        "--output_dir": st.sampled_from([str(root / "out"), str(root / "good.mp4"), "/proc/no/such"]),
     }
 
     @CLI_FUZZ
@@ -206,7 +208,7 @@ def test_fuzz_extract_flags(inference_inputs, tmp_path_factory):
     )
     def case(model, source, extra, overwrite):
         argv = ["--model", model, "--videos", source, *extra, *(["--overwrite"] if overwrite else [])]
-        argv += [] if "--out" in extra else ["--out", str(root / "out")]
+        argv += [] if "--output_dir" in extra else ["--output_dir", str(root / "out")]
         argv += [] if "--device" in extra else ["--device", "cpu"]
         argv += [] if "--num_workers" in extra else ["--num_workers", "0"]
         assert run_program(extract_features.main, argv) in (0, 1, 2)
@@ -232,14 +234,12 @@ def test_fuzz_make_demo_data_flags(tmp_path, monkeypatch):
         extra=flag_values({"--seed": numbers}),
     )
     def case(out, extra):
-        assert run_program(make_demo_data.main, ["--out", out, *extra]) in (0, 2)
+        assert run_program(make_demo_data.main, ["--output_dir", out, *extra]) in (0, 2)
 
     case()
 
 
 def test_fuzz_prepare_havid_flags(tmp_path):
-    from test_data_havid import polyphony_tree
-
     from adhvit_hf.cli import prepare_havid
 
     polyphony_tree(tmp_path / "havid")
@@ -269,7 +269,7 @@ def test_fuzz_prepare_havid_flags(tmp_path):
 
 def test_fuzz_convert_flags(tmp_path):
     import torch
-    from model_helpers import videomae_v2_state_dict
+    from helpers.models import videomae_v2_state_dict
 
     from adhvit_hf.cli import convert
 
@@ -291,7 +291,7 @@ def test_fuzz_convert_flags(tmp_path):
         extra=flag_values(flags),
     )
     def case(checkpoint, extra):
-        argv = ["--checkpoint", checkpoint, "--output-dir", str(tmp_path / "out"), *extra]
+        argv = ["--checkpoint", checkpoint, "--output_dir", str(tmp_path / "out"), *extra]
         assert run_program(convert.main, argv) in (0, 2)
 
     case()

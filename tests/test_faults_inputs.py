@@ -10,9 +10,8 @@ import shutil
 
 import pytest
 import torch
-from conftest import tiny_run_args
-from data_helpers import write_index_video
-from inference_helpers import cli_error as program_error
+from helpers.cli import cli_error, tiny_run_args
+from helpers.videos import write_index_video
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.data.collate import ClipCollator
@@ -26,11 +25,6 @@ from adhvit_hf.utils import run_cli
 def data(demo_data, tmp_path):
     """A private copy of the demo data that a test may break."""
     return shutil.copytree(demo_data, tmp_path / "data")
-
-
-def cli_error(argv, capsys) -> str:
-    """The one `error:` line `run_havid` prints for `argv`, after checking it exits with status 2 and no traceback."""
-    return program_error(run_havid.main, argv, capsys)
 
 
 def append_line(list_path, line: str | bytes) -> str:
@@ -63,7 +57,10 @@ def test_bad_list_line_is_one_error_naming_file_and_line(data, tmp_path, capsys,
     list_path = data / "lh" / "train_list_video.txt"
     number = count_lines(list_path) + 1
     append_line(list_path, line)
-    assert cli_error(tiny_run_args(data, tmp_path / "out"), capsys) == f"error: {list_path}:{number}: {message}"
+    assert (
+        cli_error(run_havid.main, tiny_run_args(data, tmp_path / "out"), capsys)
+        == f"error: {list_path}:{number}: {message}"
+    )
 
 
 def test_extra_columns_are_part_of_the_path(data, tmp_path, capsys):
@@ -72,7 +69,7 @@ def test_extra_columns_are_part_of_the_path(data, tmp_path, capsys):
     number = count_lines(list_path) + 1
     append_line(list_path, "../videos/train_0000.mp4 extra 1")
     video = data / "videos" / "train_0000.mp4 extra"
-    assert cli_error(tiny_run_args(data, tmp_path / "out"), capsys) == (
+    assert cli_error(run_havid.main, tiny_run_args(data, tmp_path / "out"), capsys) == (
         f"error: {list_path}: 1 video(s) not found: {video} ({list_path}:{number}). "
         "Check --*_data_root or pass --skip_missing to drop them."
     )
@@ -90,11 +87,11 @@ def test_blank_and_comment_lines_are_skipped(data, tmp_path):
 
 def test_missing_list_and_missing_video(data, tmp_path, capsys):
     """Rows: missing list file, missing video file."""
-    assert cli_error(tiny_run_args(data, tmp_path / "out", lh_data_path=tmp_path / "nowhere"), capsys) == (
-        f"error: {tmp_path / 'nowhere' / 'train_list_video.txt'}: clip list not found"
-    )
+    assert cli_error(
+        run_havid.main, tiny_run_args(data, tmp_path / "out", lh_data_path=tmp_path / "nowhere"), capsys
+    ) == (f"error: {tmp_path / 'nowhere' / 'train_list_video.txt'}: clip list not found")
     (data / "videos" / "val_0001.mp4").unlink()
-    assert cli_error(tiny_run_args(data, tmp_path / "out"), capsys).startswith(
+    assert cli_error(run_havid.main, tiny_run_args(data, tmp_path / "out"), capsys).startswith(
         f"error: {data / 'lh' / 'val_list_video.txt'}: 1 video(s) not found: {data / 'videos' / 'val_0001.mp4'} ("
     )
     results = run_havid.main(tiny_run_args(data, tmp_path / "out", skip_missing=None, max_steps=1))
@@ -113,9 +110,10 @@ def test_missing_list_and_missing_video(data, tmp_path, capsys):
 def test_bad_config_values_name_the_field(data, tmp_path, capsys, flag, value, message):
     """Rows: alternation_steps <= 0, num_frames % tubelet_size, image_size % patch_size."""
     argv = tiny_run_args(data, tmp_path / "out", short_side_size=48, **{flag: value})
-    assert cli_error(argv, capsys) == f"error: {message}"
+    assert cli_error(run_havid.main, argv, capsys) == f"error: {message}"
 
 
+@pytest.mark.slow
 def test_unreadable_training_videos_are_replaced_and_counted(data, tmp_path, caplog):
     """Rows: 0-byte, truncated and non-video .mp4 during training (skipped, replaced, counted)."""
     videos = data / "videos"
@@ -145,7 +143,7 @@ def test_unreadable_evaluation_video_is_an_error_naming_it(data, tmp_path, capsy
     video = data / "videos" / "val_0002.mp4"
     video.write_bytes(b"")
     argv = tiny_run_args(data, tmp_path / "out", do_train="False", do_eval="True")
-    assert cli_error(argv, capsys) == f"error: {video}: video file is empty (0 bytes)"
+    assert cli_error(run_havid.main, argv, capsys) == f"error: {video}: video file is empty (0 bytes)"
 
 
 def processor():
@@ -202,6 +200,6 @@ def test_labels_txt_that_does_not_match_the_class_count_names_the_ids(data, tmp_
     """Row: labels.txt with fewer ids than --lh_num_classes, through the training command line."""
     labels = data / "lh" / "labels.txt"
     labels.write_text("".join(line + "\n" for line in labels.read_text().splitlines()[:4]))
-    assert cli_error(tiny_run_args(data, tmp_path / "out"), capsys) == (
+    assert cli_error(run_havid.main, tiny_run_args(data, tmp_path / "out"), capsys) == (
         f"error: {labels}: 4 label name(s) for 6 classes: missing ids 4, 5"
     )

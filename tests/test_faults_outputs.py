@@ -10,9 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import tiny_run_args
-from faults_helpers import ScoreByEpoch
-from test_faults_inputs import cli_error
+from helpers.callbacks import ScoreByEpoch
+from helpers.cli import cli_error, tiny_run_args
 from transformers import TrainerControl, TrainerState
 
 from adhvit_hf.cli import run_havid
@@ -94,7 +93,7 @@ def test_a_non_empty_output_dir_with_nothing_to_resume_is_refused(demo_data, tmp
     (output_dir / "config.json").write_text("{}")
     (output_dir / "notes.txt").write_text("mine")
     argv = tiny_run_args(demo_data, output_dir, max_steps=1)
-    assert cli_error(argv, capsys) == (
+    assert cli_error(run_havid.main, argv, capsys) == (
         f"error: --output_dir {output_dir} is not empty (config.json, notes.txt) and holds no checkpoint to resume: "
         "choose another --output_dir, or --overwrite_output_dir to write into it anyway"
     )
@@ -103,6 +102,7 @@ def test_a_non_empty_output_dir_with_nothing_to_resume_is_refused(demo_data, tmp
     assert (output_dir / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_trained_again_over_its_final_model(demo_data, tmp_path, capsys):
     output_dir = tmp_path / "out"
     # the final model is newer than the newest checkpoint kept (step 4 of 8)
@@ -111,7 +111,7 @@ def test_a_finished_run_is_not_trained_again_over_its_final_model(demo_data, tmp
     run_havid.main(argv)
     os.remove(output_dir / "checkpoint-8" / "checkpoint_complete.json")
     final = (output_dir / "model.safetensors").read_bytes()
-    assert cli_error(argv, capsys) == (
+    assert cli_error(run_havid.main, argv, capsys) == (
         f"error: --output_dir {output_dir} holds a finished run ({output_dir}/trainer_state.json): evaluate it with "
         f"--eval --resume {output_dir}, train it again with --overwrite_output_dir, or choose another --output_dir"
     )
@@ -128,11 +128,12 @@ def test_an_unwritable_output_dir_is_refused_before_training(demo_data, tmp_path
             pytest.skip("root writes into read-only folders")
         output_dir, reason = tmp_path / "read_only", "Permission denied"
         output_dir.mkdir(mode=0o500)
-    assert cli_error(tiny_run_args(demo_data, output_dir), capsys) == (
+    assert cli_error(run_havid.main, tiny_run_args(demo_data, output_dir), capsys) == (
         f"error: --output_dir {output_dir}: cannot write there ({reason})"
     )
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_found_in_a_moved_output_dir_and_survives_rotation(demo_data, tmp_path):
     output_dir = tmp_path / "first"
     argv = tiny_run_args(

@@ -3,22 +3,22 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_run_args
-from faults_helpers import SignalDuringStep
+from helpers.callbacks import SignalDuringStep
+from helpers.cli import HELPERS, subprocess_env, tiny_run_args, torchrun
 from safetensors.torch import load_file
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training.checkpoints import COMPLETE_MARKER
 
 
-HELPER = Path(__file__).with_name("faults_helpers.py")
+pytestmark = pytest.mark.slow
+
+
 # 8 optimizer steps (16 clips per hand, batch 4, alternating every 2 steps), a checkpoint every 2.
 CHECKPOINTED = dict(save_strategy="steps", save_steps=2, auto_resume="True")
 
@@ -50,8 +50,12 @@ def reference(demo_data, tmp_path_factory):
 
 
 def run_killed(args: list[str], kill: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPER.parent), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, str(HELPER), kill, *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, str(HELPERS / "kill_run.py"), kill, *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+    )
 
 
 def test_sigkill_at_any_point_resumes_to_the_uninterrupted_weights(demo_data, tmp_path, reference):
@@ -108,29 +112,13 @@ def test_sigterm_saves_a_checkpoint_stops_and_resumes_exactly(demo_data, tmp_pat
     assert_same_weights(final_weights(output_dir), reference)
 
 
-def free_port() -> int:
-    # torchrun's --master_port 0 leaves the workers' static rendezvous waiting on port 0 (torch 2.14).
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_sigterm_on_one_ddp_rank_stops_every_rank_at_the_same_step(demo_data, tmp_path):
     output_dir = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HELPER.parent)}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(free_port()),
-        str(HELPER),
-        "sigterm-rank1:3",
-        *run_args(demo_data, output_dir, save_steps=100, use_cpu="True"),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    result = torchrun(
+        "kill_run.py",
+        ["sigterm-rank1:3", *run_args(demo_data, output_dir, save_steps=100, use_cpu="True")],
+        timeout=240,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "training stopped by SIGTERM at step 3" in result.stderr
     assert "training stopped by a signal on another rank at step 3" in result.stderr

@@ -2,8 +2,8 @@
 """Every folder the package writes x every entry point, in clean processes with and without adhvit_hf.
 
 Folders: a converted VideoMAE V2 checkpoint, a training output, a checkpoint folder and a Hub push (local hub).
-Entry points: AutoModel, AutoVideoProcessor, the dual-hand pipeline by task name and, where adhvit_hf is installed
-(they are its console scripts), predict and extract. The folders are built once for the module; each process loops
+Entry points: AutoModel, AutoModelForVideoClassification, AutoVideoProcessor, the dual-hand pipeline by task name (one
+video, and a batch of two) and, where adhvit_hf is installed (they are its console scripts), predict and extract. The folders are built once for the module; each process loops
 over all of them, so the whole matrix costs two interpreter starts.
 """
 
@@ -15,14 +15,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from hub_server import LocalHub
+from helpers.hub_server import LocalHub
+from helpers.models import LH_LABELS, RH_LABELS, run_without_adhvit_hf, videomae_v2_state_dict
+from helpers.training import two_step_trainer
+from helpers.videos import noise_frames, write_video
 from huggingface_hub import HfApi, constants
-from inference_helpers import noise_frames, write_video
-from model_helpers import run_without_adhvit_hf, videomae_v2_state_dict
-from test_hub_push import LH_LABELS, RH_LABELS, two_step_trainer
 from transformers import AutoModel, pipeline
 
 from adhvit_hf import convert_videomae_v2_checkpoint
+
+
+pytestmark = pytest.mark.slow
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +37,7 @@ import contextlib, io, json, os, sys
 settings = json.loads(sys.argv[1])
 os.environ.update(settings["env"])
 import torch
-from transformers import AutoModel, AutoVideoProcessor, pipeline
+from transformers import AutoModel, AutoModelForVideoClassification, AutoVideoProcessor, pipeline
 
 installed = settings["with_adhvit_hf"]
 if installed:
@@ -54,13 +57,18 @@ for name, source in settings["folders"].items():
     row = report[name] = {}
     remote = {} if installed else {"trust_remote_code": True}
     model = AutoModel.from_pretrained(source, **remote).eval()
+    video_model = AutoModelForVideoClassification.from_pretrained(source, **remote).eval()
     processor = AutoVideoProcessor.from_pretrained(source, **remote)
     with torch.no_grad():
-        row["lh_logits"] = model(pixel_values).lh_logits.tolist()
-    row["modules"] = [type(model).__module__, type(processor).__module__]
-    row["pipeline"] = answer(
-        lambda: pipeline(PIPELINE_TASK, model=source, trust_remote_code=True, device="cpu")(settings["video"], top_k=2)
-    )
+        output, video_output = model(pixel_values), video_model(pixel_values)
+    row["logits"] = [output.lh_logits.tolist(), output.rh_logits.tolist()]
+    row["video_classification_logits"] = [video_output.lh_logits.tolist(), video_output.rh_logits.tolist()]
+    row["modules"] = [type(model).__module__, type(video_model).__module__, type(processor).__module__]
+    row["processor"] = [type(processor).__name__, processor.num_frames]
+    row["lh_id2label"] = {str(index): name for index, name in model.config.lh_id2label.items()}
+    classifier = lambda: pipeline(PIPELINE_TASK, model=source, trust_remote_code=True, device="cpu")
+    row["pipeline"] = answer(lambda: classifier()(settings["video"], top_k=2))
+    row["pipeline_batch"] = answer(lambda: classifier()(settings["videos"], top_k=3, batch_size=2))
     if installed:
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
@@ -71,7 +79,7 @@ for name, source in settings["folders"].items():
             row["predict"] = json.loads(printed.getvalue())[0]
         out = os.path.join(settings["work"], name.replace(" ", "_"))
         row["features"] = answer(lambda: extract_features.main(
-            ["--model", source, "--videos", os.path.dirname(settings["video"]), "--out", out, "--num_workers", "0",
+            ["--model", source, "--videos", os.path.dirname(settings["video"]), "--output_dir", out, "--num_workers", "0",
              "--device", "cpu"]
         ))
         if not isinstance(row["features"], dict):
@@ -126,7 +134,9 @@ def folders(tmp_path_factory, hub):
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("inputs")
     torch.save(torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(4)), root / "pixels.pt")
-    return {"pixels": str(root / "pixels.pt"), "video": write_video(root / "videos" / "clip.mp4", noise_frames(12))}
+    video = write_video(root / "videos" / "clip.mp4", noise_frames(12))
+    short = write_video(root / "short_videos" / "short.mp4", noise_frames(5, seed=2))
+    return {"pixels": str(root / "pixels.pt"), "video": video, "videos": [video, short]}
 
 
 def with_this_tree() -> dict[str, str]:
@@ -160,6 +170,9 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
     report = run_matrix(folders, inputs, hub, tmp_path / "matrix", with_adhvit_hf)
 
     assert list(report) == list(folders)
+    # The Hub push is loaded from the Hub: the remote code and the weights come from its resolve route.
+    downloaded = {path.rsplit("/", 1)[-1] for method, path in hub.requests if method == "GET" and "/resolve/" in path}
+    assert {"configuration_adhvit.py", "modeling_adhvit.py", "processing_adhvit.py", "model.safetensors"} <= downloaded
     pixel_values = torch.load(inputs["pixels"], weights_only=True)
     for name, row in report.items():
         local = folders[name] if name != "Hub push" else folders["training output"]
@@ -167,7 +180,8 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
             # A converted backbone has no trained hand heads (new and random in each process): every entry point that
             # answers per hand refuses it.
             heads = "lh_classifier.bias, lh_classifier.weight, rh_classifier.bias, rh_classifier.weight"
-            assert heads in row["pipeline"]["refused"] and "fine-tune it first" in row["pipeline"]["refused"]
+            for answered in (row["pipeline"], row["pipeline_batch"]):
+                assert heads in answered["refused"] and "fine-tune it first" in answered["refused"]
             if with_adhvit_hf:
                 for entry_point in ("predict", "features"):
                     assert "4 tensor(s) missing from the weights, so random" in row[entry_point]["refused"], row
@@ -175,17 +189,25 @@ def test_every_folder_loads_through_every_entry_point(folders, inputs, hub, tmp_
             continue
         model = AutoModel.from_pretrained(local).eval()
         with torch.no_grad():
-            expected = model(pixel_values).lh_logits
-        torch.testing.assert_close(torch.tensor(row["lh_logits"]), expected, rtol=0, atol=1e-5, msg=name)
+            expected = model(pixel_values)
+        for logits in (row["logits"], row["video_classification_logits"]):
+            torch.testing.assert_close(torch.tensor(logits[0]), expected.lh_logits, rtol=0, atol=1e-5, msg=name)
+            torch.testing.assert_close(torch.tensor(logits[1]), expected.rh_logits, rtol=0, atol=1e-5, msg=name)
+        assert row["processor"] == ["AdhVitVideoProcessor", 4], name
+        assert row["lh_id2label"] == {str(index): label for index, label in LH_LABELS.items()}, name
         classifier = pipeline(PIPELINE_TASK, model=local, trust_remote_code=True, device="cpu")
-        expected_prediction = classifier(inputs["video"], top_k=2)
-        for hand in ("left_hand", "right_hand"):
-            assert [e["label"] for e in row["pipeline"][hand]] == [e["label"] for e in expected_prediction[hand]]
-            assert [e["score"] for e in row["pipeline"][hand]] == pytest.approx(
-                [e["score"] for e in expected_prediction[hand]], abs=1e-5
-            )
+        expected_predictions = [
+            (row["pipeline"], classifier(inputs["video"], top_k=2)),
+            *zip(row["pipeline_batch"], classifier(inputs["videos"], top_k=3)),
+        ]
+        for answered, expected_prediction in expected_predictions:
+            for hand in ("left_hand", "right_hand"):
+                assert [e["label"] for e in answered[hand]] == [e["label"] for e in expected_prediction[hand]]
+                assert [e["score"] for e in answered[hand]] == pytest.approx(
+                    [e["score"] for e in expected_prediction[hand]], abs=1e-5
+                )
         if with_adhvit_hf:
-            assert row["modules"] == ["adhvit_hf.modeling_adhvit", "adhvit_hf.processing_adhvit"], name
+            assert row["modules"] == ["adhvit_hf.modeling_adhvit"] * 2 + ["adhvit_hf.processing_adhvit"], name
             assert row["predict"] == {"video": inputs["video"], **row["pipeline"]}, name
             assert row["features"] == ["clip.npy"], name
         else:

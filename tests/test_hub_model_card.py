@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from helpers.models import tiny_config
 from huggingface_hub import ModelCard
 from transformers import TrainingArguments
 
-from adhvit_hf import AdhVitConfig
 from adhvit_hf.publishing import model_card, render_model_card, training_summary_from_args
 
 
@@ -39,19 +39,8 @@ RECIPE = {
 }
 
 
-def tiny_config() -> AdhVitConfig:
-    return AdhVitConfig(
-        image_size=32,
-        patch_size=16,
-        num_frames=4,
-        tubelet_size=2,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        lh_id2label=LH_LABELS,
-        rh_id2label=RH_LABELS,
-    )
+def card_config():
+    return tiny_config(lh_id2label=LH_LABELS, rh_id2label=RH_LABELS)
 
 
 def front_matter(text: str) -> dict:
@@ -72,7 +61,7 @@ def section(text: str, title: str) -> str:
 def card_text(tmp_path):
     path = render_model_card(
         tmp_path,
-        tiny_config(),
+        card_config(),
         METRICS,
         RECIPE,
         hub_model_id="someone/adhvit-tiny",
@@ -147,7 +136,7 @@ def test_usage_shows_remote_code_loading_and_the_pipeline(card_text):
 
 
 def test_card_without_metrics_has_no_model_index(tmp_path):
-    text = render_model_card(tmp_path, tiny_config(), {"epoch": 1.0}, RECIPE).read_text()
+    text = render_model_card(tmp_path, card_config(), {"epoch": 1.0}, RECIPE).read_text()
 
     assert "model-index" not in front_matter(text)
     assert "This model has not been evaluated yet." in section(text, "## Results")
@@ -158,7 +147,7 @@ def test_missing_template_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(model_card, "MODEL_CARD_TEMPLATE", tmp_path / "nowhere" / "model_card.md")
 
     with pytest.raises(FileNotFoundError, match=r"Model card template .*nowhere/model_card\.md not found"):
-        render_model_card(tmp_path, tiny_config(), METRICS, RECIPE)
+        render_model_card(tmp_path, card_config(), METRICS, RECIPE)
     assert not (tmp_path / "README.md").exists()
 
 
@@ -171,7 +160,7 @@ def test_failed_render_keeps_the_previous_readme(tmp_path, monkeypatch):
 
     monkeypatch.setattr(model_card.ModelCard, "from_template", lambda *args, **kwargs: BrokenCard())
     with pytest.raises(RuntimeError, match="render failed"):
-        render_model_card(tmp_path, tiny_config(), METRICS, RECIPE)
+        render_model_card(tmp_path, card_config(), METRICS, RECIPE)
 
     assert (tmp_path / "README.md").read_text() == "previous card\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
@@ -192,7 +181,7 @@ def test_training_summary_from_args(tmp_path):
     args.alternation_steps, args.alternation_strategy = 10, "proportional"  # AlternatingTrainingArguments' fields
     processor = SimpleNamespace(num_frames=8, sampling_rate=2)
 
-    summary = training_summary_from_args(args, processor, tiny_config())
+    summary = training_summary_from_args(args, processor, card_config())
 
     assert summary == {
         "alternation_strategy": "proportional",
@@ -213,9 +202,9 @@ def test_starting_point_is_named_without_its_local_directory(tmp_path):
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"")
 
-    local = render_model_card(tmp_path, tiny_config(), {}, RECIPE, finetuned_from=str(checkpoint)).read_text()
+    local = render_model_card(tmp_path, card_config(), {}, RECIPE, finetuned_from=str(checkpoint)).read_text()
     hub_id = render_model_card(
-        tmp_path, tiny_config(), {}, RECIPE, finetuned_from="OpenGVLab/VideoMAEv2-Base"
+        tmp_path, card_config(), {}, RECIPE, finetuned_from="OpenGVLab/VideoMAEv2-Base"
     ).read_text()
 
     assert "Backbone initialised from `vit_b_k710_dl_from_giant.pth`." in local

@@ -6,20 +6,16 @@ import json
 
 import pytest
 import torch
-from hub_server import local_hub  # noqa: F401 - pytest fixture
-from huggingface_hub import HfApi, ModelCard
-from model_helpers import run_without_adhvit_hf
+from helpers.models import LH_LABELS, RH_LABELS, run_without_adhvit_hf, tiny_model, tiny_processor
+from helpers.training import two_step_trainer
+from huggingface_hub import ModelCard
 from transformers import Trainer, TrainingArguments
 
-from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
-from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 from adhvit_hf.publishing import add_remote_code
 from adhvit_hf.training.hub_push import HubPushMixin
 
 
 REMOTE_CODE_FILES = ["configuration_adhvit.py", "modeling_adhvit.py", "pipeline_adhvit.py", "processing_adhvit.py"]
-LH_LABELS = {0: "grab", 1: "screw", 2: "place"}
-RH_LABELS = {0: "hold", 1: "w"}
 
 # Runs where adhvit_hf cannot be imported (only the pushed files can define AdhVit); the local hub's environment comes
 # as JSON and is set before huggingface_hub reads it.
@@ -41,28 +37,8 @@ with open(out_path + ".json", "w") as file:
 """
 
 
-def tiny_model(seed: int = 0) -> AdhVitForDualHandClassification:
-    torch.manual_seed(seed)
-    config = AdhVitConfig(
-        image_size=32,
-        patch_size=16,
-        num_channels=3,
-        num_frames=4,
-        tubelet_size=2,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        lh_id2label=LH_LABELS,
-        rh_id2label=RH_LABELS,
-    )
-    return AdhVitForDualHandClassification(config).eval()
-
-
-def tiny_processor() -> AdhVitVideoProcessor:
-    return AdhVitVideoProcessor(
-        num_frames=4, sampling_rate=2, test_num_segment=1, test_num_crop=1, short_side_size=32, crop_size=32
-    )
+def one_view_processor():
+    return tiny_processor(test_num_segment=1, test_num_crop=1)
 
 
 def load_in_clean_process(hub, repo_id: str, pixel_values: torch.Tensor, tmp_path) -> tuple[dict, dict]:
@@ -86,8 +62,8 @@ def assert_same_logits(model, pixel_values, remote_logits):
 
 
 def test_add_remote_code_fills_a_saved_folder(tmp_path):
-    tiny_model().save_pretrained(tmp_path)
-    tiny_processor().save_pretrained(tmp_path)
+    tiny_model(lh_id2label=LH_LABELS, rh_id2label=RH_LABELS).save_pretrained(tmp_path)
+    one_view_processor().save_pretrained(tmp_path)
 
     assert add_remote_code(tmp_path) == REMOTE_CODE_FILES
 
@@ -110,35 +86,13 @@ def test_add_remote_code_into_an_empty_output_dir_copies_only_the_code(tmp_path)
 
 
 def test_add_remote_code_refuses_a_config_without_auto_map(tmp_path):
-    tiny_model().config.to_json_file(tmp_path / "config.json")
+    tiny_model(lh_id2label=LH_LABELS, rh_id2label=RH_LABELS).config.to_json_file(tmp_path / "config.json")
     config = json.loads((tmp_path / "config.json").read_text())
     config.pop("auto_map", None)
     (tmp_path / "config.json").write_text(json.dumps(config))
 
     with pytest.raises(ValueError, match=r"config\.json has no auto_map, so the model cannot load with trust_remote"):
         add_remote_code(tmp_path)
-
-
-def test_upload_folder_then_load_with_remote_code_in_a_clean_process(local_hub, tmp_path):
-    model, save_dir = tiny_model(), tmp_path / "saved"
-    model.save_pretrained(save_dir)
-    tiny_processor().save_pretrained(save_dir)
-    add_remote_code(save_dir)
-    api = HfApi()
-    repo_id = api.create_repo("local-user/tiny-adhvit").repo_id
-    api.upload_folder(repo_id=repo_id, folder_path=save_dir, commit_message="Upload tiny ADH-ViT")
-    pixel_values = torch.randn(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-
-    remote_logits, facts = load_in_clean_process(local_hub, repo_id, pixel_values, tmp_path)
-
-    assert_same_logits(model, pixel_values, remote_logits)
-    assert facts["model_module"].startswith("transformers_modules.")
-    assert facts["processor_class"] == "AdhVitVideoProcessor"
-    assert facts["processor_num_frames"] == 4
-    assert {int(k): v for k, v in facts["lh_id2label"].items()} == LH_LABELS
-    downloads = [path for method, path in local_hub.requests if method == "GET" and "/resolve/" in path]
-    downloaded = {path.rsplit("/", 1)[-1] for path in downloads}
-    assert {"configuration_adhvit.py", "modeling_adhvit.py", "processing_adhvit.py", "model.safetensors"} <= downloaded
 
 
 class PushingTrainer(HubPushMixin, Trainer):
@@ -157,6 +111,7 @@ def clip_dataset(size: int) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_trainer_pushes_remote_code_and_card_with_every_checkpoint(local_hub, tmp_path):
     args = TrainingArguments(
         output_dir=str(tmp_path / "output"),
@@ -175,7 +130,10 @@ def test_trainer_pushes_remote_code_and_card_with_every_checkpoint(local_hub, tm
         hub_always_push=True,
     )
     trainer = PushingTrainer(
-        model=tiny_model(), args=args, train_dataset=clip_dataset(4), processing_class=tiny_processor()
+        model=tiny_model(lh_id2label=LH_LABELS, rh_id2label=RH_LABELS),
+        args=args,
+        train_dataset=clip_dataset(4),
+        processing_class=one_view_processor(),
     )
     trainer.model_card_kwargs = {"dataset_name": "demo"}
 
@@ -211,49 +169,7 @@ def test_trainer_pushes_remote_code_and_card_with_every_checkpoint(local_hub, tm
     assert_same_logits(trainer.model.eval(), pixel_values, remote_logits)
 
 
-class SyntheticClipTransform:
-    """Stands in for the data package's VideoTransform: one (1, T, C, H, W) clip per row, drawn from the row's seed."""
-
-    def __call__(self, batch: dict) -> dict:
-        clips = [torch.randn(1, 4, 3, 32, 32, generator=torch.Generator().manual_seed(seed)) for seed in batch["seed"]]
-        return {"pixel_values": clips, "labels": batch["label"], "hand": batch["hand"]}
-
-
-def two_step_trainer(output_dir, **extra_args):
-    """An AlternatingTrainer of the tiny model for two steps (one per hand) that saves checkpoint-2."""
-    from adhvit_hf.data.collate import ClipCollator
-    from adhvit_hf.training.alternating_data import AlternatingClipDataset
-    from adhvit_hf.training.arguments import AlternatingTrainingArguments
-    from adhvit_hf.training.trainer import AlternatingTrainer
-
-    hand_rows = {
-        hand: [{"video": f"{hand}{i}.mp4", "label": i % len(labels), "hand": hand} for i in range(4)]
-        for hand, labels in (("lh", LH_LABELS), ("rh", RH_LABELS))
-    }
-    args = AlternatingTrainingArguments(
-        output_dir=str(output_dir),
-        max_steps=2,
-        alternation_steps=1,
-        alternation_strategy="fixed",
-        per_device_train_batch_size=2,
-        learning_rate=1e-3,
-        warmup_epochs=0,
-        save_strategy="steps",
-        save_steps=2,
-        eval_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        **extra_args,
-    )
-    return AlternatingTrainer(
-        model=tiny_model(),
-        args=args,
-        train_dataset=AlternatingClipDataset(hand_rows, SyntheticClipTransform()),
-        data_collator=ClipCollator({"lh": len(LH_LABELS), "rh": len(RH_LABELS)}),
-        processing_class=tiny_processor(),
-    )
-
-
+@pytest.mark.slow
 def test_alternating_trainer_push_carries_remote_code_and_the_alternation_recipe(local_hub, tmp_path):
     trainer = two_step_trainer(tmp_path / "output", push_to_hub=True, hub_model_id="local-user/tiny-alternating")
     trainer.train()

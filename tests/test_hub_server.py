@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from hub_server import git_blob_oid, local_hub  # noqa: F401 - pytest fixture
+from helpers.hub_server import git_blob_oid
 from huggingface_hub import HfApi, get_session, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -83,6 +83,7 @@ def test_missing_repo_revision_and_file_raise_the_hub_errors(local_hub, folder):
         hf_hub_download("someone/model", "absent.json")
 
 
+@pytest.mark.slow
 def test_a_subprocess_reaches_the_hub_through_env(local_hub, folder, tmp_path):
     api = HfApi()
     api.create_repo("someone/model")

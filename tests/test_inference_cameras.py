@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from inference_helpers import cli_error, noise_frames, save_tiny_model, write_video
+from helpers.cli import cli_error
+from helpers.models import save_tiny_model
+from helpers.videos import noise_frames, write_video
 from transformers import pipeline
 
 from adhvit_hf.cli.extract_features import main as extract_main
@@ -86,7 +88,14 @@ def test_predict_with_cameras_prints_fused_and_each_camera(recording, capsys):
 
 def test_extract_with_cameras_writes_fused_outputs_and_each_cameras(recording, tmp_path):
     out = tmp_path / "features"
-    argv = ["--model", str(recording / "model"), "--videos", str(recording / "videos" / "{camera}"), "--out", str(out)]
+    argv = [
+        "--model",
+        str(recording / "model"),
+        "--videos",
+        str(recording / "videos" / "{camera}"),
+        "--output_dir",
+        str(out),
+    ]
     with pytest.raises(SystemExit) as exit_info:
         run_cli(extract_main, [*argv, "--cameras", *CAMERAS, "--num_workers", "0", "--stride", "2"])
     assert exit_info.value.code == 0
@@ -116,7 +125,7 @@ def test_extract_refuses_cameras_of_different_lengths(recording, tmp_path):
         str(recording / "model"),
         "--videos",
         str(tmp_path / "{camera}" / "clip.mp4"),
-        "--out",
+        "--output_dir",
         str(out),
     ]
     with pytest.raises(SystemExit) as exit_info:

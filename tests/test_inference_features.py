@@ -7,16 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from inference_helpers import (
-    LH_LABELS,
-    RH_LABELS,
-    TINY_PROCESSOR,
-    HalfBrightnessModel,
-    noise_frames,
-    save_tiny_model,
-    two_hand_frames,
-    write_video,
-)
+from helpers.models import LH_LABELS, RH_LABELS, TINY_PROCESSOR, HalfBrightnessModel, save_tiny_model
+from helpers.videos import noise_frames, two_hand_frames, write_video
 
 from adhvit_hf.data.decoding import open_video
 from adhvit_hf.inference.features import extract_features, output_paths

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from inference_helpers import LH_LABELS, RH_LABELS, noise_frames, save_tiny_model, write_video
-from model_helpers import run_without_adhvit_hf
+from helpers.models import LH_LABELS, RH_LABELS, tiny_videomae_config
 from safetensors.torch import load_file, save_file
 from transformers import pipeline
 from transformers.dynamic_module_utils import get_imports
@@ -26,19 +25,8 @@ from adhvit_hf.registration import custom_pipelines
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model")
-    model, processor = save_tiny_model(folder)
-    videos = [
-        write_video(folder / "long.mp4", noise_frames(20, seed=1)),
-        write_video(folder / "short.mp4", noise_frames(5, seed=2)),
-    ]
-    return model, processor, folder, videos
-
-
-@pytest.fixture(scope="module")
 def classifier(saved):
-    return pipeline(PIPELINE_TASK, model=str(saved[2]), device="cpu")
+    return pipeline(PIPELINE_TASK, model=str(saved.folder), device="cpu")
 
 
 SCORE_FUNCTIONS = {"softmax": lambda x: x.softmax(-1), "sigmoid": torch.sigmoid, "none": lambda x: x}
@@ -67,7 +55,7 @@ def test_task_is_registered_on_import(classifier):
 
 @pytest.mark.parametrize("views", [{}, {"test_num_segment": 1, "test_num_crop": 1}, {"test_num_segment": 3}])
 def test_output_is_top_k_labels_per_hand_with_view_averaged_scores(saved, classifier, views):
-    model, processor, _, videos = saved
+    model, processor, videos = saved.model, saved.processor, [saved.videos["long"], saved.videos["short"]]
     result = classifier(videos[0], top_k=2, **views)
 
     assert set(result) == {"left_hand", "right_hand"}
@@ -83,7 +71,7 @@ def test_output_is_top_k_labels_per_hand_with_view_averaged_scores(saved, classi
 
 
 def test_top_k_is_capped_at_the_number_of_labels_and_scores_sum_to_one(saved, classifier):
-    result = classifier(saved[3][0], top_k=10)
+    result = classifier(saved.videos["long"], top_k=10)
 
     assert sorted(entry["label"] for entry in result["left_hand"]) == sorted(LH_LABELS.values())
     assert sorted(entry["label"] for entry in result["right_hand"]) == sorted(RH_LABELS.values())
@@ -94,7 +82,7 @@ def test_top_k_is_capped_at_the_number_of_labels_and_scores_sum_to_one(saved, cl
 
 
 def test_batched_equals_unbatched(saved, classifier):
-    videos = saved[3]
+    videos = [saved.videos["long"], saved.videos["short"]]
     batched = classifier(videos, batch_size=2, top_k=3)
     one_by_one = [classifier(video, top_k=3) for video in videos]
 
@@ -108,7 +96,7 @@ def test_batched_equals_unbatched(saved, classifier):
 
 
 def test_decoded_frames_give_the_same_result_as_the_file(saved, classifier):
-    video = saved[3][0]
+    video = saved.videos["long"]
     reader = open_video(video)
     frames = reader.get_frames(range(reader.num_frames))
 
@@ -137,7 +125,7 @@ def test_top_k_must_be_a_positive_integer(classifier, top_k):
 
 
 def test_paths_and_empty_lists(saved, classifier):
-    video = saved[3][0]
+    video = saved.videos["long"]
 
     assert classifier(Path(video), top_k=2) == classifier(video, top_k=2)
     assert classifier([Path(video)], top_k=2) == [classifier(video, top_k=2)]
@@ -146,7 +134,7 @@ def test_paths_and_empty_lists(saved, classifier):
 
 @pytest.mark.parametrize("batch_size", [1, 2])
 def test_an_unreadable_video_in_a_list_is_reported_in_its_place(saved, classifier, tmp_path, batch_size):
-    videos = saved[3]
+    videos = [saved.videos["long"], saved.videos["short"]]
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video at all" * 50)
     missing = str(tmp_path / "missing.mp4")
@@ -166,7 +154,7 @@ def test_an_unreadable_video_in_a_list_is_reported_in_its_place(saved, classifie
 
 @pytest.mark.parametrize("function_to_apply", ["softmax", "sigmoid", "none"])
 def test_function_to_apply_scores_each_view_before_averaging(saved, classifier, function_to_apply):
-    model, processor, _, videos = saved
+    model, processor, videos = saved.model, saved.processor, [saved.videos["long"], saved.videos["short"]]
     result = classifier(videos[0], top_k=10, function_to_apply=function_to_apply)
 
     expected = expected_scores(model, processor, videos[0], function_to_apply)
@@ -179,7 +167,7 @@ def test_function_to_apply_scores_each_view_before_averaging(saved, classifier, 
 
 
 def test_frame_count_and_sampling_rate_per_call(saved, classifier):
-    model, processor, _, videos = saved
+    model, processor, videos = saved.model, saved.processor, [saved.videos["long"], saved.videos["short"]]
     result = classifier(videos[0], top_k=3, frame_sampling_rate=4, num_frames=4)
 
     every_fourth = type(processor).from_dict({**processor.to_dict(), "sampling_rate": 4})
@@ -194,8 +182,8 @@ def test_frame_count_and_sampling_rate_per_call(saved, classifier):
 
 
 def test_url_inputs_are_downloaded_with_transformers_video_loading(saved, classifier):
-    folder, videos = saved[2], saved[3]
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    videos = [saved.videos["long"], saved.videos["short"]]
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(Path(videos[0]).parent))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -212,35 +200,26 @@ def test_url_inputs_are_downloaded_with_transformers_video_loading(saved, classi
 
 
 def test_the_stock_video_classification_pipeline_points_at_the_dual_hand_task(saved):
-    stock = pipeline("video-classification", model=str(saved[2]), device="cpu")
+    stock = pipeline("video-classification", model=str(saved.folder), device="cpu")
 
     with pytest.raises(ValueError) as error:
-        stock(saved[3][0])
+        stock(saved.videos["long"])
     assert str(error.value) == STOCK_PIPELINE_REFUSAL
     assert 'pipeline("dual-hand-video-classification"' in STOCK_PIPELINE_REFUSAL
 
 
 def test_another_architecture_is_refused_by_model_type(saved):
-    from transformers import VideoMAEConfig, VideoMAEForVideoClassification
+    from transformers import VideoMAEForVideoClassification
 
-    config = VideoMAEConfig(
-        image_size=32,
-        patch_size=16,
-        num_frames=4,
-        tubelet_size=2,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
+    config = tiny_videomae_config(num_labels=3)
     expected = "needs an ADH-ViT model \\(model_type 'adhvit'\\), got model_type 'videomae'"
     with pytest.raises(ValueError, match=expected):
-        pipeline(PIPELINE_TASK, model=VideoMAEForVideoClassification(config), video_processor=saved[1])
+        pipeline(PIPELINE_TASK, model=VideoMAEForVideoClassification(config), video_processor=saved.processor)
 
 
 @pytest.mark.parametrize("change", ["missing", "unexpected"])
 def test_weights_the_model_did_not_load_are_named(saved, tmp_path, change):
-    model, processor = saved[0], saved[1]
+    model, processor = saved.model, saved.processor
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
     weights = load_file(tmp_path / "model.safetensors")
@@ -260,7 +239,7 @@ def test_weights_the_model_did_not_load_are_named(saved, tmp_path, change):
 
 
 def test_add_remote_code_declares_the_registered_task(tmp_path, saved):
-    saved[0].save_pretrained(tmp_path)
+    saved.model.save_pretrained(tmp_path)
     add_remote_code(tmp_path)
 
     config = json.loads((tmp_path / "config.json").read_text())
@@ -279,31 +258,3 @@ def test_add_remote_code_declares_the_registered_task(tmp_path, saved):
     # What the Hub loader will require to be installed before it runs the file.
     required = set(get_imports(tmp_path / "pipeline_adhvit.py")) - sys.stdlib_module_names
     assert required == {"numpy", "safetensors", "torch", "transformers"}
-
-
-def test_remote_code_pipeline_without_adhvit_hf(tmp_path, saved, classifier):
-    model, processor, _, videos = saved
-    folder = tmp_path / "shared_model"
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    add_remote_code(folder)
-    script = """
-        import json
-        from transformers import pipeline
-        classifier = pipeline(
-            "dual-hand-video-classification", model=sys.argv[1], trust_remote_code=True, device="cpu"
-        )
-        for part in (classifier, classifier.model, classifier.video_processor):
-            assert type(part).__module__.startswith("transformers_modules."), type(part).__module__
-        print(json.dumps(classifier(sys.argv[2:], top_k=3, batch_size=2)))
-        """
-    result = run_without_adhvit_hf(script, [folder, *videos], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    remote = json.loads(result.stdout.strip().splitlines()[-1])
-    local = classifier(videos, top_k=3)
-    for remote_result, local_result in zip(remote, local):
-        for hand in ("left_hand", "right_hand"):
-            assert [e["label"] for e in remote_result[hand]] == [e["label"] for e in local_result[hand]]
-            assert [e["score"] for e in remote_result[hand]] == pytest.approx(
-                [e["score"] for e in local_result[hand]], abs=1e-5
-            )

@@ -10,33 +10,14 @@ import logging
 import numpy as np
 import pytest
 import torch
-from inference_helpers import (
-    cli_error,
-    noise_frames,
-    save_stock_videomae,
-    save_tiny_model,
-    two_hand_frames,
-    write_video,
-)
+from helpers.cli import cli_error
+from helpers.models import save_stock_videomae, save_tiny_model
+from helpers.videos import noise_frames, write_video
 from transformers import pipeline
 
-from adhvit_hf import add_remote_code
 from adhvit_hf.cli import extract_features, predict
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
 from adhvit_hf.utils import run_cli
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scripts")
-    save_tiny_model(root / "model")
-    # A folder prepared for the Hub also carries the pipeline as remote code; the scripts must still use ours.
-    add_remote_code(root / "model")
-    videos = [
-        write_video(root / "videos" / "first.mp4", noise_frames(12, seed=5)),
-        write_video(root / "videos" / "second.mp4", two_hand_frames(9, 3, 6, size=32)),
-    ]
-    return root, videos
 
 
 def local_pipeline(folder):
@@ -50,20 +31,20 @@ def local_pipeline(folder):
 
 
 def test_predict_json_is_the_pipeline_output(saved, capsys):
-    root, videos = saved
-    assert predict.main([*videos, "--model", str(root / "model"), "--top_k", "2", "--json", "--device", "cpu"]) == 0
+    videos = [saved.videos["first"], saved.videos["second"]]
+    assert predict.main([*videos, "--model", str(saved.hub_folder), "--top_k", "2", "--json", "--device", "cpu"]) == 0
 
     printed = json.loads(capsys.readouterr().out)
-    expected = local_pipeline(root / "model")(videos, top_k=2)
+    expected = local_pipeline(saved.hub_folder)(videos, top_k=2)
     assert printed == [{"video": video, **result} for video, result in zip(videos, expected)]
 
 
 def test_predict_prints_a_table_per_video(saved, capsys):
-    root, videos = saved
-    assert predict.main([videos[0], "--model", str(root / "model"), "--top_k", "3", "--device", "cpu"]) == 0
+    videos = [saved.videos["first"], saved.videos["second"]]
+    assert predict.main([videos[0], "--model", str(saved.hub_folder), "--top_k", "3", "--device", "cpu"]) == 0
 
     lines = capsys.readouterr().out.strip().splitlines()
-    result = local_pipeline(root / "model")(videos[0], top_k=3)
+    result = local_pipeline(saved.hub_folder)(videos[0], top_k=3)
     assert lines[0] == videos[0]
     assert lines[1].split() == ["rank", "left", "hand", "score", "right", "hand", "score"]
     assert len(lines) == 5
@@ -88,13 +69,12 @@ def test_format_predictions_pads_the_shorter_hand():
 
 def test_extract_features_writes_every_output_and_skips_on_rerun(saved, tmp_path, caplog):
     caplog.set_level(logging.INFO)
-    root, videos = saved
     arguments = [
         "--model",
-        str(root / "model"),
+        str(saved.hub_folder),
         "--videos",
-        str(root / "videos"),
-        "--out",
+        str(saved.video_folder),
+        "--output_dir",
         str(tmp_path),
         "--stride",
         "2",
@@ -120,7 +100,7 @@ def test_extract_features_writes_every_output_and_skips_on_rerun(saved, tmp_path
 
 
 def test_extract_features_exits_non_zero_when_a_video_fails(saved, tmp_path):
-    root, videos = saved
+    videos = [saved.videos["first"], saved.videos["second"]]
     listing = tmp_path / "videos.txt"
     (tmp_path / "broken.mp4").write_bytes(b"")
     listing.write_text(f"{videos[1]}\nbroken.mp4\n")
@@ -128,10 +108,10 @@ def test_extract_features_exits_non_zero_when_a_video_fails(saved, tmp_path):
     code = extract_features.main(
         [
             "--model",
-            str(root / "model"),
+            str(saved.hub_folder),
             "--videos",
             str(listing),
-            "--out",
+            "--output_dir",
             str(tmp_path / "out"),
             "--device",
             "cpu",
@@ -155,7 +135,7 @@ def extract_argv(model, videos, out, extra=()):
         str(model),
         "--videos",
         str(videos),
-        "--out",
+        "--output_dir",
         str(out),
         "--device",
         "cpu",
@@ -172,7 +152,7 @@ def both_clis(model, video, tmp_path):
 
 def test_another_architecture_is_refused_naming_its_model_type(saved, tmp_path, capsys):
     """Row: a stock VideoMAE folder with an adhvit preprocessor config (inference)."""
-    root, videos = saved
+    videos = [saved.videos["first"], saved.videos["second"]]
     save_stock_videomae(tmp_path / "videomae")
     for main, argv in both_clis(tmp_path / "videomae", videos[0], tmp_path / "out"):
         assert cli_error(main, argv, capsys) == (
@@ -186,7 +166,7 @@ def test_missing_or_unexpected_weights_are_refused_naming_the_tensors(saved, tmp
     """Row: a model folder whose weights miss a tensor or hold an unknown one (inference)."""
     from safetensors.torch import load_file, save_file
 
-    root, videos = saved
+    videos = [saved.videos["first"], saved.videos["second"]]
     folder = tmp_path / "damaged"
     save_tiny_model(folder)
     weights = load_file(folder / "model.safetensors")
@@ -209,8 +189,7 @@ def test_check_model_on_an_already_loaded_model(saved, tmp_path):
     from adhvit_hf import AdhVitForDualHandClassification
     from adhvit_hf.pipeline_adhvit import check_model
 
-    root, _ = saved
-    check_model(AdhVitForDualHandClassification.from_pretrained(root / "model"))
+    check_model(AdhVitForDualHandClassification.from_pretrained(saved.hub_folder))
     folder = tmp_path / "damaged"
     save_tiny_model(folder)
     weights = load_file(folder / "model.safetensors")
@@ -227,7 +206,7 @@ def test_check_model_on_an_already_loaded_model(saved, tmp_path):
 def test_model_flag_errors_name_the_folder_or_file(saved, tmp_path, capsys):
     """Rows: --model that is no folder and no Hub id, a folder without config.json, a file, bad config JSON,
     unreadable weights, no preprocessor_config.json."""
-    root, videos = saved
+    videos = [saved.videos["first"], saved.videos["second"]]
     (tmp_path / "run" / "checkpoint-10").mkdir(parents=True)
     broken = tmp_path / "broken"
     save_tiny_model(broken)
@@ -243,7 +222,7 @@ def test_model_flag_errors_name_the_folder_or_file(saved, tmp_path, capsys):
         tmp_path / "nowhere" / "model": "no such folder (and not a Hub repo id of the form owner/name)",
         tmp_path / "run": "no config.json in this folder, so it is not a saved model; its checkpoint folders "
         "(checkpoint-10) hold models",
-        root / "model" / "config.json": "is a file; give the model folder (the one holding config.json)",
+        saved.hub_folder / "config.json": "is a file; give the model folder (the one holding config.json)",
     }
     for folder, message in cases.items():
         for main, argv in both_clis(folder, videos[0], tmp_path / "out"):
@@ -274,8 +253,8 @@ def test_model_flag_errors_name_the_folder_or_file(saved, tmp_path, capsys):
 )
 def test_device_flag_errors(saved, tmp_path, capsys, device, message):
     """Row: --device that is not a device, or a GPU on a machine without one."""
-    root, videos = saved
-    for main, argv in both_clis(root / "model", videos[0], tmp_path / "out"):
+    videos = [saved.videos["first"], saved.videos["second"]]
+    for main, argv in both_clis(saved.hub_folder, videos[0], tmp_path / "out"):
         assert cli_error(main, [*argv, "--device", device], capsys) == f"error: {message}"
 
 
@@ -303,55 +282,55 @@ def test_zero_or_negative_numbers_are_refused_not_read_as_default(tmp_path, caps
 
 def test_extract_takes_one_video_file(saved, tmp_path):
     """Row: adhvit-extract --videos with a single video."""
-    root, videos = saved
-    assert extract_features.main(extract_argv(root / "model", videos[1], tmp_path)) == 0
+    videos = [saved.videos["first"], saved.videos["second"]]
+    assert extract_features.main(extract_argv(saved.hub_folder, videos[1], tmp_path)) == 0
     assert np.load(tmp_path / "lh_features" / "second.npy").shape == (3, 9)
     assert sorted(p.name for p in (tmp_path / "lh_features").iterdir()) == ["second.npy"]
 
 
 def test_directories_and_urls_given_as_videos(saved, tmp_path, capsys):
     """Rows: a directory given as a video; a URL given as a video."""
-    root, videos = saved
-    folder = root / "videos"
-    assert cli_error(predict.main, predict_argv(root / "model", videos[0], folder), capsys) == (
+    videos = [saved.videos["first"], saved.videos["second"]]
+    folder = saved.video_folder
+    assert cli_error(predict.main, predict_argv(saved.hub_folder, videos[0], folder), capsys) == (
         f"error: {folder}: is a directory, not a video (adhvit-extract --videos takes a folder of videos)"
     )
     url = "https://example.com/v.mp4"
-    assert cli_error(predict.main, predict_argv(root / "model", url), capsys) == (
+    assert cli_error(predict.main, predict_argv(saved.hub_folder, url), capsys) == (
         f"error: {url}: URLs are not supported here; download the video and give its path"
     )
-    assert cli_error(extract_features.main, extract_argv(root / "model", url, tmp_path), capsys) == (
+    assert cli_error(extract_features.main, extract_argv(saved.hub_folder, url, tmp_path), capsys) == (
         f"error: {url}: URLs are not supported for --videos; download the video and give its path"
     )
     listing = tmp_path / "list.txt"
     listing.write_text(f"{videos[0]}\n{folder}\n")
-    assert cli_error(extract_features.main, extract_argv(root / "model", listing, tmp_path), capsys) == (
+    assert cli_error(extract_features.main, extract_argv(saved.hub_folder, listing, tmp_path), capsys) == (
         f"error: {listing}:2: {folder}: is a directory, not a video (adhvit-extract --videos takes a folder of videos)"
     )
 
 
 def test_out_that_is_a_file_is_refused_before_loading(saved, tmp_path, capsys):
-    """Row: adhvit-extract --out that is a file."""
-    root, videos = saved
+    """Row: adhvit-extract --output_dir that is a file."""
+    videos = [saved.videos["first"], saved.videos["second"]]
     (tmp_path / "out").write_text("")
-    assert cli_error(extract_features.main, extract_argv(root / "model", videos[0], tmp_path / "out"), capsys) == (
-        f"error: --out {tmp_path / 'out'}: is a file; give a folder for the outputs"
+    assert cli_error(extract_features.main, extract_argv(saved.hub_folder, videos[0], tmp_path / "out"), capsys) == (
+        f"error: --output_dir {tmp_path / 'out'}: is a file; give a folder for the outputs"
     )
 
 
 def test_predict_reports_an_undecodable_video_and_prints_the_others(saved, tmp_path, capsys):
     """Row: predict on a list with a video that cannot be decoded."""
-    root, videos = saved
+    videos = [saved.videos["first"], saved.videos["second"]]
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video" * 50)
-    argv = predict_argv(root / "model", videos[0], broken, videos[1], extra=["--batch_size", "2", "--json"])
+    argv = predict_argv(saved.hub_folder, videos[0], broken, videos[1], extra=["--batch_size", "2", "--json"])
     with pytest.raises(SystemExit) as exit_info:
         run_cli(predict.main, argv)
     assert exit_info.value.code == 1
     out, err = capsys.readouterr()
     printed = json.loads(out)
     # The broken video fails when it is opened, so the two others still make one batch.
-    expected = local_pipeline(root / "model")(videos, top_k=5, batch_size=2)
+    expected = local_pipeline(saved.hub_folder)(videos, top_k=5, batch_size=2)
     assert [entry["video"] for entry in printed] == [videos[0], str(broken), videos[1]]
     assert printed[0] == {"video": videos[0], **expected[0]} and printed[2] == {"video": videos[1], **expected[1]}
     assert printed[1]["error"].startswith(f"{broken}: cannot open video")
@@ -364,7 +343,7 @@ def test_predict_isolates_a_video_that_fails_mid_batch(saved, monkeypatch, capsy
     from adhvit_hf import pipeline_adhvit
     from adhvit_hf.data.decoding import VideoDecodeError
 
-    root, videos = saved
+    videos = [saved.videos["first"], saved.videos["second"]]
     real = pipeline_adhvit.read_view_frames
 
     def failing(video, processor):
@@ -373,7 +352,7 @@ def test_predict_isolates_a_video_that_fails_mid_batch(saved, monkeypatch, capsy
         return real(video, processor)
 
     monkeypatch.setattr(pipeline_adhvit, "read_view_frames", failing)
-    assert predict.main(predict_argv(root / "model", videos[1], videos[0], extra=["--batch_size", "2"])) == 1
+    assert predict.main(predict_argv(saved.hub_folder, videos[1], videos[0], extra=["--batch_size", "2"])) == 1
     out, err = capsys.readouterr()
     assert out.splitlines()[0] == videos[0]
     assert f"error: {videos[1]}: cannot decode frames (damaged)" in err.splitlines()
@@ -386,7 +365,7 @@ def test_extract_reports_a_decode_error_from_a_worker_in_one_line(saved, tmp_pat
     from adhvit_hf.data.decoding import VideoDecodeError
     from adhvit_hf.inference import features
 
-    root, videos = saved
+    videos = [saved.videos["first"], saved.videos["second"]]
     real, main_pid = features.open_video, os.getpid()
 
     def failing_in_workers(path, backend="auto"):
@@ -396,7 +375,7 @@ def test_extract_reports_a_decode_error_from_a_worker_in_one_line(saved, tmp_pat
 
     monkeypatch.setattr(features, "open_video", failing_in_workers)
     caplog.set_level(logging.INFO)
-    argv = extract_argv(root / "model", root / "videos", tmp_path, extra=["--num_workers", "1"])
+    argv = extract_argv(saved.hub_folder, saved.video_folder, tmp_path, extra=["--num_workers", "1"])
     assert extract_features.main(argv) == 1
     assert sorted(p.name for p in (tmp_path / "lh_features").iterdir()) == ["second.npy"]
     assert f"failed: {videos[0]}: cannot decode frames (damaged)" in caplog.messages
@@ -410,24 +389,22 @@ def test_short_video_predict_and_extract_use_evaluation_frames_and_warn(saved, t
 
     processor = AdhVitVideoProcessor(num_frames=4, sampling_rate=4, test_num_segment=1)
     assert window_frame_indices(3, 4, 4, stride=1).tolist() == processor.view_frame_indices(3).tolist() == [[0] * 4]
-    root, _ = saved
     video = write_video(tmp_path / "short.mp4", noise_frames(2))
     caplog.set_level(logging.WARNING)
     message = (
         f"{video}: 2 frame(s), shorter than one window (4 frames every 2: 7 frames); frames 0, 2, 4, ... are used and "
         "the last of them is repeated to fill the window"
     )
-    assert predict.main(predict_argv(root / "model", video)) == 0
-    assert extract_features.main(extract_argv(root / "model", video, tmp_path / "out")) == 0
+    assert predict.main(predict_argv(saved.hub_folder, video)) == 0
+    assert extract_features.main(extract_argv(saved.hub_folder, video, tmp_path / "out")) == 0
     assert [m for m in caplog.messages if "shorter than one window" in m] == [message, message]
 
 
 def test_predict_on_a_long_video_points_to_extract(saved, tmp_path, caplog):
     """Row: predict on a video much longer than its views cover."""
-    root, _ = saved
     video = write_video(tmp_path / "long.mp4", noise_frames(40))
     caplog.set_level(logging.WARNING)
-    assert predict.main(predict_argv(root / "model", video, extra=["--test_num_segment", "1"])) == 0
+    assert predict.main(predict_argv(saved.hub_folder, video, extra=["--test_num_segment", "1"])) == 0
     assert caplog.messages == [
         f"{video}: its 1 views cover 7 of its 40 frames and give one label per hand for the whole video; for what "
         "each hand does over time, adhvit-extract writes a per-frame timeline"

@@ -216,6 +216,7 @@ from adhvit_hf.data.decoding import open_video
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["adhvit_hf.cli.predict", "adhvit_hf"])
 def test_predicting_never_imports_matplotlib(module):
     script = f"import json, sys\nimport {module}\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('matplotlib'))))"
@@ -226,3 +227,19 @@ def test_predicting_never_imports_matplotlib(module):
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def test_tests_import_only_the_helpers_never_each_other_or_conftest():
+    """Shared test code lives in tests/helpers (fixtures in conftest.py, which pytest loads itself)."""
+    test_modules = {path.stem for path in TESTS_DIR.glob("*.py")}
+    crossings = []
+    for path in sorted([*TESTS_DIR.glob("*.py"), *(TESTS_DIR / "helpers").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            crossings += [f"{path.name}: {name}" for name in names if name.split(".")[0] in test_modules]
+    assert crossings == []

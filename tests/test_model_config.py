@@ -2,10 +2,11 @@
 import json
 
 import pytest
-from model_helpers import tiny_config
+from helpers.models import tiny_config
 from transformers import AutoConfig
 
 from adhvit_hf import AdhVitConfig, config_from_model_name
+from adhvit_hf.configuration_adhvit import NOT_SERIALIZED
 
 
 def test_defaults_follow_videomae_v2():
@@ -91,3 +92,16 @@ def test_unknown_model_name_lists_known_names():
     message = str(error.value)
     assert message.startswith("Unknown model name 'vit_tiny_patch16_224'; known names: vit_small_patch14_224,")
     assert "vit_giant_patch14_224_alternating" in message
+
+
+def test_videomae_decoder_fields_and_the_single_head_label_map_are_not_saved(tmp_path):
+    tiny_config().save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert not set(NOT_SERIALIZED) & set(saved)
+    assert saved["lh_id2label"] == {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"}
+    # A config.json written before still loads, its extra fields read and dropped at the next save.
+    old = {**saved, "decoder_hidden_size": 384, "norm_pix_loss": True, "id2label": {"0": "a", "1": "b"}}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    loaded = AdhVitConfig.from_pretrained(tmp_path)
+    assert loaded.decoder_hidden_size == 384 and loaded.lh_num_labels == 3 and loaded.rh_num_labels == 4
+    assert not set(NOT_SERIALIZED) & set(loaded.to_diff_dict())

@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from model_helpers import (
+from helpers.models import (
     reference_pooled_features,
     reference_sinusoid_table,
     tiny_config,
@@ -152,9 +152,9 @@ def test_help_shows_the_console_script_and_its_example(capsys):
     with pytest.raises(SystemExit):
         convert_main(["--help"])
     help_text = capsys.readouterr().out
-    assert help_text.startswith("usage: adhvit-convert [-h] --checkpoint CHECKPOINT --output-dir OUTPUT_DIR")
+    assert help_text.startswith("usage: adhvit-convert [-h] --checkpoint CHECKPOINT [--output_dir OUTPUT_DIR]")
     assert (
-        "    adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output-dir adhvit-base \\\n"
+        "    adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output_dir adhvit-base \\\n"
         "        --lh_num_labels 75 --rh_num_labels 75\n"
     ) in help_text
 

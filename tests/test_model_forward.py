@@ -4,12 +4,12 @@ import inspect
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import tiny_config, tiny_model, tiny_pixels
+from helpers.models import tiny_config, tiny_model, tiny_pixels
 from transformers import Trainer, TrainingArguments
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 
-from adhvit_hf import AdhVitForDualHandClassification, AdhVitModel, AdhVitOutput
+from adhvit_hf import AdhVitDualHandClassifierOutput, AdhVitForDualHandClassification, AdhVitModel, AdhVitOutput
 from adhvit_hf.modeling_adhvit import drop_path_rates
 
 
@@ -26,7 +26,7 @@ def pixels():
 def test_both_heads_shapes_and_pooled_feature(model, pixels):
     with torch.no_grad():
         output = model(pixels)
-    assert isinstance(output, AdhVitOutput)
+    assert isinstance(output, AdhVitDualHandClassifierOutput) and AdhVitOutput is AdhVitDualHandClassifierOutput
     assert output.loss is None
     assert output.lh_logits.shape == (2, 3)
     assert output.rh_logits.shape == (2, 4)

@@ -6,23 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_helpers import run_without_adhvit_hf, tiny_model, tiny_pixels
+from helpers.models import tiny_pixels
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
 from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification, modeling_adhvit
 
 
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    model = tiny_model()
-    folder = tmp_path_factory.mktemp("adhvit")
-    model.save_pretrained(folder)
-    return model, folder
-
-
 def test_round_trip_reproduces_every_tensor(saved, caplog):
-    model, folder = saved
+    model, folder = saved.model, saved.folder
     with caplog.at_level(logging.WARNING, logger="adhvit_hf"):
         loaded, info = AdhVitForDualHandClassification.from_pretrained(folder, output_loading_info=True)
     assert not [record for record in caplog.records if record.name.startswith("adhvit_hf")]  # no head is new
@@ -40,7 +32,7 @@ def test_round_trip_reproduces_every_tensor(saved, caplog):
 
 
 def test_saved_layout_matches_videomae(saved):
-    _, folder = saved
+    folder = saved.folder
     names = load_file(folder / "model.safetensors").keys()
     # same on-disk names as transformers' VideoMAE; the position table is not saved
     assert "videomae.encoder.layer.0.attention.attention.q_bias" in names
@@ -52,7 +44,7 @@ def test_saved_layout_matches_videomae(saved):
 
 def test_load_state_dict_of_saved_tensors_restores_the_attention_biases(saved):
     # Trainer's resume and load_best_model_at_end load the safetensors with load_state_dict(strict=False)
-    model, folder = saved
+    model, folder = saved.model, saved.folder
     fresh = AdhVitForDualHandClassification(model.config)
     result = fresh.load_state_dict(load_file(folder / "model.safetensors"), strict=False)
     assert result.unexpected_keys == [] and result.missing_keys == []
@@ -61,7 +53,7 @@ def test_load_state_dict_of_saved_tensors_restores_the_attention_biases(saved):
 
 
 def test_auto_classes_and_auto_map(saved):
-    model, folder = saved
+    model, folder = saved.model, saved.folder
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "adhvit"
     assert config["auto_map"] == {
@@ -77,36 +69,8 @@ def test_auto_classes_and_auto_map(saved):
         assert torch.equal(loaded.lh_classifier.weight, model.lh_classifier.weight)
 
 
-def test_remote_code_loads_without_adhvit_hf(saved, tmp_path):
-    model, folder = saved
-    pixels = tiny_pixels()
-    torch.save(pixels, tmp_path / "pixels.pt")
-    script = """
-        import torch
-        from transformers import AutoModel, AutoModelForVideoClassification
-        folder, work = sys.argv[1], sys.argv[2]
-        pixels = torch.load(work + "/pixels.pt", weights_only=True)
-        outputs = {}
-        for name, auto_class in (("model", AutoModel), ("video", AutoModelForVideoClassification)):
-            model = auto_class.from_pretrained(folder, trust_remote_code=True).eval()
-            assert type(model).__module__.startswith("transformers_modules."), type(model).__module__
-            with torch.no_grad():
-                output = model(pixels)
-            outputs[name] = (output.lh_logits, output.rh_logits)
-        torch.save(outputs, work + "/logits.pt")
-        """
-    result = run_without_adhvit_hf(script, [folder, tmp_path], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    remote = torch.load(tmp_path / "logits.pt", weights_only=True)
-    with torch.no_grad():
-        local = model(pixels)
-    for lh_logits, rh_logits in remote.values():
-        assert torch.equal(lh_logits, local.lh_logits)
-        assert torch.equal(rh_logits, local.rh_logits)
-
-
 def test_head_size_mismatch_raises_runtime_error_naming_the_head(saved):
-    _, folder = saved
+    folder = saved.folder
     for output_loading_info in (False, True):
         with pytest.raises(RuntimeError) as error:
             AdhVitForDualHandClassification.from_pretrained(
@@ -121,7 +85,7 @@ def test_head_size_mismatch_raises_runtime_error_naming_the_head(saved):
 
 
 def test_backbone_shape_mismatch_lists_the_tensors(saved):
-    _, folder = saved
+    folder = saved.folder
     with pytest.raises(RuntimeError) as error:
         AdhVitForDualHandClassification.from_pretrained(folder, intermediate_size=48)
     message = str(error.value)
@@ -131,7 +95,7 @@ def test_backbone_shape_mismatch_lists_the_tensors(saved):
 
 
 def test_ignore_mismatched_sizes_starts_a_new_head(saved):
-    model, folder = saved
+    model, folder = saved.model, saved.folder
     loaded, info = AdhVitForDualHandClassification.from_pretrained(
         folder, rh_num_labels=20, ignore_mismatched_sizes=True, output_loading_info=True
     )
@@ -148,7 +112,7 @@ def test_ignore_mismatched_sizes_starts_a_new_head(saved):
 
 
 def test_loading_info_names_missing_and_unexpected_tensors_by_model_name(saved, tmp_path):
-    model, folder = saved
+    model, folder = saved.model, saved.folder
     tensors = load_file(folder / "model.safetensors")
     kept = {
         name: tensor

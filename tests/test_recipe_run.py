@@ -8,13 +8,16 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-from conftest import TINY_MODEL
+from helpers.models import TINY_MODEL
 from transformers import TrainerCallback
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.data.demo import make_demo_dataset
 from adhvit_hf.training import build_datasets
 from adhvit_hf.training.original_flags import translate_original_args
+
+
+pytestmark = pytest.mark.slow
 
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "original_schedule.json").read_text())

@@ -39,8 +39,8 @@ def build_original_scheduler(flags: dict, epoch) -> tuple[torch.optim.Optimizer,
     from the original's flags the way main.py reads them."""
     global_batch = flags["batch_size"] * flags["update_freq"] * flags["world_size"]
     lr, min_lr = flags["lr"] * global_batch / 256, flags["min_lr"] * global_batch / 256
-    total = flags["epochs"] * epoch.schedule_updates
-    warmup = flags["warmup_steps"] if flags["warmup_steps"] > 0 else flags["warmup_epochs"] * epoch.schedule_updates
+    total = flags["epochs"] * epoch.schedule_steps
+    warmup = flags["warmup_steps"] if flags["warmup_steps"] > 0 else flags["warmup_epochs"] * epoch.schedule_steps
     weight_decay_end = flags["weight_decay"] if flags["weight_decay_end"] is None else flags["weight_decay_end"]
     params = [torch.nn.Parameter(torch.zeros(2, 2)), torch.nn.Parameter(torch.zeros(2))]
     optimizer = torch.optim.AdamW(
@@ -62,9 +62,9 @@ def build_original_scheduler(flags: dict, epoch) -> tuple[torch.optim.Optimizer,
 @pytest.mark.parametrize("name", CASES)
 def test_original_epoch_counts_the_lh_loader(name):
     expected, flags, epoch = fixture_case(name)
-    assert epoch.updates == expected["original_steps_per_epoch"]
-    assert epoch.schedule_updates == expected["schedule_steps_per_epoch"]
-    assert flags["epochs"] * epoch.updates == expected["total_steps"]
+    assert epoch.steps == expected["original_steps_per_epoch"]
+    assert epoch.schedule_steps == expected["schedule_steps_per_epoch"]
+    assert flags["epochs"] * epoch.steps == expected["total_steps"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -92,7 +92,7 @@ def test_hand_phases_restart_with_lh_each_epoch_as_the_original(name):
     expected, flags, epoch = fixture_case(name)
     # The original counts micro-batches; the cases switch on optimizer-step boundaries.
     steps_per_phase = flags["alternation_steps"] // flags["update_freq"]
-    schedule = build_schedule("fixed", steps_per_phase, 100, 100, original_epoch=epoch.updates)
+    schedule = build_schedule("fixed", steps_per_phase, 100, 100, original_epoch=epoch.steps)
     hands = [[schedule.hand_at(step)] * flags["update_freq"] for step in range(expected["total_steps"])]
     assert hands == expected["hand"]
     # each hand's data stream advances only on that hand's steps
@@ -105,7 +105,7 @@ def test_hand_phases_restart_with_lh_each_epoch_as_the_original(name):
 def test_unbalanced_epochs_skip_the_end_of_each_epochs_schedule():
     flags = original_flags(FIXTURE["unbalanced_lh_smaller"]["flags"])
     epoch = original_epoch(flags["n_lh"], flags["n_rh"], flags["batch_size"])
-    assert (epoch.updates, epoch.schedule_updates) == (7, 12)
+    assert (epoch.steps, epoch.schedule_steps) == (7, 12)
     assert [epoch.schedule_step(s) for s in (0, 6, 7, 13, 14)] == [0, 6, 12, 18, 24]
 
 

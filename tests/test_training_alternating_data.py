@@ -14,27 +14,27 @@ from adhvit_hf.training.trainer import labels_of_the_step
 
 
 def test_fixed_schedule_is_the_original_rule():
-    schedule = build_schedule("fixed", alternation_steps=3, lh_updates=4, rh_updates=5)
+    schedule = build_schedule("fixed", alternation_steps=3, lh_pass_steps=4, rh_pass_steps=5)
     assert [schedule.hand_at(s) for s in range(8)] == ["lh"] * 3 + ["rh"] * 3 + ["lh"] * 2
     assert all(schedule.hand_at(s) == ("lh", "rh")[(s // 3) % 2] for s in range(100))
-    assert schedule.updates_per_epoch == 9
+    assert schedule.steps_per_epoch == 9
     assert schedule.steps_of_hand_before("lh", 8) == 5
     assert schedule.steps_of_hand_before("rh", 8) == 3
 
 
 def test_proportional_schedule_covers_each_hand_once_per_epoch():
-    schedule = build_schedule("proportional", alternation_steps=5, lh_updates=30, rh_updates=10)
+    schedule = build_schedule("proportional", alternation_steps=5, lh_pass_steps=30, rh_pass_steps=10)
     assert (schedule.lh_steps, schedule.rh_steps) == (8, 3)  # 4 cycles of ceil(30 / 4) and ceil(10 / 4)
-    epoch = schedule.updates_per_epoch
+    epoch = schedule.steps_per_epoch
     assert schedule.steps_of_hand_before("lh", epoch) >= 30
     assert schedule.steps_of_hand_before("rh", epoch) >= 10
     assert schedule.steps_of_hand_before("lh", epoch) + schedule.steps_of_hand_before("rh", epoch) == epoch
 
 
 def test_joint_schedule_trains_both_hands():
-    schedule = build_schedule("joint", alternation_steps=50, lh_updates=3, rh_updates=7)
+    schedule = build_schedule("joint", alternation_steps=50, lh_pass_steps=3, rh_pass_steps=7)
     assert schedule.hand_at(5) is None
-    assert schedule.updates_per_epoch == 7
+    assert schedule.steps_per_epoch == 7
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_joint_schedule_trains_both_hands():
 )
 def test_schedule_rejects_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        build_schedule(lh_updates=2, rh_updates=2, **kwargs)
+        build_schedule(lh_pass_steps=2, rh_pass_steps=2, **kwargs)
 
 
 def keys_of(sampler, epoch):
@@ -60,7 +60,7 @@ def keys_of(sampler, epoch):
 def test_sampler_follows_the_schedule_and_accumulation_never_mixes_hands():
     sampler = AlternatingBatchSampler(10, 6, batch_size=2, alternation_steps=2, gradient_accumulation_steps=2)
     batches = keys_of(sampler, 0)
-    assert len(batches) == len(sampler) == sampler.schedule.updates_per_epoch * 2
+    assert len(batches) == len(sampler) == sampler.schedule.steps_per_epoch * 2
     for micro, batch in enumerate(batches):
         hands = {hand for hand, _, _ in batch}
         assert hands == {sampler.schedule.hand_at(micro // 2)}
@@ -113,7 +113,7 @@ def test_collator_routes_each_row_to_its_hands_labels():
 
 def test_collator_mixes_each_hand_among_itself_and_zeroes_the_others_targets():
     mixup = {
-        hand: ClipMixup(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0, num_classes=n)
+        hand: ClipMixup(mixup_alpha=1.0, cutmix_alpha=0.0, label_smoothing=0.0, num_labels=n)
         for hand, n in (("lh", 5), ("rh", 4))
     }
     items = [clip_item(3, "lh"), clip_item(1, "rh"), clip_item(0, "lh")]
@@ -135,7 +135,7 @@ def test_evaluation_items_keep_their_views_together():
 
 
 def test_label_smoothing_without_mixup_smooths_the_targets_and_keeps_the_clips():
-    smoothing_only = {"lh": ClipMixup(mixup_alpha=0.0, cutmix_alpha=0.0, label_smoothing=0.1, num_classes=5)}
+    smoothing_only = {"lh": ClipMixup(mixup_alpha=0.0, cutmix_alpha=0.0, label_smoothing=0.1, num_labels=5)}
     items = [clip_item(3, "lh"), clip_item(0, "lh")]
     batch = ClipCollator({"lh": 5, "rh": 4}, mixup=smoothing_only)(items)
     torch.testing.assert_close(batch["lh_labels"][0], torch.tensor([0.02, 0.02, 0.02, 0.92, 0.02]))

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import tiny_run_args
+from helpers.cli import tiny_run_args
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback, pipeline
 
@@ -36,6 +36,7 @@ def heads_equal(a, b):
     return all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_idle_head_stays_bit_identical(demo_data, tmp_path):
     recorder = HeadRecorder()
     argv = tiny_run_args(
@@ -59,6 +60,7 @@ def test_idle_head_stays_bit_identical(demo_data, tmp_path):
         assert not heads_equal(before[active], after[active]), f"step {step}: the active {active} head did not train"
 
 
+@pytest.mark.slow
 def test_joint_strategy_trains_both_heads_every_step(demo_data, tmp_path):
     recorder = HeadRecorder()
     run_havid.main(tiny_run_args(demo_data, tmp_path, alternation_strategy="joint", max_steps=4), callbacks=[recorder])
@@ -67,6 +69,7 @@ def test_joint_strategy_trains_both_heads_every_step(demo_data, tmp_path):
         assert not heads_equal(before["lh"], after["lh"]) and not heads_equal(before["rh"], after["rh"])
 
 
+@pytest.mark.slow
 def test_one_stream_trains_both_heads_on_the_left_hand_lists(demo_data, tmp_path):
     recorder = HeadRecorder()
     argv = [a for a in tiny_run_args(demo_data, tmp_path, max_steps=4, do_eval="True") if "rh_data_path" not in a]
@@ -81,6 +84,7 @@ def final_weights(output_dir):
     return load_file(os.path.join(output_dir, "model.safetensors"))
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(demo_data, tmp_path):
     augmenting = dict(
         aa="rand-m7-n4-mstd0.5-inc1",
@@ -109,6 +113,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(demo_data, tmp_pa
     assert not torch.equal(checkpoint["lh_classifier.weight"], full["lh_classifier.weight"])
 
 
+@pytest.mark.slow
 def test_per_hand_evaluation_and_prediction_reports(demo_data, tmp_path):
     results = run_havid.main(tiny_run_args(demo_data, tmp_path, do_eval="True", do_predict="True", max_steps=4))
     for prefix in ("eval", "test"):
@@ -141,6 +146,7 @@ def test_per_hand_evaluation_and_prediction_reports(demo_data, tmp_path):
     assert [p["label"] for p in prediction["left_hand"]] == [p["label"] for p in first["top_k"]]
 
 
+@pytest.mark.slow
 def test_original_eval_of_a_checkpoint_reproduces_its_evaluation(demo_data, tmp_path):
     trained = run_havid.main(
         tiny_run_args(demo_data, tmp_path / "run", max_steps=4, save_strategy="steps", save_steps=4, do_eval="True")
@@ -180,7 +186,7 @@ ORIGINAL_COMMAND = (
 
 def test_the_original_command_line_parses_with_the_original_meaning():
     model_args, data_args, training_args = run_havid.parse_args(ORIGINAL_COMMAND)
-    assert model_args.model == "vit_base_patch16_224_alternating"
+    assert model_args.architecture == "vit_base_patch16_224_alternating"
     assert model_args.finetune == "models/vit_b_k710_dl_from_giant.pth"
     assert (model_args.lh_num_labels, model_args.rh_num_labels, model_args.drop_path_rate) == (75, 75, 0.3)
     assert (data_args.lh_data_root, data_args.num_sample, data_args.test_num_segment) == ("/data/lh_v0", 2, 5)
@@ -219,6 +225,7 @@ def test_original_eval_resume_and_unknown_optimizer():
         translate_original_args(["--opt", "sgd"])
 
 
+@pytest.mark.slow
 def test_model_ema_is_saved_with_checkpoints_and_survives_a_resume(demo_data, tmp_path):
     ema = dict(model_ema="True", model_ema_decay=0.5, max_steps=6, save_strategy="steps", save_steps=3)
     run_havid.main(tiny_run_args(demo_data, tmp_path / "full", **ema))

@@ -5,6 +5,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from transformers import AutoModel
 
 
@@ -16,6 +17,7 @@ def readme_training_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_training_example_trains_evaluates_and_saves(demo_data, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     os.symlink(demo_data, tmp_path / "demo_data")

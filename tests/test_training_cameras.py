@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_run_args
+from helpers.cli import tiny_run_args
 from safetensors.torch import load_file
 from test_training_alternation import HeadRecorder, heads_equal
 from transformers import AutoModel

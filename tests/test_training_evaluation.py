@@ -10,10 +10,9 @@ import signal
 
 import pytest
 import torch
-from conftest import tiny_run_args
-from faults_helpers import ScoreByEpoch
+from helpers.callbacks import ScoreByEpoch
+from helpers.cli import cli_error, tiny_run_args
 from safetensors.torch import load_file
-from test_faults_inputs import cli_error
 from transformers import ProgressCallback
 
 from adhvit_hf.cli import run_havid
@@ -25,6 +24,7 @@ from adhvit_hf.training.trainer import AlternatingTrainer, best_epochs
 EPOCHS_OF_4_STEPS = dict(batch_size=8, per_device_eval_batch_size=4, eval_strategy="epoch", save_strategy="epoch")
 
 
+@pytest.mark.slow
 def test_best_epoch_is_saved_whatever_save_ckpt_freq_and_loaded_at_the_end(demo_data, tmp_path):
     output_dir = tmp_path / "out"
     argv = tiny_run_args(
@@ -68,6 +68,7 @@ def test_best_epochs_per_hand_and_of_the_mean():
     }
 
 
+@pytest.mark.slow
 def test_save_ckpt_freq_keeps_every_nth_epoch_and_the_last(demo_data, tmp_path):
     output_dir = tmp_path / "out"
     argv = tiny_run_args(demo_data, output_dir, num_train_epochs=3, save_ckpt_freq=2, **EPOCHS_OF_4_STEPS)
@@ -86,7 +87,7 @@ def test_bad_evaluation_videos_are_all_named_before_training(demo_data, tmp_path
     empty.write_bytes(b"")
     garbage.write_bytes(b"not a video at all" * 100)
     argv = tiny_run_args(data, tmp_path / "out", do_predict="True", eval_strategy="epoch")
-    error = cli_error(argv, capsys)
+    error = cli_error(run_havid.main, argv, capsys)
     assert error.startswith(f"error: 2 evaluation videos cannot be read: {garbage}: cannot open video (")
     assert error.endswith(f"; {empty}: video file is empty (0 bytes)")
     assert not (tmp_path / "out").exists() or not any(
@@ -117,6 +118,7 @@ class BarRecorder(ProgressCallback):
             BarRecorder.seen.append((self.prediction_bar.n, self.prediction_bar.total))
 
 
+@pytest.mark.slow
 def test_console_one_bar_per_hand_one_switch_summary_and_one_final_evaluation(
     demo_data, tmp_path, caplog, monkeypatch
 ):

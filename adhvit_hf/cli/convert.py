@@ -6,14 +6,14 @@ Convert a VideoMAE V2 `.pth` checkpoint (e.g. `vit_b_k710_dl_from_giant.pth`) in
 The folder holds the backbone and VideoMAE V2's evaluation preprocessing; the two hand heads are new, so the folder
 is a starting point for training (--model_name_or_path or --finetune) and for feature extraction.
 
-    adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output-dir adhvit-base \
+    adhvit-convert --checkpoint vit_b_k710_dl_from_giant.pth --output_dir adhvit-base \
         --lh_num_labels 75 --rh_num_labels 75
 """
 
 import argparse
 import logging
 
-from adhvit_hf.utils import positive_int, run_cli
+from adhvit_hf.utils import add_output_dir_argument, configure_logging, positive_int, require_output_dir, run_cli
 from adhvit_hf.videomae_v2 import convert_videomae_v2_checkpoint
 
 
@@ -22,7 +22,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="adhvit-convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--checkpoint", required=True, help="VideoMAE V2 .pth file (read with weights_only=True)")
-    parser.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="folder to write")
+    add_output_dir_argument(parser, "--output-dir", help="folder to write")
     parser.add_argument("--lh_num_labels", type=positive_int, default=75, help="classes of the left-hand head")
     parser.add_argument("--rh_num_labels", type=positive_int, default=75, help="classes of the right-hand head")
     parser.add_argument(
@@ -37,12 +37,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--model_key", default="model|module", help="|-separated keys that may wrap the state dict")
     parser.add_argument("--model_prefix", default="", help="prefix to strip from the checkpoint's tensor names")
-    return parser.parse_args(argv)
+    return require_output_dir(parser, parser.parse_args(argv))
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    configure_logging(logging.WARNING)
     logging.getLogger("adhvit_hf").setLevel(logging.INFO)
     overrides = {name: getattr(args, name) for name in ("lh_num_labels", "rh_num_labels", "image_size")}
     for name in ("num_frames", "num_attention_heads"):

@@ -2,7 +2,7 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """Per-frame ADH-ViT features and per-hand action timelines for whole (untrimmed) videos.
 
-    %(prog)s --model M --videos VIDEO_FOLDER_OR_LIST --out OUT [--stride S] [--batch_size B]
+    %(prog)s --model M --videos VIDEO_FOLDER_OR_LIST --output_dir OUT [--stride S] [--batch_size B]
 
 Writes, for every video <name>, the inputs of polyphony's semantic conditioning and action segmentation stages:
 OUT/shared_features/<name>.npy [hidden_size, T], OUT/lh_features/<name>.npy [lh_num_labels, T] and
@@ -22,7 +22,16 @@ from adhvit_hf.inference.cameras import list_camera_videos
 from adhvit_hf.inference.features import extract_features
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.videos import list_videos
-from adhvit_hf.utils import HelpFormatter, non_negative_int, positive_int, prepare_output_dir, run_cli
+from adhvit_hf.utils import (
+    HelpFormatter,
+    add_output_dir_argument,
+    configure_logging,
+    non_negative_int,
+    positive_int,
+    prepare_output_dir,
+    require_output_dir,
+    run_cli,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -34,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--videos", required=True, help="one video file, a folder of videos, or a text file with one video path a line"
     )
-    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    add_output_dir_argument(parser, "--out", help="output folder (created if needed)")
     parser.add_argument(
         "--stride",
         type=positive_int,
@@ -62,15 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    parser = build_parser()
+    return require_output_dir(parser, parser.parse_args(argv))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    configure_logging(logging.INFO)
     # Everything the user typed is checked before the model is loaded.
     videos = list_camera_videos(args.videos, args.cameras) if args.cameras else list_videos(args.videos)
-    prepare_output_dir(args.out)
+    prepare_output_dir(args.output_dir)
     device = resolve_device(args.device)
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
@@ -78,7 +88,7 @@ def main(argv=None) -> int:
         model,
         processor,
         videos,
-        args.out,
+        args.output_dir,
         stride=args.stride,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
@@ -91,7 +101,7 @@ def main(argv=None) -> int:
         len(summary["done"]),
         len(summary["skipped"]),
         len(summary["failed"]),
-        args.out,
+        args.output_dir,
     )
     for video in summary["failed"]:
         logger.error("failed: %s", summary["errors"][video])

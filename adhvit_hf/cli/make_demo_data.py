@@ -8,7 +8,7 @@ import time
 
 from adhvit_hf.data.demo import MOTIONS, make_demo_dataset
 from adhvit_hf.data.demo_cameras import make_camera_demo_dataset
-from adhvit_hf.utils import run_cli
+from adhvit_hf.utils import add_output_dir_argument, configure_logging, require_output_dir, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", required=True, help="Output folder (gets lh/, rh/ and videos/).")
+    add_output_dir_argument(parser, "--out", help="Output folder (gets lh/, rh/ and videos/).")
     parser.add_argument("--seed", type=int, default=0, help="Random seed; the same seed gives the same dataset.")
     parser.add_argument(
         "--cameras",
@@ -25,23 +25,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="Film the scene with this many synchronised cameras (2 or 3): videos/<camera>/ and {camera} lists, each "
         "hand hidden in one camera for most of every clip (train with configs/demo_cameras.json).",
     )
-    return parser.parse_args(argv)
+    return require_output_dir(parser, parser.parse_args(argv))
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    configure_logging(logging.INFO)
     started = time.perf_counter()
     if args.cameras is None:
-        sizes = make_demo_dataset(args.out, seed=args.seed)
+        sizes = make_demo_dataset(args.output_dir, seed=args.seed)
     else:
-        sizes = make_camera_demo_dataset(args.out, args.cameras, seed=args.seed)
+        sizes = make_camera_demo_dataset(args.output_dir, args.cameras, seed=args.seed)
     logger.info(
         "Wrote %d videos (%s) with %d classes per hand to %s in %.1f s",
         sum(sizes.values()),
         ", ".join(f"{split} {count}" for split, count in sizes.items()),
         len(MOTIONS),
-        args.out,
+        args.output_dir,
         time.perf_counter() - started,
     )
 

@@ -24,7 +24,7 @@ from adhvit_hf.inference.videos import check_video_path
 from adhvit_hf.inference.windows import short_video_message
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
 from adhvit_hf.processing_adhvit import processor_with_views
-from adhvit_hf.utils import HelpFormatter, positive_int, run_cli
+from adhvit_hf.utils import HelpFormatter, configure_logging, positive_int, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def classify(
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(format="%(levelname)s: %(message)s", level=logging.WARNING)
+    configure_logging(logging.WARNING)
     # Everything the user typed is checked before the model is loaded.
     videos = [str(check_video_path(video)) for video in args.videos]
     cameras = check_camera_names(args.cameras)

@@ -12,7 +12,7 @@ import os
 
 from adhvit_hf.data.cameras import has_camera_placeholder
 from adhvit_hf.data.havid import HAND_FOLDERS, find_hand_annotations, prepare_hand_lists, read_mapping
-from adhvit_hf.utils import UserInputError, run_cli
+from adhvit_hf.utils import UserInputError, configure_logging, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def check_same_mapping(camera_annotations: dict) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    configure_logging(logging.INFO)
     video_dir = args.video_dir or os.path.join(args.annotation_root, "videos")
     views = list(dict.fromkeys(args.view))
     if len(views) > 1 and not has_camera_placeholder(video_dir):

@@ -6,7 +6,7 @@ HA-ViD's videos are 1280x720 with long keyframe intervals, so a training clip de
 hundreds of frames before its first frame, at full size. Training crops 224 px from a short side of 256-320 px,
 so a one-time copy at `--short_side` makes every later epoch cheaper. The copy mirrors SRC's folder tree and file
 names and keeps every frame at the source's frame rate, so the `[start, end]` frame ranges of the clip lists stay
-valid with the data root pointed at DST; each copy's frame count is checked against its source and a copy whose
+valid with the data root pointed at the `--output_dir`; each copy's frame count is checked against its source and a copy whose
 count differs is refused. Audio is dropped.
 
 Encoder settings (libx264 through PyAV; its wheels ship libx264), measured with `benchmarks/resize_choices.py`
@@ -44,13 +44,14 @@ import argparse
 import logging
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from tqdm import tqdm
 
 from adhvit_hf.data.decoding import VideoDecodeError, count_frames, video_info
 from adhvit_hf.data.encoding import RESIZE_CRF, RESIZE_GOP_SIZE, even_resized_size, transcode
-from adhvit_hf.utils import atomic_write, run_cli
+from adhvit_hf.utils import add_output_dir_argument, atomic_write, configure_logging, require_output_dir, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("src", help="Folder with the original videos (searched recursively).")
-    parser.add_argument("dst", help="Folder for the copies; gets the same tree and file names.")
+    add_output_dir_argument(parser, help="Folder for the copies; gets the same tree and file names.")
+    parser.add_argument("dst", nargs="?", help=argparse.SUPPRESS)  # the output folder before --output_dir
     parser.add_argument(
         "--short_side",
         type=int,
@@ -77,6 +79,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--gop_size", type=int, default=RESIZE_GOP_SIZE, help="Keyframe interval of the copies.")
     parser.add_argument("--crf", type=int, default=RESIZE_CRF, help="x264 constant rate factor (lower: better).")
     args = parser.parse_args(argv)
+    if args.dst is not None:
+        if args.output_dir is not None:
+            parser.error(f"two output folders: {args.dst} and --output_dir {args.output_dir}")
+        print(
+            f"{parser.prog}: warning: the output folder as a second argument is deprecated, use --output_dir",
+            file=sys.stderr,
+        )
+        args.output_dir = args.dst
+    require_output_dir(parser, args)
     for name, low in (("short_side", 2), ("workers", 1), ("gop_size", 1)):
         if getattr(args, name) < low:
             parser.error(f"--{name} must be >= {low}, got {getattr(args, name)}")
@@ -156,12 +167,14 @@ def summary_lines(rows: list[dict]) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
-    src, dst = os.path.abspath(args.src), os.path.abspath(args.dst)
+    configure_logging(logging.INFO)
+    src, dst = os.path.abspath(args.src), os.path.abspath(args.output_dir)
     if not os.path.isdir(src):
         raise ValueError(f"{args.src}: no such folder")
     if dst == src or dst.startswith(src + os.sep):
-        raise ValueError(f"{args.dst}: must not be {args.src} or inside it (the copies would be converted again)")
+        raise ValueError(
+            f"--output_dir {args.output_dir}: must not be {args.src} or inside it (the copies would be converted again)"
+        )
     videos = find_videos(src)
     if not videos:
         raise ValueError(f"{args.src}: no videos ({', '.join(CONTAINERS)}) found")

@@ -15,10 +15,11 @@ import json
 import logging
 import os
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, field, fields, make_dataclass
+from typing import get_type_hints
 
 import transformers
-from transformers import HfArgumentParser, set_seed
+from transformers import HfArgumentParser, TrainingArguments, set_seed
 
 from adhvit_hf.training import (
     AlternatingTrainingArguments,
@@ -39,39 +40,81 @@ from adhvit_hf.training.original_flags import (
 from adhvit_hf.training.preemption import resume_message
 from adhvit_hf.training.reporting import write_prediction_reports
 from adhvit_hf.training.trainer import best_epochs
-from adhvit_hf.utils import run_cli
+from adhvit_hf.utils import configure_logging, run_cli
 
 
 logger = logging.getLogger(__name__)
 
 
+class TrainingFlagParser(HfArgumentParser):
+    """`HfArgumentParser` that keeps the argument groups it makes by title (`groups`), so flags can be added to them."""
+
+    def __init__(self, *args, **kwargs):
+        self.groups = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument_group(self, *args, **kwargs):
+        group = super().add_argument_group(*args, **kwargs)
+        self.groups[group.title] = group
+        return group
+
+
+def flag_group(title: str, names: list[str]) -> type:
+    """A plain dataclass of the `AlternatingTrainingArguments` fields `names` that HfArgumentParser lists under
+    `title` (its `_argument_group_name`); `parse_args` builds the one `AlternatingTrainingArguments` from both groups."""
+    hints = get_type_hints(AlternatingTrainingArguments)
+    spec = []
+    for spelled in fields(AlternatingTrainingArguments):
+        if spelled.name in names:
+            default = (
+                {"default": spelled.default}
+                if spelled.default is not MISSING
+                else {"default_factory": spelled.default_factory}
+            )
+            spec.append((spelled.name, hints[spelled.name], field(**default, metadata=spelled.metadata)))
+    return make_dataclass(title.title().replace(" ", ""), spec, namespace={"_argument_group_name": title})
+
+
+# Fields of `AlternatingTrainingArguments` that HF's `TrainingArguments` does not have, then HF's own (with the
+# defaults this package sets).
+HF_FIELDS = {spelled.name for spelled in fields(TrainingArguments)}
+OWN_TRAINING_FLAGS = flag_group(
+    "alternating training",
+    [f.name for f in fields(AlternatingTrainingArguments) if f.init and f.name not in HF_FIELDS],
+)
+HF_TRAINING_FLAGS = flag_group(
+    "Hugging Face TrainingArguments",
+    [f.name for f in fields(AlternatingTrainingArguments) if f.init and f.name in HF_FIELDS],
+)
+
+
 def build_parser() -> HfArgumentParser:
     """The parser, its help ordered for a reader: this package's flags by group, then HF's `TrainingArguments`."""
     program = sys.argv[0] if sys.argv[0].endswith(".py") else os.path.basename(sys.argv[0])
-    parser = HfArgumentParser(
-        (ModelArguments, DataArguments, AlternatingTrainingArguments),
+    dataclass_types = (ModelArguments, DataArguments, OWN_TRAINING_FLAGS, HF_TRAINING_FLAGS)
+    names = [spelled.name for dataclass_type in dataclass_types for spelled in fields(dataclass_type)]
+    assert len(names) == len(set(names)), "two argument dataclasses share a field name"
+    parser = TrainingFlagParser(
+        dataclass_types,
         prog=program,
         usage="%(prog)s [CONFIG.json] [--flag VALUE ...]",
         description=__doc__.splitlines()[0],
         epilog=original_flags_help(),
+        # `--no_X` below replaces HF's negation of a switch, whose help is a copy of the positive flag's
+        conflict_handler="resolve",
     )
-    own_training = set(vars(AlternatingTrainingArguments)["__annotations__"])
-    groups = [
-        (parser.add_argument_group("model"), {f.name for f in fields(ModelArguments)}),
-        (parser.add_argument_group("data and augmentation"), {f.name for f in fields(DataArguments)}),
-        (parser.add_argument_group("alternating training"), own_training),
-    ]
-    huggingface = parser.add_argument_group("Hugging Face TrainingArguments")
-    # HfArgumentParser puts every flag in the one default group; argparse has no public way to move an action.
-    for action in list(parser._optionals._group_actions):
-        if action.dest == "help":
-            continue
-        if action.option_strings[0] == f"--no_{action.dest}":
-            # HF copies the positive flag's help (and a default of its own) onto the negation.
-            action.help, action.default = f"Sets --{action.dest} to False.", argparse.SUPPRESS
-        group = next((g for g, names in groups if action.dest in names), huggingface)
-        parser._optionals._group_actions.remove(action)
-        group._group_actions.append(action)
+    for dataclass_type in dataclass_types:
+        group = parser.groups[dataclass_type._argument_group_name]
+        for spelled in fields(dataclass_type):
+            if spelled.default is True:
+                group.add_argument(
+                    f"--no_{spelled.name}",
+                    f"--no-{spelled.name.replace('_', '-')}",
+                    action="store_false",
+                    dest=spelled.name,
+                    default=argparse.SUPPRESS,
+                    help=f"Sets --{spelled.name} to False.",
+                )
     return parser
 
 
@@ -91,7 +134,10 @@ def parse_args(argv: list[str]):
     """A leading `.json` file gives the arguments; flags after it override them (original or HF names)."""
     if argv and argv[0].endswith(".json"):
         argv = [*json_to_argv(argv[0]), *argv[1:]]
-    return build_parser().parse_args_into_dataclasses(args=translate_original_args(argv))
+    model_args, data_args, own, huggingface = build_parser().parse_args_into_dataclasses(
+        args=translate_original_args(argv)
+    )
+    return model_args, data_args, AlternatingTrainingArguments(**vars(own), **vars(huggingface))
 
 
 def json_to_argv(path: str) -> list[str]:
@@ -115,7 +161,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     # ---- arguments ----
     model_args, data_args, training_args = parse_args(sys.argv[1:] if argv is None else argv)
     log_level = training_args.get_process_log_level()
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=log_level)
+    configure_logging(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     # Our own progress messages (resumes, skipped videos) show on the logging process.
     logging.getLogger("adhvit_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)

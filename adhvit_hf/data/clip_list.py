@@ -108,7 +108,7 @@ def _content_lines(path: str):
 def read_clip_list(
     list_path: str,
     data_root: str | None,
-    num_classes: int,
+    num_labels: int,
     hand: str,
     skip_missing: bool = False,
     video_subdir: str | None = None,
@@ -135,8 +135,8 @@ def read_clip_list(
         where = f"{list_path}:{line_number}"
         path, start, end, label = parse_clip_line(line, where)
         check_line_cameras(path, cameras, where)
-        if not 0 <= label < num_classes:
-            raise ClipListError(f"{where}: label {label} is out of range for {num_classes} classes")
+        if not 0 <= label < num_labels:
+            raise ClipListError(f"{where}: label {label} is out of range for {num_labels} classes")
         video = resolve_video_path(path, data_root, data_path, video_subdir, cameras)
         record = ClipRecord(video=video, start=start, end=end, label=label, hand=hand, source=where)
         absent = [path for path in camera_paths(video, cameras).values() if not os.path.isfile(path)]
@@ -163,10 +163,10 @@ def _id_list(ids: list[int]) -> str:
     return ", ".join(map(str, ids[:MAX_LISTED_MISSING])) + more
 
 
-def read_label_names(data_path: str, num_classes: int | None = None) -> dict[int, str] | None:
+def read_label_names(data_path: str, num_labels: int | None = None) -> dict[int, str] | None:
     """`{id: name}` from `<data_path>/labels.txt` (`id name` per line), or None when there is no such file.
 
-    The ids must be exactly 0 .. num_classes - 1 (0 .. the largest id when `num_classes` is None) and the names
+    The ids must be exactly 0 .. num_labels - 1 (0 .. the largest id when `num_labels` is None) and the names
     distinct: a `ClipListError` naming labels.txt lists the missing and extra ids, or the line of a repeated name
     (two ids of one name would make label2id map the name to only one of them).
     """
@@ -189,7 +189,7 @@ def read_label_names(data_path: str, num_classes: int | None = None) -> dict[int
                 "names must be distinct"
             )
         names[label_id], lines_of_names[name] = name, line_number
-    expected = set(range(num_classes if num_classes is not None else max(names, default=-1) + 1))
+    expected = set(range(num_labels if num_labels is not None else max(names, default=-1) + 1))
     missing, extra = sorted(expected - set(names)), sorted(set(names) - expected)
     if missing or extra or not names:
         problems = [f"missing ids {_id_list(missing)}"] if missing else []

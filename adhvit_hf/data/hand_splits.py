@@ -95,7 +95,7 @@ def count_ranges_past_end(
 def load_hand_splits(
     data_path: str,
     hand: str,
-    num_classes: int,
+    num_labels: int,
     data_root: str | None = None,
     skip_missing: bool = False,
     cameras: list[str] | None = None,
@@ -120,7 +120,7 @@ def load_hand_splits(
         records = read_clip_list(
             list_path,
             data_root,
-            num_classes,
+            num_labels,
             hand,
             skip_missing=skip_missing,
             video_subdir=ORIGINAL_VIDEO_FOLDERS[split],

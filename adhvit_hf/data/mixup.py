@@ -15,10 +15,10 @@ from ..configuration_adhvit import HANDS, IGNORE_INDEX
 from .transforms import seed_from
 
 
-def smoothed_one_hot(labels: torch.Tensor, num_classes: int, smoothing: float) -> torch.Tensor:
-    """(B,) int labels -> (B, num_classes) targets with `smoothing` spread evenly over all classes."""
-    off_value = smoothing / num_classes
-    targets = torch.full((labels.shape[0], num_classes), off_value, device=labels.device)
+def smoothed_one_hot(labels: torch.Tensor, num_labels: int, smoothing: float) -> torch.Tensor:
+    """(B,) int labels -> (B, num_labels) targets with `smoothing` spread evenly over all classes."""
+    off_value = smoothing / num_labels
+    targets = torch.full((labels.shape[0], num_labels), off_value, device=labels.device)
     return targets.scatter_(1, labels.view(-1, 1), 1.0 - smoothing + off_value)
 
 
@@ -33,7 +33,7 @@ class ClipMixup:
     """Mix a clip batch with its reversed self: the same lambda and the same CutMix box for every frame.
 
     Call with pixel_values (B, T, 3, H, W), labels (B,) and a generator; returns (mixed pixel_values, soft targets
-    (B, num_classes)). Only mode "batch" (one lambda per batch) is implemented.
+    (B, num_labels)). Only mode "batch" (one lambda per batch) is implemented.
     """
 
     def __init__(
@@ -45,7 +45,7 @@ class ClipMixup:
         switch_prob: float = 0.5,
         mode: str = "batch",
         label_smoothing: float = 0.1,
-        num_classes: int = 1000,
+        num_labels: int = 1000,
     ):
         if mode != "batch":
             raise ValueError(f"--mixup_mode {mode!r} is not supported; only 'batch' is implemented")
@@ -60,7 +60,7 @@ class ClipMixup:
         self.prob = prob
         self.switch_prob = switch_prob
         self.label_smoothing = label_smoothing
-        self.num_classes = num_classes
+        self.num_labels = num_labels
 
     def _draw(self, generator: torch.Generator) -> tuple[float, bool]:
         """(lambda, use_cutmix) for one batch."""
@@ -109,7 +109,7 @@ class ClipMixup:
             lam = 1.0 - (bottom - top) * (right - left) / float(height * width)
         elif lam < 1.0:
             mixed = pixel_values * lam + partner * (1.0 - lam)
-        targets = smoothed_one_hot(labels, self.num_classes, self.label_smoothing)
+        targets = smoothed_one_hot(labels, self.num_labels, self.label_smoothing)
         return mixed, targets * lam + targets.flip(0) * (1.0 - lam)
 
 

@@ -34,7 +34,7 @@ class AlternatingBatchSampler:
 
     Each hand has its own `DistributedSampler` (one replica without DDP), restarted with a new
     `set_epoch` each time that hand's data is exhausted; with `drop_last` (the original's loaders) a pass ends
-    before its last partial batch. One epoch is `schedule.updates_per_epoch` optimizer steps of
+    before its last partial batch. One epoch is `schedule.steps_per_epoch` optimizer steps of
     `gradient_accumulation_steps` micro-batches (`original_epoch` steps when given, see `build_schedule`), so
     accumulation never mixes hands.
     """
@@ -64,9 +64,9 @@ class AlternatingBatchSampler:
         }
         rounding = math.floor if drop_last else math.ceil
         self.batches_per_pass = {hand: rounding(s.num_samples / batch_size) for hand, s in self.samplers.items()}
-        updates = {hand: math.ceil(n / self.accumulation) for hand, n in self.batches_per_pass.items()}
+        steps = {hand: math.ceil(n / self.accumulation) for hand, n in self.batches_per_pass.items()}
         self.schedule: AlternationSchedule = build_schedule(
-            strategy, alternation_steps, updates["lh"], updates["rh"], original_epoch=original_epoch
+            strategy, alternation_steps, steps["lh"], steps["rh"], original_epoch=original_epoch
         )
         self._pass_cache: dict[str, tuple[int, list[int]]] = {}
 
@@ -74,7 +74,7 @@ class AlternatingBatchSampler:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.schedule.updates_per_epoch * self.accumulation
+        return self.schedule.steps_per_epoch * self.accumulation
 
     def _pass_indices(self, hand: str, data_pass: int) -> list[int]:
         cached = self._pass_cache.get(hand)
@@ -94,7 +94,7 @@ class AlternatingBatchSampler:
         ]
 
     def __iter__(self):
-        first_step = self.epoch * self.schedule.updates_per_epoch
+        first_step = self.epoch * self.schedule.steps_per_epoch
         for micro_batch in range(len(self)):
             step, micro = first_step + micro_batch // self.accumulation, micro_batch % self.accumulation
             hand = self.schedule.hand_at(step)

@@ -17,19 +17,25 @@ from .schedule import STRATEGIES
 
 logger = logging.getLogger(__name__)
 
+# `--optim` values: torch's AdamW, fused (the default) or not.
+OPTIMIZERS = ("adamw_torch_fused", "adamw_torch")
+
 
 @dataclass
 class ModelArguments:
     """Which model to build or load, and its regularisation."""
 
-    model: str = field(
+    _argument_group_name = "model"  # its title in --help (HfArgumentParser)
+
+    architecture: str = field(
         default="vit_base_patch16_224_alternating",
         metadata={
-            "help": "The original's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating])."
+            "help": "The original's architecture name (vit_{small,base,large,huge,giant}_patch16_224[_alternating]; "
+            "original: --model)."
         },
     )
     model_name_or_path: str | None = field(
-        default=None, metadata={"help": "A saved AdhVit folder or Hub repo to start from (overrides --model)."}
+        default=None, metadata={"help": "A saved AdhVit folder or Hub repo to start from (overrides --architecture)."}
     )
     finetune: str | None = field(
         default=None, metadata={"help": "VideoMAE V2 .pth checkpoint or HF VideoMAE folder for the backbone."}
@@ -45,7 +51,8 @@ class ModelArguments:
         default=0.0, metadata={"help": "Dropout before each head (original: --head_drop_rate)."}
     )
     init_scale: float = field(
-        default=0.001, metadata={"help": "Scale of the new heads' initial weights (VideoMAE V2)."}
+        default=0.001,
+        metadata={"help": "The original's --init_scale, kept in the config; as there, new hand heads do not use it."},
     )
     hidden_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout in the blocks (original: --drop)."})
     attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Original: --attn_drop_rate."})
@@ -70,6 +77,8 @@ class ModelArguments:
 @dataclass
 class DataArguments:
     """Where the clip lists are, and how clips are sampled and augmented (VideoMAE V2's options)."""
+
+    _argument_group_name = "data and augmentation"  # its title in --help (HfArgumentParser)
 
     lh_data_path: str = field(default=None, metadata={"help": "Folder with the LH train/val[/test]_list_video.txt."})
     rh_data_path: str | None = field(
@@ -102,7 +111,7 @@ class DataArguments:
         metadata={"help": "Area range of the random resized crop (VideoMAE V2's)."},
     )
     reprob: float = field(default=0.25, metadata={"help": "Random erasing probability."})
-    remode: str = field(default="pixel", metadata={"help": "Random erasing fill: pixel, rand or const."})
+    remode: str = field(default="pixel", metadata={"help": "Random erasing fill: pixel (noise) or const (zeros)."})
     recount: int = field(default=1, metadata={"help": "Random erasing: regions per clip."})
     mixup: float = field(default=0.8, metadata={"help": "Mixup alpha within each hand; 0 = off."})
     cutmix: float = field(default=1.0, metadata={"help": "CutMix alpha within each hand; 0 = off."})
@@ -111,7 +120,7 @@ class DataArguments:
     )
     mixup_prob: float = field(default=1.0, metadata={"help": "Probability of mixing a batch."})
     mixup_switch_prob: float = field(default=0.5, metadata={"help": "Probability of CutMix instead of mixup."})
-    mixup_mode: str = field(default="batch", metadata={"help": "batch, pair or elem: what shares one mix."})
+    mixup_mode: str = field(default="batch", metadata={"help": "Only batch: the whole batch shares one mix."})
     smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the targets."})
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
     decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
@@ -187,6 +196,16 @@ class AlternatingTrainingArguments(TrainingArguments):
     weight_decay_end: float | None = field(
         default=None, metadata={"help": "Weight decay at the end of a cosine from --weight_decay (default: constant)."}
     )
+    lr_scheduler_type: str = field(
+        default="cosine",
+        metadata={
+            "help": "Only cosine: the original's warmup + cosine of the LR and the weight decay, per optimizer step."
+        },
+    )
+    optim: str = field(
+        default="adamw_torch_fused",
+        metadata={"help": f"AdamW over layer-decay groups: {' or '.join(OPTIMIZERS)} (one kernel per group)."},
+    )
     original_schedule: bool = field(
         default=False,
         metadata={
@@ -232,7 +251,7 @@ class AlternatingTrainingArguments(TrainingArguments):
         default=True,
         metadata={"help": "bf16 autocast on GPUs with bf16 and on CPUs with AMX (see docs/benchmark.md)."},
     )
-    # Decoding overlaps the model step only in worker processes (scripts/benchmark.py: one worker decodes 4 training
+    # Decoding overlaps the model step only in worker processes (benchmarks/data.py: one worker decodes 4 training
     # clips/s of 720p video, where ViT-S 16x112 trains 6.4 clips/s on 2 CPU cores); persistent workers are not
     # forked again each epoch and evaluation (half the data time of a 16-clip demo epoch). Pin memory: HF's default.
     dataloader_num_workers: int = field(
@@ -243,6 +262,7 @@ class AlternatingTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        refuse_ignored_training_options(self)
         if self.dataloader_num_workers == 0:
             self.dataloader_persistent_workers = False  # the DataLoader refuses persistent workers without workers
         if not torch.cuda.is_available():
@@ -300,6 +320,39 @@ class AlternatingTrainingArguments(TrainingArguments):
             self.min_lr * scale,
         )
         self.base_lr = None
+
+
+def refuse_ignored_training_options(args: TrainingArguments) -> None:
+    """HF options `AlternatingTrainer` would otherwise ignore: each refused with what to use instead."""
+    # Strings on the command line, HF's enums once `TrainingArguments.__post_init__` ran (`dataclasses.replace`).
+    optim, scheduler = (getattr(value, "value", value) for value in (args.optim, args.lr_scheduler_type))
+    if optim not in OPTIMIZERS:
+        raise ValueError(
+            f"--optim {optim}: AlternatingTrainer builds AdamW over layer-wise LR decay groups (--layer_decay); "
+            f"use {' or '.join(OPTIMIZERS)}"
+        )
+    if args.optim_args:
+        raise ValueError("--optim_args is not used by AdamW here: set --adam_beta1, --adam_beta2, --adam_epsilon")
+    if scheduler != "cosine":
+        raise ValueError(
+            f"--lr_scheduler_type {scheduler}: the schedule is the original's warmup + cosine of the LR "
+            "and the weight decay (--warmup_epochs, --warmup_lr, --min_lr, --weight_decay_end); only cosine is supported"
+        )
+    if args.lr_scheduler_kwargs:
+        raise ValueError(
+            "--lr_scheduler_kwargs is not used by the warmup + cosine schedule: set --warmup_epochs, --warmup_lr, "
+            "--min_lr, --weight_decay_end"
+        )
+    if args.label_smoothing_factor:
+        raise ValueError(
+            f"--label_smoothing_factor {args.label_smoothing_factor}: each hand's loss is the model's; use --smoothing "
+            "(the original's label smoothing of each hand's targets)"
+        )
+    if args.auto_find_batch_size:
+        raise ValueError(
+            "--auto_find_batch_size: the alternating batch sampler and its schedule are built for one batch size; "
+            "give --per_device_train_batch_size (original: --batch_size)"
+        )
 
 
 def bf16_autocast_helps(use_cuda: bool) -> bool:

@@ -107,7 +107,7 @@ def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> Hand
 
 
 def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitForDualHandClassification:
-    """A saved model (`model_name_or_path`), or a new one by architecture name, with `finetune`'s backbone."""
+    """A saved model (`model_name_or_path`), or a new one by `architecture` name, with `finetune`'s backbone."""
     label_names = {
         hand: read_label_names(path, getattr(model_args, f"{hand}_num_labels"))
         for hand, path in (("lh", data_args.lh_data_path), ("rh", data_args.rh_data_path or data_args.lh_data_path))
@@ -135,7 +135,7 @@ def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitF
             name_or_path, attn_implementation=model_args.attn_implementation, **overrides
         )
     else:
-        config = config_from_model_name(model_args.model, **overrides)
+        config = config_from_model_name(model_args.architecture, **overrides)
         if model_args.config_overrides:
             config.update_from_string(model_args.config_overrides)
         model = AdhVitForDualHandClassification._from_config(
@@ -189,7 +189,7 @@ def build_mixup(data_args: DataArguments, num_labels: dict[str, int]) -> dict | 
             switch_prob=data_args.mixup_switch_prob,
             mode=data_args.mixup_mode,
             label_smoothing=data_args.smoothing,
-            num_classes=n,
+            num_labels=n,
         )
         for hand, n in num_labels.items()
     }
@@ -219,6 +219,9 @@ def build_trainer(
         evaluated += data.test.values()
     check_videos(evaluated, data_args.cameras)
     mixup = build_mixup(data_args, num_labels)
+    device_augmentation = (
+        DeviceAugmentation(data.train.transform.augment, mixup, num_labels) if data_args.device_augmentation else None
+    )
     trainer = AlternatingTrainer(
         model=model,
         args=training_args,
@@ -227,13 +230,14 @@ def build_trainer(
         data_collator=ClipCollator(num_labels, mixup=None if data_args.device_augmentation else mixup),
         processing_class=data.processor,
         callbacks=callbacks,
+        resume_checkpoint=checkpoint,
+        test_dataset=data.test,
+        device_augmentation=device_augmentation,
+        model_card_kwargs={"dataset_name": data_args.data_set},
+        cameras=data_args.cameras,
+        camera_fusion=data_args.camera_fusion,
+        camera_models=load_camera_models(model_args, data_args, training_args, model)
+        if model_args.camera_models
+        else None,
     )
-    trainer.resume_checkpoint = checkpoint
-    if data_args.device_augmentation:
-        trainer.device_augmentation = DeviceAugmentation(data.train.transform.augment, mixup, num_labels)
-    trainer.test_dataset = data.test
-    trainer.cameras, trainer.camera_fusion = data_args.cameras, data_args.camera_fusion
-    if model_args.camera_models:
-        trainer.camera_models = load_camera_models(model_args, data_args, training_args, model)
-    trainer.model_card_kwargs = {"dataset_name": data_args.data_set}
     return trainer

@@ -14,6 +14,7 @@ import os
 import pickle
 import shutil
 
+from transformers import TrainerCallback
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
@@ -194,34 +195,22 @@ def refuse_code_pickles(checkpoint: str):
         ) from None
 
 
+def is_unmarked_checkpoint(folder: str) -> bool:
+    """A `checkpoint-N` folder without its completion marker (being saved, or its save was killed)."""
+    return os.path.basename(folder).startswith(PREFIX_CHECKPOINT_DIR) and not is_complete_checkpoint(folder)
+
+
 class CompleteCheckpointMixin:
     """Put before `Trainer` in a subclass's bases: each checkpoint gets its marker before old ones are rotated.
 
     A killed save leaves a folder without the marker; `resolve_resume_checkpoint` skips it, and the next save
-    of the same step replaces it instead of writing over its stale files. Loading a checkpoint whose optimizer or
-    RNG file is a code-running pickle fails with a `CheckpointError` (transformers already loads with
-    `weights_only=True`).
+    of the same step replaces it instead of writing over its stale files. `Trainer._save_checkpoint` asks for the Hub
+    push before the EMA file and the marker exist: `HubPushMixin` holds it back (`marks_complete_checkpoints`) and it
+    goes once the checkpoint is marked.
     """
 
-    def _load_optimizer_and_scheduler(self, checkpoint) -> None:
-        with refuse_code_pickles(checkpoint):
-            super()._load_optimizer_and_scheduler(checkpoint)
-
-    def _load_rng_state(self, checkpoint) -> None:
-        with refuse_code_pickles(checkpoint):
-            super()._load_rng_state(checkpoint)
-
-    _deferred_push: str | None = None
-
-    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
-        # `Trainer._save_checkpoint` asks for the push before the EMA file and the marker exist: a pushed checkpoint
-        # would look complete on the Hub while it is not, so the push waits until `_save_checkpoint` marked it.
-        if os.path.basename(checkpoint_folder).startswith(PREFIX_CHECKPOINT_DIR) and not is_complete_checkpoint(
-            checkpoint_folder
-        ):
-            self._deferred_push = checkpoint_folder
-            return
-        super()._push_from_checkpoint(checkpoint_folder)
+    marks_complete_checkpoints = True
+    deferred_push: str | None = None
 
     def _save_checkpoint(self, model, trial) -> None:
         run_dir = self._get_output_dir(trial=trial)
@@ -244,9 +233,9 @@ class CompleteCheckpointMixin:
                 if hasattr(callback, "save_to_checkpoint"):
                     callback.save_to_checkpoint(folder)
             mark_checkpoint_complete(folder, self.state.global_step)
-        if self._deferred_push is not None:
-            pending, self._deferred_push = self._deferred_push, None
-            super()._push_from_checkpoint(pending)
+        if self.deferred_push is not None:
+            pending, self.deferred_push = self.deferred_push, None
+            self._push_from_checkpoint(pending)
         if self.args.should_save:
             # Stale folders of killed saves must not count towards save_total_limit and push out a complete one.
             for stale in list_checkpoints(run_dir)[1]:
@@ -258,10 +247,13 @@ class CompleteCheckpointMixin:
                 use_mtime=True,
             )
 
-    def _load_callback_state(self) -> None:
-        # Called right after a resumed run read trainer_state.json, whose best_model_checkpoint is the path of the
-        # folder where the run was saved (HF drops it when that path is gone, e.g. the folder was moved or copied).
-        super()._load_callback_state()
-        best = best_checkpoint(self.args.output_dir, self.state)
+
+class BestCheckpointPath(TrainerCallback):
+    """A resumed run's `state.best_model_checkpoint` is the path where the run was saved (HF drops it when that path is
+    gone, e.g. the folder was moved or copied); at the start of training it becomes the folder of the best step here.
+    """
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        best = best_checkpoint(args.output_dir, state)
         if best is not None and os.path.isdir(best):
-            self.state.best_model_checkpoint = best
+            state.best_model_checkpoint = best

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..publishing import add_remote_code, render_model_card, training_summary_from_args
+from .checkpoints import is_unmarked_checkpoint
 
 
 def trainer_metrics(trainer) -> dict[str, float]:
@@ -29,12 +30,17 @@ class HubPushMixin:
 
     model_card_kwargs: dict[str, Any] = {}
 
-    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        super()._save(output_dir, state_dict=state_dict)
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call=_internal_call)
         if self.args.should_save:
             add_remote_code(output_dir or self.args.output_dir)
 
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        # With `CompleteCheckpointMixin` a checkpoint goes to the Hub only once it is marked complete (it pushes it then):
+        # a pushed checkpoint must not look complete on the Hub while it is not.
+        if getattr(self, "marks_complete_checkpoints", False) and is_unmarked_checkpoint(checkpoint_folder):
+            self.deferred_push = checkpoint_folder
+            return
         if self.is_world_process_zero():
             add_remote_code(self.args.output_dir)
             self.create_model_card()

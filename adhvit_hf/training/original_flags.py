@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 # the original's command line but have nothing to do here (torchrun and accelerate set up DDP, every
 # evaluation is distributed, lists hold videos, not frame folders).
 ORIGINAL_FLAGS = {
+    "--model": "--architecture",
     "--lr": "--base_lr",
     "--batch_size": "--per_device_train_batch_size",
     "--update_freq": "--gradient_accumulation_steps",

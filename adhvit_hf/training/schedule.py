@@ -16,14 +16,14 @@ STRATEGIES = ("fixed", "proportional", "joint")
 class AlternationSchedule:
     """Phases of `lh_steps` then `rh_steps` optimizer steps, repeating; `joint` trains both every step.
 
-    `updates_per_epoch` is the length of one epoch in optimizer steps (see `build_schedule`). With
+    `steps_per_epoch` is the length of one epoch in optimizer steps (see `build_schedule`). With
     `restart_each_epoch` the phases start again with LH at every epoch, as the original's loop does; otherwise
     they run on across epochs.
     """
 
     lh_steps: int
     rh_steps: int
-    updates_per_epoch: int
+    steps_per_epoch: int
     joint: bool = False
     restart_each_epoch: bool = False
 
@@ -35,7 +35,7 @@ class AlternationSchedule:
         if self.joint:
             return None
         if self.restart_each_epoch:
-            step %= self.updates_per_epoch
+            step %= self.steps_per_epoch
         return "lh" if step % (self.lh_steps + self.rh_steps) < self.lh_steps else "rh"
 
     def steps_of_hand_before(self, hand: str, step: int) -> int:
@@ -43,8 +43,8 @@ class AlternationSchedule:
         if self.joint:
             return step
         if self.restart_each_epoch:
-            epochs, rest = divmod(step, self.updates_per_epoch)
-            lh_count = epochs * self._lh_steps_within(self.updates_per_epoch) + self._lh_steps_within(rest)
+            epochs, rest = divmod(step, self.steps_per_epoch)
+            lh_count = epochs * self._lh_steps_within(self.steps_per_epoch) + self._lh_steps_within(rest)
         else:
             lh_count = self._lh_steps_within(step)
         return lh_count if hand == "lh" else step - lh_count
@@ -56,58 +56,60 @@ class AlternationSchedule:
 
 
 def build_schedule(
-    strategy: str, alternation_steps: int, lh_updates: int, rh_updates: int, original_epoch: int | None = None
+    strategy: str, alternation_steps: int, lh_pass_steps: int, rh_pass_steps: int, original_epoch: int | None = None
 ) -> AlternationSchedule:
     """The schedule for a strategy, given how many optimizer steps one pass over each hand's data takes.
 
-    `original_epoch` (optimizer steps, see `OriginalEpoch.updates`) gives epochs that long instead, with the
+    `original_epoch` (optimizer steps, see `OriginalEpoch.steps`) gives epochs that long instead, with the
     phases restarting with LH at each epoch: the original's loop.
 
     Epoch length, in optimizer steps:
-    - fixed: `lh_updates + rh_updates`, so with balanced hands each hand sees its data about once per epoch.
+    - fixed: `lh_pass_steps + rh_pass_steps`, so with balanced hands each hand sees its data about once per epoch.
       (The original counts the LH loader only, so its epochs are about half as long: see `original_epoch`.)
     - proportional: phases scaled to the data sizes, about `alternation_steps` on average, so one epoch
       covers each hand's data once.
-    - joint: `max(lh_updates, rh_updates)`; every step carries a batch of each hand.
+    - joint: `max(lh_pass_steps, rh_pass_steps)`; every step carries a batch of each hand.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"alternation_strategy must be one of {STRATEGIES}, got {strategy!r}")
     if alternation_steps <= 0:
         raise ValueError(f"alternation_steps must be a positive number of optimizer steps, got {alternation_steps}")
-    if lh_updates <= 0 or rh_updates <= 0:
-        raise ValueError(f"each hand needs at least one batch of training data (lh: {lh_updates}, rh: {rh_updates})")
+    if lh_pass_steps <= 0 or rh_pass_steps <= 0:
+        raise ValueError(
+            f"each hand needs at least one batch of training data (lh: {lh_pass_steps}, rh: {rh_pass_steps})"
+        )
     if strategy == "joint":
-        schedule = AlternationSchedule(1, 1, max(lh_updates, rh_updates), joint=True)
+        schedule = AlternationSchedule(1, 1, max(lh_pass_steps, rh_pass_steps), joint=True)
     elif strategy == "fixed":
-        schedule = AlternationSchedule(alternation_steps, alternation_steps, lh_updates + rh_updates)
+        schedule = AlternationSchedule(alternation_steps, alternation_steps, lh_pass_steps + rh_pass_steps)
     else:
-        cycles = max(1, round((lh_updates + rh_updates) / (2 * alternation_steps)))
-        lh_steps, rh_steps = math.ceil(lh_updates / cycles), math.ceil(rh_updates / cycles)
+        cycles = max(1, round((lh_pass_steps + rh_pass_steps) / (2 * alternation_steps)))
+        lh_steps, rh_steps = math.ceil(lh_pass_steps / cycles), math.ceil(rh_pass_steps / cycles)
         schedule = AlternationSchedule(lh_steps, rh_steps, cycles * (lh_steps + rh_steps))
     if original_epoch is None:
         return schedule
     if original_epoch <= 0:
         raise ValueError(f"an epoch of the original needs at least one optimizer step, got {original_epoch}")
-    return replace(schedule, updates_per_epoch=original_epoch, restart_each_epoch=True)
+    return replace(schedule, steps_per_epoch=original_epoch, restart_each_epoch=True)
 
 
 @dataclass(frozen=True)
 class OriginalEpoch:
     """The original ADH-ViT's epoch, in optimizer steps, and where its LR and weight-decay schedules stand.
 
-    The original runs its LH loader (`drop_last`) once per epoch, whatever the RH size: `updates` steps. Its
-    schedules were built with `schedule_updates` = max(N_lh, N_rh) // global batch steps per epoch and are read
-    at `epoch * schedule_updates + step`, so with fewer LH than RH clips each epoch skips the schedule's last
-    `schedule_updates - updates` values. Both are equal when the hands are balanced.
+    The original runs its LH loader (`drop_last`) once per epoch, whatever the RH size: `steps` optimizer steps. Its
+    schedules were built with `schedule_steps` = max(N_lh, N_rh) // global batch steps per epoch and are read
+    at `epoch * schedule_steps + step`, so with fewer LH than RH clips each epoch skips the schedule's last
+    `schedule_steps - steps` values. Both are equal when the hands are balanced.
     """
 
-    updates: int
-    schedule_updates: int
+    steps: int
+    schedule_steps: int
 
     def schedule_step(self, step: int) -> int:
         """The index into the original's schedules of optimizer step `step`."""
-        epoch, step_in_epoch = divmod(step, self.updates)
-        return epoch * self.schedule_updates + step_in_epoch
+        epoch, step_in_epoch = divmod(step, self.steps)
+        return epoch * self.schedule_steps + step_in_epoch
 
 
 def original_epoch(
@@ -128,13 +130,13 @@ def original_epoch(
         if value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
     global_batch = batch_size * gradient_accumulation_steps * num_replicas
-    schedule_updates = max(lh_size, rh_size) // global_batch
+    schedule_steps = max(lh_size, rh_size) // global_batch
     lh_micro_batches = math.ceil(lh_size / num_replicas) // batch_size
-    updates = min(lh_micro_batches // gradient_accumulation_steps, schedule_updates)
-    if updates <= 0:
+    steps = min(lh_micro_batches // gradient_accumulation_steps, schedule_steps)
+    if steps <= 0:
         raise ValueError(
             f"the LH training list holds {lh_size} clips, fewer than one global batch of {global_batch} "
             f"(--batch_size {batch_size} x --update_freq {gradient_accumulation_steps} x {num_replicas} processes): "
             "the original's epoch (its LH loader, last partial batch dropped) would have no step"
         )
-    return OriginalEpoch(updates, schedule_updates)
+    return OriginalEpoch(steps, schedule_steps)

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 import evaluate
@@ -22,14 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from transformers import ProgressCallback, Trainer, TrainerCallback
-from transformers.trainer_utils import EvalPrediction, PredictionOutput, speed_metrics
+from transformers.trainer_utils import EvalPrediction, PredictionOutput, seed_worker, speed_metrics
 
 from ..configuration_adhvit import HANDS, IGNORE_INDEX
 from ..modeling_adhvit import hand_cross_entropy
 from ..pipeline_adhvit import check_model
 from .alternating_data import AlternatingBatchSampler
 from .camera_evaluation import camera_metrics, camera_predictions
-from .checkpoints import CheckpointError, CompleteCheckpointMixin
+from .checkpoints import BestCheckpointPath, CheckpointError, CompleteCheckpointMixin, refuse_code_pickles
 from .ema import ModelEmaCallback
 from .hub_push import HubPushMixin
 from .optim import CosineSchedule, CosineScheduler, create_adamw
@@ -60,15 +61,31 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
     counts as complete only once its marker is written (`CompleteCheckpointMixin`). SIGTERM/SIGINT save a checkpoint
     and stop (`self.preemption`); `--model_ema` keeps a weight average (`self.ema`). `adhvit_hf.training.build_trainer`
     builds one from the argument dataclasses.
+
+    Besides `Trainer`'s arguments: `resume_checkpoint`, the checkpoint `train()` continues from when given none
+    (`build_trainer` sets it from the output_dir rule); `test_dataset`, each hand's test set; `device_augmentation`
+    (--device_augmentation), the `DeviceAugmentation` that turns decoded uint8 batches into training batches;
+    `model_card_kwargs`, the model card's fields (`HubPushMixin`).
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(
+        self,
+        *args,
+        resume_checkpoint: str | None = None,
+        test_dataset: dict | None = None,
+        device_augmentation=None,
+        model_card_kwargs: dict | None = None,
+        cameras: list[str] | None = None,
+        camera_fusion: str = "mean",
+        camera_models: list | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        # The checkpoint `train()` continues from when given none (`build_trainer` sets it from the output_dir rule).
-        self.resume_checkpoint: str | None = None
-        self.test_dataset: dict | None = None
-        # --device_augmentation: the `DeviceAugmentation` that turns decoded uint8 batches into training batches.
-        self.device_augmentation = None
+        self.resume_checkpoint = resume_checkpoint
+        self.test_dataset = test_dataset
+        self.device_augmentation = device_augmentation
+        if model_card_kwargs is not None:
+            self.model_card_kwargs = model_card_kwargs
         self.preemption = PreemptionCallback()
         self.add_callback(self.preemption)
         self.ema = ModelEmaCallback(self.args.model_ema_decay) if self.args.model_ema else None
@@ -82,14 +99,14 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.replaced_videos: list[str] = []
         self.add_callback(ReplacedVideoReport(self.replaced_videos))
         self.add_callback(SamplerEpochSetter(self.batch_sampler))
+        self.add_callback(SaveNewBest())
+        self.add_callback(BestCheckpointPath())
         # Per hand since the last log: summed loss, correct clips, counted clips, micro-batches. Kept on the
         # device so the training loop never waits for the host before a logging step.
         self._hand_stats = {h: torch.zeros(4, device=self.args.device) for h in HANDS}
         self._last_hand = None
-        # Synchronised cameras (`build_trainer` sets them from --cameras, --camera_fusion, --camera_models).
-        self.cameras: list[str] | None = None
-        self.camera_fusion = "mean"
-        self.camera_models: list | None = None
+        # Synchronised cameras (--cameras, --camera_fusion, --camera_models; see camera_evaluation).
+        self.cameras, self.camera_fusion, self.camera_models = cameras, camera_fusion, camera_models
 
     # ---- data ----
 
@@ -100,13 +117,13 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         replicas = max(1, args.world_size)
         # The original counts its epoch on the LH loader, its schedules on the larger hand, its phases in micro-batches.
         self.original_epoch = (
-            original_epoch(*sizes, self._train_batch_size, args.gradient_accumulation_steps, replicas)
+            original_epoch(*sizes, args.train_batch_size, args.gradient_accumulation_steps, replicas)
             if args.original_schedule
             else None
         )
         return AlternatingBatchSampler(
             *sizes,
-            batch_size=self._train_batch_size,
+            batch_size=args.train_batch_size,
             strategy=args.alternation_strategy,
             alternation_steps=args.alternation_steps
             // (args.gradient_accumulation_steps if args.original_schedule else 1),
@@ -114,14 +131,15 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             num_replicas=replicas,
             rank=args.process_index,
             seed=args.data_seed if args.data_seed is not None else args.seed,
-            original_epoch=self.original_epoch.updates if self.original_epoch else None,
+            original_epoch=self.original_epoch.steps if self.original_epoch else None,
         )
 
     @property
-    def updates_per_epoch(self) -> int:
-        return self.schedule.updates_per_epoch
+    def steps_per_epoch(self) -> int:
+        return self.schedule.steps_per_epoch
 
     def get_train_dataloader(self) -> DataLoader:
+        """HF's training DataLoader options (`--dataloader_*`, its worker seeding) over the alternating batch sampler."""
         args = self.args
         workers = args.dataloader_num_workers
         dataloader = DataLoader(
@@ -132,6 +150,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             pin_memory=args.dataloader_pin_memory,
             persistent_workers=args.dataloader_persistent_workers and workers > 0,
             prefetch_factor=args.dataloader_prefetch_factor if workers > 0 else None,
+            multiprocessing_context=args.dataloader_multiprocessing_context if workers > 0 else None,
+            in_order=args.dataloader_in_order,
+            worker_init_fn=partial(seed_worker, num_workers=workers, rank=args.process_index),
         )
         dataloader = self.accelerator.prepare(dataloader)
         # The batch sampler is already rank-aware (one DistributedSampler per hand); accelerate's
@@ -151,11 +172,13 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         logger.info(
             "alternating training (%s): %d optimizer steps per epoch, hands switch every %d steps",
             self.args.alternation_strategy,
-            self.updates_per_epoch,
+            self.steps_per_epoch,
             self.args.alternation_steps,
         )
         try:
-            return super().train(resume_from_checkpoint=checkpoint, **kwargs)
+            # A checkpoint whose optimizer or RNG file is a code-running pickle fails in one line naming it.
+            with refuse_code_pickles(checkpoint if isinstance(checkpoint, str) else self.args.output_dir):
+                return super().train(resume_from_checkpoint=checkpoint, **kwargs)
         finally:
             # on_train_end is not reached when training raises: the signal handlers must not outlive training.
             self.preemption.restore_handlers()
@@ -219,24 +242,6 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             logs["weight_decay"] = max(group["weight_decay"] for group in groups)
         super().log(logs, start_time)
 
-    def _determine_best_metric(self, metrics, trial) -> bool:
-        is_new_best = super()._determine_best_metric(metrics=metrics, trial=trial)
-        if is_new_best and self.args.save_strategy != "no":
-            # The best weights are always on disk, whatever --save_ckpt_freq skips (the original writes
-            # checkpoint-best whenever it improves); HF decides on saving just after this, with these weights.
-            self.control.should_save = True
-        return is_new_best
-
-    def _evaluate(self, trial, ignore_keys_for_eval, *args, **kwargs):
-        try:
-            return super()._evaluate(trial, ignore_keys_for_eval, *args, **kwargs)
-        except Exception:
-            # HF evaluates before it saves: an evaluation error must not lose the epoch that was just trained.
-            if self.args.save_strategy != "no":
-                logger.error("evaluation at step %d failed; saving the trained weights first", self.state.global_step)
-                self._save_checkpoint(self.model, trial)
-            raise
-
     def create_optimizer(self, model=None):
         if self.optimizer is None:
             args = self.args
@@ -247,6 +252,7 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
                 layer_decay=args.layer_decay,
                 betas=(args.adam_beta1, args.adam_beta2),
                 eps=args.adam_epsilon,
+                fused=getattr(args.optim, "value", args.optim) == "adamw_torch_fused",
             )
         return self.optimizer
 
@@ -260,8 +266,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         if self.lr_scheduler is None:
             args = self.args
             epoch = self.original_epoch
-            steps_per_epoch = epoch.schedule_updates if epoch else self.updates_per_epoch
-            total = math.ceil(args.num_train_epochs * epoch.schedule_updates) if epoch else num_training_steps
+            steps_per_epoch = epoch.schedule_steps if epoch else self.steps_per_epoch
+            total = math.ceil(args.num_train_epochs * epoch.schedule_steps) if epoch else num_training_steps
             warmup = args.warmup_steps or round(args.warmup_epochs * steps_per_epoch)
             if isinstance(warmup, float) and warmup < 1:  # HF's warmup_steps may be a ratio
                 warmup = round(warmup * total)
@@ -365,6 +371,17 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         return None
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        try:
+            return self._evaluate_hands_and_log(eval_dataset, metric_key_prefix)
+        except Exception:
+            # HF evaluates before it saves: an evaluation error during training must not lose the epoch just trained.
+            if self.is_in_train and self.args.save_strategy != "no":
+                logger.error("evaluation at step %d failed; saving the trained weights first", self.state.global_step)
+                self._save_checkpoint(self.model, trial=None)
+            raise
+
+    def _evaluate_hands_and_log(self, eval_dataset, metric_key_prefix: str) -> dict[str, float]:
+        """`Trainer.evaluate` over both hands: metrics logged, `on_evaluate` called, memory metrics added."""
         self._memory_tracker.start()
         start_time = time.time()
         datasets = eval_dataset if eval_dataset is not None else dict.fromkeys(self.eval_dataset)
@@ -384,6 +401,27 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics)
         return metrics
+
+
+class SaveNewBest(TrainerCallback):
+    """The best weights are always on disk, whatever --save_ckpt_freq skips (the original writes checkpoint-best
+    whenever it improves).
+
+    `on_evaluate` comes before HF compares the metric with `state.best_metric` and decides on saving, so the same
+    comparison here asks for the save.
+    """
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if args.save_strategy == "no" or args.metric_for_best_model is None or not metrics:
+            return control
+        name = args.metric_for_best_model
+        value = metrics.get(name if name.startswith("eval_") else f"eval_{name}")
+        if value is not None and (
+            state.best_metric is None
+            or (value > state.best_metric if args.greater_is_better else value < state.best_metric)
+        ):
+            control.should_save = True
+        return control
 
 
 class EpochSaveFrequency(TrainerCallback):
@@ -414,7 +452,7 @@ class SamplerEpochSetter(TrainerCallback):
         self.batch_sampler = batch_sampler
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        self.batch_sampler.set_epoch(state.global_step // self.batch_sampler.schedule.updates_per_epoch)
+        self.batch_sampler.set_epoch(state.global_step // self.batch_sampler.schedule.steps_per_epoch)
 
 
 class ReplacedVideoReport(TrainerCallback):

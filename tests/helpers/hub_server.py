@@ -27,7 +27,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import huggingface_hub
-import pytest
 import yaml
 
 
@@ -284,26 +283,3 @@ class LocalHub:
     def commits(self, repo_id: str) -> list[Commit]:
         """The commits of `main`, oldest first (the first is the repo's initial commit)."""
         return list(self.store.history(repo_id))
-
-
-@pytest.fixture
-def local_hub(tmp_path, monkeypatch):
-    """A local Hub for one test. This process's `huggingface_hub` points at it; `hub.env` is for subprocesses.
-
-    The test fails if any request reached a route the local hub does not implement."""
-    from huggingface_hub import constants
-
-    with LocalHub(tmp_path / "hf_home") as hub:
-        for name, value in hub.env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf_home" / "hub"))
-        monkeypatch.setattr(
-            constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
-        )
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        import transformers.utils.hub as transformers_hub
-
-        monkeypatch.setattr(transformers_hub, "_hf_api", None)
-        yield hub
-        hub.check_routes()

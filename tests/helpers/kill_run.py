@@ -1,5 +1,5 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Runs `run_havid` and kills (or signals) itself at a chosen point: `python tests/faults_helpers.py WHEN:STEP ARGS...`.
+"""Runs `run_havid` and kills (or signals) itself at a chosen point: `python tests/helpers/kill_run.py WHEN:STEP ARGS...`.
 
 WHEN is `step` (at the end of optimizer step STEP), `save` (during the save of checkpoint-STEP, after its weights
 and before its optimizer state) or `marker` (after every file of checkpoint-STEP, before its completion marker);
@@ -7,47 +7,13 @@ and before its optimizer state) or `marker` (after every file of checkpoint-STEP
 """
 
 import os
-import signal
 import sys
 
-from transformers import Trainer, TrainerCallback
+from transformers import Trainer
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.training import checkpoints
-
-
-class ScoreByEpoch(TrainerCallback):
-    """Makes epoch k's validation mean top-1 `scores[k - 1]`, so the best epoch is known in advance."""
-
-    def __init__(self, scores):
-        self.scores = scores
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        metrics["eval_mean_top1"] = self.scores[round(state.epoch) - 1]
-
-
-def kill_self():
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-class KillAtStepEnd(TrainerCallback):
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            kill_self()
-
-
-class SignalDuringStep(TrainerCallback):
-    """Sends `signum` to this process as optimizer step `step` (counted from 1) begins: a scheduler's notice."""
-
-    def __init__(self, step: int, signum: int = signal.SIGTERM):
-        self.step, self.signum = step, signum
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step == self.step - 1:
-            os.kill(os.getpid(), self.signum)
+from helpers.callbacks import KillAtStepEnd, SignalDuringStep, kill_self
 
 
 def install_kill(when: str, step: int) -> list:

@@ -1,16 +1,19 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Tiny AdhVit configs and an independent VideoMAE V2 reference for the model tests."""
+"""The tiny architecture (spelled once, here), tiny saved models and an independent VideoMAE V2 reference."""
 
 import math
 import os
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from adhvit_hf import AdhVitConfig, AdhVitForDualHandClassification
+from adhvit_hf.processing_adhvit import AdhVitVideoProcessor
 
 
 TINY = dict(
@@ -25,10 +28,29 @@ TINY = dict(
     lh_num_labels=3,
     rh_num_labels=4,
 )
+# The same architecture as run_havid's --config_overrides (with --model vit_small_patch16_224 and --input_size 32).
+TINY_MODEL = ",".join(
+    f"{name}={TINY[name]}" for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+)
+LH_LABELS = {0: "grasp", 1: "screw", 2: "place"}
+RH_LABELS = {0: "hold", 1: "insert", 2: "push", 3: "idle"}
+# Matches the tiny model: 4 frames, 32 x 32 crops. Short side 32 keeps 32-px-high videos at their native size.
+TINY_PROCESSOR = dict(
+    num_frames=4, sampling_rate=2, test_num_segment=2, test_num_crop=3, short_side_size=32, crop_size=32
+)
 
 
 def tiny_config(**overrides) -> AdhVitConfig:
-    return AdhVitConfig(**{**TINY, **overrides})
+    """The tiny architecture; given `{hand}_id2label`, the hand's label count follows it."""
+    config = {**TINY, **overrides}
+    for hand in ("lh", "rh"):
+        if f"{hand}_id2label" in overrides and f"{hand}_num_labels" not in overrides:
+            del config[f"{hand}_num_labels"]
+    return AdhVitConfig(**config)
+
+
+def tiny_processor(**overrides) -> AdhVitVideoProcessor:
+    return AdhVitVideoProcessor(**{**TINY_PROCESSOR, **overrides})
 
 
 def tiny_model(seed: int = 0, **overrides) -> AdhVitForDualHandClassification:
@@ -158,13 +180,72 @@ def tiny_videomae_config(num_labels: int = 9):
     """A tiny stock transformers VideoMAE config (the architecture of `tiny_model`'s backbone)."""
     from transformers import VideoMAEConfig
 
+    architecture = (
+        "image_size",
+        "patch_size",
+        "num_frames",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+    )
     return VideoMAEConfig(
-        image_size=32,
-        patch_size=16,
-        num_frames=4,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
+        **{name: TINY[name] for name in architecture},
+        intermediate_size=TINY["intermediate_size"],
         num_labels=num_labels,
     )
+
+
+def save_tiny_model(folder, seed: int = 0, **processor_overrides):
+    """Saves a tiny AdhVit model (named labels, non-trivial heads) and its processor to `folder`."""
+    model = tiny_model(seed=seed, lh_id2label=LH_LABELS, rh_id2label=RH_LABELS)
+    model.save_pretrained(folder)
+    processor = tiny_processor(**processor_overrides)
+    processor.save_pretrained(folder)
+    return model, processor
+
+
+def save_stock_videomae(folder) -> None:
+    """A stock VideoMAE classification folder (tiny) with an ADH-ViT preprocessor config beside it."""
+    from transformers import VideoMAEForVideoClassification
+
+    VideoMAEForVideoClassification(tiny_videomae_config(num_labels=3)).save_pretrained(folder)
+    tiny_processor().save_pretrained(folder)
+
+
+class HalfBrightnessModel(nn.Module):
+    """Stands in for ADH-ViT on `two_hand_frames` videos, with outputs that are a known function of the frames.
+
+    Class 1 of a hand scores `10 * (f - 1/2)` and class 0 `-10 * (f - 1/2)`, where f is the fraction of the window's
+    frames whose half of the picture (left: left hand, right: right hand) is bright; the pooled feature is
+    (f_lh, f_rh). So a window is labelled "after the switch" exactly when most of its frames are.
+    """
+
+    def __init__(self, num_frames: int = 4):
+        super().__init__()
+        self.config = SimpleNamespace(
+            num_frames=num_frames,
+            lh_id2label={0: "before", 1: "after"},
+            rh_id2label={0: "before", 1: "after"},
+        )
+        self.register_buffer("anchor", torch.zeros(()))
+
+    @property
+    def device(self):
+        return self.anchor.device
+
+    @property
+    def dtype(self):
+        return self.anchor.dtype
+
+    def forward(self, pixel_values, hand=None):
+        width = pixel_values.shape[-1]
+        bright = {
+            "lh": (pixel_values[..., : width // 2].mean(dim=(2, 3, 4)) > 0).float().mean(dim=1),
+            "rh": (pixel_values[..., width // 2 :].mean(dim=(2, 3, 4)) > 0).float().mean(dim=1),
+        }
+        logits = {hand: torch.stack([-10 * (f - 0.5), 10 * (f - 0.5)], dim=1) for hand, f in bright.items()}
+        return SimpleNamespace(
+            pooled_output=torch.stack([bright["lh"], bright["rh"]], dim=1),
+            lh_logits=logits["lh"],
+            rh_logits=logits["rh"],
+        )

@@ -1,5 +1,5 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Tiny test videos whose frames say which index they are (importable by every test module)."""
+"""Tiny test videos: frames that say which index they are, noise, two hands that switch, odd and broken files."""
 
 from __future__ import annotations
 
@@ -104,3 +104,22 @@ def write_garbled_video(path) -> str:
     data[offsets[30] : offsets[30] + 300] = b"\xff" * 300
     path.write_bytes(bytes(data))
     return str(path)
+
+
+def write_video(path, frames: np.ndarray, fps: int = 10) -> str:
+    """Encodes uint8 frames (N, H, W, 3) losslessly in luma (crf 0) and returns the path as a string."""
+    write_mp4(str(path), frames, fps=fps, gop_size=4, crf=0)
+    return str(path)
+
+
+def noise_frames(num_frames: int, height: int = 32, width: int = 64, seed: int = 0) -> np.ndarray:
+    """Random uint8 frames (num_frames, height, width, 3)."""
+    return np.random.default_rng(seed).integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
+
+
+def two_hand_frames(num_frames: int, lh_switch: int, rh_switch: int, size: int = 32) -> np.ndarray:
+    """Grey frames whose left half turns white at frame `lh_switch` and right half at `rh_switch`."""
+    frames = np.full((num_frames, size, size, 3), 16, dtype=np.uint8)
+    frames[lh_switch:, :, : size // 2] = 240
+    frames[rh_switch:, :, size // 2 :] = 240
+    return frames
