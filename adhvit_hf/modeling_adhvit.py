@@ -558,7 +558,7 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
                 fusion,
                 None
                 if fused_features is None
-                else self.classifier(h)(fused_features).unflatten(0, (batch, num_views)),
+                else self.hand_classifier(h)(fused_features).unflatten(0, (batch, num_views)),
                 score,
             )
             for h in hands

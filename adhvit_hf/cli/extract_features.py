@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="CAMERA",
         help="synchronised cameras: --videos names them with {camera} (a video, a folder videos/{camera} or a list); "
-        "the fused outputs go to OUT as for one video, each camera's to OUT/cameras/<camera>/",
+        "the fused outputs go to --output_dir as for one video, each camera's to <output_dir>/cameras/<camera>/",
     )
     parser.add_argument(
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"

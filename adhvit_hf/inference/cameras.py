@@ -100,7 +100,7 @@ def fuse_camera_features(model, camera_features: dict) -> tuple:
         if model.config.camera_feature_fusion is None:
             logits[hand] = np.mean([getattr(f, hand) for f in fitted.values()], axis=0)
         else:
-            head = model.classifier(hand)
+            head = model.hand_classifier(hand)
             with torch.no_grad():
                 weight, bias = head.weight.detach().float().cpu(), head.bias.detach().float().cpu()
             logits[hand] = (weight @ fused_shared + bias[:, None]).numpy()
