@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo_data
 DEMO_OUT ?= demo_output
 
-.PHONY: demo test test-fast lint format venv benchmark clean
+.PHONY: demo app test test-fast lint format venv benchmark clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,13 @@ $(STAMP): constraints.txt setup.cfg pyproject.toml
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py --data_dir $(DEMO_DATA) --output_dir $(DEMO_OUT)
+
+# The web app on the model `make demo` trains (trained first when demo_output has none); HOST/PORT/STRIDE as flags.
+HOST ?= 127.0.0.1
+PORT ?= 7860
+app: $(STAMP)
+	test -f $(DEMO_OUT)/config.json || $(MAKE) demo
+	$(PY) -m adhvit_hf.app --model $(DEMO_OUT) --host $(HOST) --port $(PORT) $(if $(STRIDE),--stride $(STRIDE))
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15 tests

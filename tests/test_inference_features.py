@@ -11,7 +11,13 @@ from helpers.models import LH_LABELS, RH_LABELS, TINY_PROCESSOR, HalfBrightnessM
 from helpers.videos import noise_frames, two_hand_frames, write_video
 
 from adhvit_hf.data.decoding import open_video
-from adhvit_hf.inference.features import extract_features, output_paths
+from adhvit_hf.inference.features import (
+    extract_features,
+    frames_so_far,
+    iter_window_outputs,
+    output_paths,
+    plan_windows,
+)
 from adhvit_hf.inference.videos import list_videos
 from adhvit_hf.inference.windows import window_frame_indices
 from adhvit_hf.processing_adhvit import AdhVitVideoProcessor, processor_with_views
@@ -89,7 +95,9 @@ def test_timeline_json_matches_the_saved_logits(extracted):
         for segment in segments:
             run = frame_labels[segment["start_frame"] : segment["end_frame"] + 1]
             assert {labels[i] for i in run.tolist()} == {segment["label"]}
-            assert 0 < segment["mean_confidence"] <= 1
+            assert 0 < segment["confidence"] <= 1
+            assert segment["start_time"] == segment["start_frame"] / 10.0
+            assert segment["end_time"] == (segment["end_frame"] + 1) / 10.0
 
 
 @pytest.mark.parametrize("stride", [2, 5])
@@ -204,3 +212,17 @@ def test_list_videos_errors_name_the_source(tmp_path):
     (tmp_path / "twice.txt").write_text("x/a.mp4\ny/a.avi\n")
     with pytest.raises(ValueError, match="would both write outputs named 'a'"):
         list_videos(tmp_path / "twice.txt")
+
+
+def test_frames_so_far_are_the_final_values_of_the_frames_they_cover(extracted):
+    model, processor, video_dir, _, _ = extracted
+    windows = plan_windows(processor, video_dir / "assembly_01.mp4", stride=3)
+    batches = list(iter_window_outputs(model, processor, windows, batch_size=1))
+    final = frames_so_far(windows, torch.cat([batch["lh"] for batch in batches]))
+
+    assert final.shape == (3, 20) and len(batches) == len(windows) == 6
+    for done in range(1, len(windows)):
+        partial = frames_so_far(windows, torch.cat([batch["lh"] for batch in batches[:done]]))
+        last_centre = windows.centres[done - 1].item()
+        assert partial.shape[1] == int(last_centre) + 1
+        assert torch.equal(partial, final[:, : partial.shape[1]])

@@ -14,25 +14,52 @@ def test_timeline_segments_are_runs_of_the_arg_max_label():
     logits[2, 4:9] = 1.0
     logits[1, 9] = 3.0
 
-    segments = timeline_segments(logits, {0: "grasp", 1: "screw", 2: "place"})
+    segments = timeline_segments(logits, {0: "grasp", 1: "screw", 2: "place"}, fps=4.0)
 
     strong = torch.tensor([2.0, 0, 0]).softmax(0)[0]
     weak = torch.tensor([0, 0, 1.0]).softmax(0)[2]
     last = torch.tensor([0, 3.0, 0]).softmax(0)[1]
     assert segments == [
-        {"start_frame": 0, "end_frame": 3, "label": "grasp", "mean_confidence": pytest.approx(strong.item())},
-        {"start_frame": 4, "end_frame": 8, "label": "place", "mean_confidence": pytest.approx(weak.item())},
-        {"start_frame": 9, "end_frame": 9, "label": "screw", "mean_confidence": pytest.approx(last.item())},
+        {
+            "start_frame": 0,
+            "end_frame": 3,
+            "start_time": 0.0,
+            "end_time": 1.0,
+            "label": "grasp",
+            "confidence": pytest.approx(strong.item()),
+        },
+        {
+            "start_frame": 4,
+            "end_frame": 8,
+            "start_time": 1.0,
+            "end_time": 2.25,
+            "label": "place",
+            "confidence": pytest.approx(weak.item()),
+        },
+        {
+            "start_frame": 9,
+            "end_frame": 9,
+            "start_time": 2.25,
+            "end_time": 2.5,
+            "label": "screw",
+            "confidence": pytest.approx(last.item()),
+        },
     ]
 
 
-def test_mean_confidence_is_averaged_over_the_segment():
+def test_timeline_segments_without_a_frame_rate_have_no_times():
+    (segment,) = timeline_segments(torch.zeros(2, 3), {0: "a", 1: "b"}, fps=None)
+
+    assert (segment["start_time"], segment["end_time"], segment["end_frame"]) == (None, None, 2)
+
+
+def test_confidence_is_averaged_over_the_segment():
     logits = torch.tensor([[1.0, 3.0], [0.0, 0.0]])
 
-    (segment,) = timeline_segments(logits, {0: "a", 1: "b"})
+    (segment,) = timeline_segments(logits, {0: "a", 1: "b"}, fps=10.0)
 
     probabilities = logits.softmax(dim=0)[0]
-    assert segment["mean_confidence"] == pytest.approx(probabilities.mean().item())
+    assert segment["confidence"] == pytest.approx(probabilities.mean().item())
 
 
 def test_label_colours_are_distinct_for_up_to_seventy_labels():

@@ -6,7 +6,7 @@ For each video `<name>` (the file name without its extension) this writes, under
     shared_features/<name>.npy   float32 [hidden_size, T]    pooled (fc_norm-ed) backbone feature
     lh_features/<name>.npy       float32 [lh_num_labels, T]  left-hand head logits
     rh_features/<name>.npy       float32 [rh_num_labels, T]  right-hand head logits
-    timelines/<name>.json        per-hand segments (start_frame, end_frame, label, mean_confidence)
+    timelines/<name>.json        per-hand segments (start/end frame and time, label, confidence)
     timelines/<name>.png         both hands' timelines against time
 
 T is the video's frame count, so row t lines up with line t of a frame-wise `groundTruth/<name>.txt`; the window to
@@ -15,6 +15,7 @@ frame rule is in `adhvit_hf.inference.windows`. Every file is written atomically
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,82 @@ class WindowBatches(Dataset):
         return self.processor.preprocess_clip(frames)[0][inverse]
 
 
+@dataclass
+class VideoWindows:
+    """The sliding windows over one video: `indices` LongTensor [num_windows, num_frames] of frame indices."""
+
+    path: str
+    num_video_frames: int
+    fps: float
+    indices: torch.Tensor
+
+    @property
+    def centres(self) -> torch.Tensor:
+        return window_centres(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def plan_windows(processor, video_path: str | os.PathLike, stride: int | None = None) -> VideoWindows:
+    """The windows `extract_video_features` runs over `video_path`, every `stride` frames (default: the processor's
+    sampling_rate); raises `VideoDecodeError` naming a file that cannot be read. A video shorter than one window is
+    logged as a warning (it gets one window)."""
+    video_path = str(video_path)
+    num_video_frames, fps = video_info(video_path)[:2]
+    message = short_video_message(video_path, num_video_frames, processor.num_frames, processor.sampling_rate)
+    if message:
+        logger.warning(message)
+    indices = window_frame_indices(
+        num_video_frames, processor.num_frames, processor.sampling_rate, stride or processor.sampling_rate
+    )
+    return VideoWindows(video_path, num_video_frames, fps, indices)
+
+
+def iter_window_outputs(
+    model,
+    processor,
+    windows: VideoWindows,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    backend: str = "auto",
+    bf16: bool | None = None,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Runs `model` on `windows` batch by batch, one forward per window with both hands, and yields each batch's
+    results in window order as float32 CPU tensors {"shared": [B, hidden_size], "lh": [B, lh_num_labels],
+    "rh": [B, rh_num_labels]}. Only one batch of frames is decoded at a time.
+
+    `bf16`: bf16 autocast (None: on CUDA only). Raises `VideoDecodeError` when a batch cannot be decoded.
+    """
+    if processor.num_frames != model.config.num_frames:
+        raise ValueError(
+            f"The processor samples {processor.num_frames} frames per window but the model expects "
+            f"{model.config.num_frames} (config.num_frames)."
+        )
+    device = model.device
+    bf16 = device.type == "cuda" if bf16 is None else bf16
+    loader = DataLoader(
+        WindowBatches(
+            windows.path, windows.indices, processor_with_views(processor, test_num_crop=1), batch_size, backend
+        ),
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    model.eval()
+    for pixel_values in loader:
+        if isinstance(pixel_values, VideoDecodeError):
+            raise VideoDecodeError(str(pixel_values))
+        pixel_values = pixel_values.to(device, model.dtype, non_blocking=True)
+        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            outputs = model(pixel_values=pixel_values, hand=None)
+        yield {
+            "shared": outputs.pooled_output.float().cpu(),
+            "lh": outputs.lh_logits.float().cpu(),
+            "rh": outputs.rh_logits.float().cpu(),
+        }
+
+
 def extract_video_features(
     model,
     processor,
@@ -95,6 +172,7 @@ def extract_video_features(
     num_workers: int = 0,
     backend: str = "auto",
     progress: bool = True,
+    bf16: bool | None = None,
 ) -> VideoFeatures:
     """Runs `model` on sliding windows over a whole video, one forward per window with both hands.
 
@@ -108,49 +186,32 @@ def extract_video_features(
         num_workers: DataLoader workers decoding the next batches while the model runs.
         backend: decoder, "auto", "decord" or "pyav".
         progress: show a tqdm bar for the video.
+        bf16: bf16 autocast (None: on CUDA only).
 
     Returns:
         `VideoFeatures` with per-frame pooled features and per-hand logits.
     """
-    if processor.num_frames != model.config.num_frames:
-        raise ValueError(
-            f"The processor samples {processor.num_frames} frames per window but the model expects "
-            f"{model.config.num_frames} (config.num_frames)."
-        )
-    video_path = str(video_path)
-    num_video_frames, fps = video_info(video_path)[:2]
-    message = short_video_message(video_path, num_video_frames, processor.num_frames, processor.sampling_rate)
-    if message:
-        logger.warning(message)
-    windows = window_frame_indices(
-        num_video_frames, processor.num_frames, processor.sampling_rate, stride or processor.sampling_rate
-    )
-    device = model.device
-    loader = DataLoader(
-        WindowBatches(video_path, windows, processor_with_views(processor, test_num_crop=1), batch_size, backend),
-        batch_size=None,
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-    )
-    model.eval()
+    windows = plan_windows(processor, video_path, stride)
     results = {hand: [] for hand in FEATURE_FOLDERS}
-    with tqdm(total=len(windows), desc=Path(video_path).name, unit="window", disable=not progress) as bar:
-        for pixel_values in loader:
-            if isinstance(pixel_values, VideoDecodeError):
-                raise VideoDecodeError(str(pixel_values))
-            pixel_values = pixel_values.to(device, model.dtype, non_blocking=True)
-            with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
-                outputs = model(pixel_values=pixel_values, hand=None)
-            results["shared"].append(outputs.pooled_output.float().cpu())
-            results["lh"].append(outputs.lh_logits.float().cpu())
-            results["rh"].append(outputs.rh_logits.float().cpu())
-            bar.update(len(pixel_values))
-    centres = window_centres(windows)
-    per_frame = {
-        hand: windows_to_frames(torch.cat(values), centres, num_video_frames).numpy()
-        for hand, values in results.items()
-    }
-    return VideoFeatures(fps=fps, **per_frame)
+    with tqdm(total=len(windows), desc=Path(windows.path).name, unit="window", disable=not progress) as bar:
+        for batch in iter_window_outputs(model, processor, windows, batch_size, num_workers, backend, bf16):
+            for hand, values in batch.items():
+                results[hand].append(values)
+            bar.update(len(batch["lh"]))
+    per_frame = {hand: frames_so_far(windows, torch.cat(values)).numpy() for hand, values in results.items()}
+    return VideoFeatures(fps=windows.fps, **per_frame)
+
+
+def frames_so_far(windows: VideoWindows, window_values: torch.Tensor) -> torch.Tensor:
+    """Per-frame values [D, T'] from the results [n, D] of the first n windows of `windows`.
+
+    With every window done, T' is the video's frame count; before that, T' stops at the n-th window's centre, the last
+    frame whose value the windows still to come cannot change, so each frame's value is already the final one.
+    """
+    done = len(window_values)
+    centres = windows.centres[:done]
+    known = windows.num_video_frames if done == len(windows) else int(centres[-1].floor()) + 1
+    return windows_to_frames(window_values, centres, known)
 
 
 def output_paths(output_dir: str | os.PathLike, name: str) -> dict[str, Path]:
@@ -176,7 +237,8 @@ def write_video_outputs(
         save_npy(paths[hand], getattr(features, hand).astype(np.float32, copy=False))
     id2label = {"lh": config.lh_id2label, "rh": config.rh_id2label}
     segments = {
-        hand: timeline_segments(torch.from_numpy(getattr(features, hand)), id2label[hand]) for hand in id2label
+        hand: timeline_segments(torch.from_numpy(getattr(features, hand)), id2label[hand], features.fps)
+        for hand in id2label
     }
     save_json(
         paths["timeline_json"],

@@ -7,22 +7,25 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..configuration_adhvit import HAND_NAMES
 
 
-def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str]) -> list[dict]:
+def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str], fps: float | None) -> list[dict]:
     """Groups frame-wise predictions into segments.
 
     Args:
         frame_logits: class logits per frame, [num_labels, T] (the layout of `lh_features`/`rh_features`).
         id2label: label name per class id.
+        fps: the video's frame rate, for the times (None or 0 when unknown: the times are None).
 
     Returns:
         One dict per run of frames with the same arg-max class, in time order: `start_frame`, `end_frame` (both
-        inclusive), `label`, and `mean_confidence` (the mean softmax probability of that label over the run).
+        inclusive), `start_time`, `end_time` (seconds: the start of the first frame, the end of the last), `label`, and
+        `confidence` (the mean softmax probability of that label over the run).
     """
     probabilities = torch.as_tensor(frame_logits).double().softmax(dim=0)
     labels = probabilities.argmax(dim=0)
@@ -34,12 +37,21 @@ def timeline_segments(frame_logits: torch.Tensor, id2label: Mapping[int, str]) -
             {
                 "start_frame": start,
                 "end_frame": end - 1,
+                "start_time": start / fps if fps else None,
+                "end_time": end / fps if fps else None,
                 "label": id2label[label],
-                "mean_confidence": probabilities[label, start:end].mean().item(),
+                "confidence": probabilities[label, start:end].mean().item(),
             }
         )
         start = end
     return segments
+
+
+def labels_present(hand_segments: Mapping[str, list[dict]], label_order: Mapping[str, list[str]]) -> list[str]:
+    """The labels occurring in `hand_segments`, each hand's in class-id order (`label_order`), a label both hands
+    share listed once (HA-ViD's hands share one set): the legend of a timeline."""
+    occurring = {segment["label"] for segments in hand_segments.values() for segment in segments}
+    return list(dict.fromkeys(label for hand in hand_segments for label in label_order[hand] if label in occurring))
 
 
 # Qualitative palettes, most distinct first; a figure takes as many colours as it has labels, in this order.
@@ -61,6 +73,11 @@ def label_colours(labels: list[str]) -> dict[str, tuple]:
         extra = len(labels) - len(colours)
         colours += [colormaps["hsv"](i / extra) for i in range(extra)] if extra > 0 else []
     return dict(zip(labels, colours))
+
+
+def label_hex_colours(labels: list[str]) -> dict[str, str]:
+    """`label_colours` as CSS hex colours (the app's timelines use the picture's palette)."""
+    return {label: to_hex(colour) for label, colour in label_colours(labels).items()}
 
 
 # Lines of a segment label that fit in a bar (fontsize 7 in a bar 0.8 of a row high).
@@ -108,9 +125,7 @@ def plot_timelines(
     """
     scale = 1.0 / fps if fps else 1.0
     hands = list(hand_segments)
-    # Each hand's labels in class-id order, a label both hands share listed once (HA-ViD's hands share one set).
-    occurring = {segment["label"] for hand in hands for segment in hand_segments[hand]}
-    present = list(dict.fromkeys(label for hand in hands for label in label_order[hand] if label in occurring))
+    present = labels_present(hand_segments, label_order)
     colours = label_colours(present)
     legend_rows = -(-len(present) // LEGEND_COLUMNS)
     width = 12.0

@@ -1,7 +1,7 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
 """A local stand-in for the Hugging Face Hub, so push and pull tests run offline.
 
-`LocalHub` is a threaded stdlib HTTP server on 127.0.0.1 that answers only the model-repo routes the pinned
+`LocalHub` is a threaded stdlib HTTP server on 127.0.0.1 that answers only the model- and Space-repo routes the pinned
 `huggingface_hub` calls for `create_repo`, `upload_folder`/`create_commit`/`delete_file` (preupload, NDJSON commit,
 `/api/validate-yaml`), `model_info`, `hf_hub_download` and `snapshot_download` (recursive tree). Every commit is an
 immutable snapshot of path -> git blob oid, so old revisions stay downloadable; everything lives in memory.
@@ -31,6 +31,8 @@ import yaml
 
 
 USER = "local-user"
+# Repo type -> prefix of its ids in the store and its URLs (a model's id has none).
+REPO_TYPES = {"model": "", "space": "spaces/"}
 INITIAL_FILES = {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}
 
 
@@ -157,12 +159,19 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, route: str, body: bytes) -> bool:
         """Answers the request if its route is one the local hub implements; returns whether it was."""
-        store, repo = self.server.store, r"(?P<repo>[\w.-]+/[\w.-]+)"
+        store, repo = self.server.store, r"(?P<repo>(spaces/)?[\w.-]+/[\w.-]+)"
+        # The API routes of a Space repo are those of a model repo under api/spaces/; its files under spaces/.
+        route = re.sub(r"^api/spaces/", "api/models/spaces/", route)
         if method == "POST" and route == "api/repos/create":
             payload = json.loads(body)
             repo_id = f"{payload.get('organization') or USER}/{payload['name']}"
-            url = f"{self.server.endpoint}/{repo_id}"
-            store.create_repo(repo_id, url)
+            kind = payload.get("type") or "model"
+            if kind not in REPO_TYPES:
+                return False
+            if kind == "space" and not payload.get("sdk"):
+                raise HubError(HTTPStatus.BAD_REQUEST, "A Space needs an sdk (gradio, docker or static)")
+            url = f"{self.server.endpoint}/{REPO_TYPES[kind]}{repo_id}"
+            store.create_repo(REPO_TYPES[kind] + repo_id, url)
             return self._send_json({"url": url, "name": repo_id, "id": repo_id})
         if method == "POST" and route == "api/validate-yaml":
             errors = card_metadata_errors(json.loads(body)["content"])
