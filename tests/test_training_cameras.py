@@ -22,6 +22,7 @@ def camera_args(data, output_dir, **overrides):
     return tiny_run_args(data, output_dir, cameras=CAMERAS, **overrides)
 
 
+@pytest.mark.slow
 def test_pooled_cameras_alternate_freeze_the_idle_head_and_resume_exactly(camera_demo_data, tmp_path):
     recorder = HeadRecorder()
     # 8 clips per hand in batches of 4: 4 optimizer steps per epoch, hands switching every 2
@@ -39,6 +40,7 @@ def test_pooled_cameras_alternate_freeze_the_idle_head_and_resume_exactly(camera
         torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=1e-6, msg=name)
 
 
+@pytest.mark.slow
 def test_evaluation_scores_every_camera_and_reports_fused_and_per_camera(camera_demo_data, tmp_path):
     results = run_havid.main(camera_args(camera_demo_data, tmp_path, max_steps=2, do_eval="True", do_predict="True"))
     for prefix in ("eval", "test"):
@@ -60,6 +62,7 @@ def test_evaluation_scores_every_camera_and_reports_fused_and_per_camera(camera_
     assert 100.0 * sum(r["top_k"][0]["label"] == r["label"] for r in lh) / 3 == pytest.approx(results["test_lh_top1"])
 
 
+@pytest.mark.slow
 def test_feature_fusion_is_recorded_and_predicts_as_it_trained(camera_demo_data, tmp_path):
     recorder = HeadRecorder()
     argv = camera_args(
@@ -94,6 +97,7 @@ def test_camera_fusions():
         fuse_camera_scores(logits, "median")
 
 
+@pytest.mark.slow
 def test_single_camera_models_evaluate_as_one_fused_model(camera_demo_data, tmp_path):
     models = []
     for camera in CAMERAS[:2]:
