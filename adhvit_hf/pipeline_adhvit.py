@@ -317,7 +317,7 @@ class DualHandVideoClassificationPipeline(Pipeline):
                 )
             return frames[processor.view_frame_indices(frames.shape[0]).reshape(-1)]
         raise ValueError(
-            f"Expected a video path, URL, decoded uint8 frames (N, H, W, 3) or a dict of synchronised cameras' videos, "
+            "Expected a video path, URL or decoded uint8 frames (N, H, W, 3) (or a dict of synchronised cameras' videos), "
             f"got {type(video).__name__}."
         )
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
+from helpers.callbacks import HeadRecorder, heads_equal
 from helpers.cli import tiny_run_args
 from safetensors.torch import load_file
-from test_training_alternation import HeadRecorder, heads_equal
 from transformers import AutoModel
 
 from adhvit_hf.cli import run_havid
