@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from transformers import Pipeline
-from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, is_torchcodec_usable
 from transformers.video_utils import load_video
 
 from .processing_adhvit import processor_with_views
@@ -29,6 +29,8 @@ SCORE_CALLABLES = {
     "sigmoid": lambda logits: logits.sigmoid(),
     "none": lambda logits: logits,
 }
+# adhvit_hf.data.decoding.BACKENDS (this file may not import the package)
+DECODER_BACKENDS = ("auto", "decord", "pyav", "torchcodec")
 # Where a video cannot be read these are raised (decoders, file system, HTTP); anything else is a bug and propagates.
 READ_ERRORS = (ValueError, OSError, RuntimeError)
 
@@ -37,21 +39,31 @@ def is_url(video: str) -> bool:
     return video.startswith(("http://", "https://"))
 
 
-def read_view_frames(video_path: str, processor) -> torch.Tensor:
+def transformers_video_backend(backend: str) -> str:
+    """transformers' `load_video` backend for `backend`: "auto" is torchcodec where it loads (it turns rotated
+    videos as players do, as adhvit_hf's readers do), else PyAV (decord mis-sizes frames of some widths, e.g. 48 px,
+    at the native size)."""
+    if backend != "auto":
+        return backend
+    return "torchcodec" if is_torchcodec_usable("video") else "pyav"
+
+
+def read_view_frames(video_path: str, processor, backend: str = "auto") -> torch.Tensor:
     """Decodes the frames of all of `processor`'s evaluation views of a video file.
 
-    Uses adhvit_hf's decoder when the package is installed (decoding straight at the processor's resize size, as
-    evaluation does) and transformers' `load_video` otherwise and for http(s) URLs (downloaded whole, then
-    decoded). Returns uint8 (test_num_segment * num_frames, H, W, 3).
+    Uses adhvit_hf's decoder when the package is installed (`backend`: "auto", "decord", "pyav" or "torchcodec";
+    frames turned by the display matrix, resized by the processor) and transformers' `load_video` otherwise and for
+    http(s) URLs (downloaded whole, then decoded; see `transformers_video_backend`). Returns uint8
+    (test_num_segment * num_frames, H, W, 3); the processor resizes them either way.
     """
     try:
         from adhvit_hf.data.decoding import read_view_frames as read_with_adhvit_hf
     except ImportError:
         read_with_adhvit_hf = None
     if read_with_adhvit_hf is not None and not is_url(video_path):
-        return read_with_adhvit_hf(video_path, processor)
+        return read_with_adhvit_hf(video_path, processor, backend=backend)
 
-    # transformers' PyAV reader returns each requested frame once, so decode the distinct indices and expand after.
+    # transformers' readers return each requested frame once, so decode the distinct indices and expand after.
     inverse = None
 
     def distinct_view_indices(metadata, **kwargs):
@@ -60,9 +72,12 @@ def read_view_frames(video_path: str, processor) -> torch.Tensor:
         distinct, inverse = np.unique(indices.clip(0, metadata.total_num_frames - 1), return_inverse=True)
         return distinct.tolist()
 
-    # PyAV: decord mis-sizes frames of some widths (e.g. 48 px) when it decodes at the native size.
-    frames, _ = load_video(video_path, backend="pyav", sample_indices_fn=distinct_view_indices)
-    return torch.from_numpy(np.ascontiguousarray(frames))[torch.from_numpy(inverse.reshape(-1))]
+    loader = transformers_video_backend(backend)
+    frames, _ = load_video(video_path, backend=loader, sample_indices_fn=distinct_view_indices)
+    frames = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
+    if loader == "torchcodec":  # transformers' torchcodec reader gives (N, 3, H, W)
+        frames = frames.permute(0, 2, 3, 1)
+    return frames.contiguous()[torch.from_numpy(inverse.reshape(-1))]
 
 
 def check_camera_videos(videos: dict) -> None:
@@ -191,6 +206,7 @@ class DualHandVideoClassificationPipeline(Pipeline):
         function_to_apply=None,
         errors_per_item=None,
         camera_fusion=None,
+        backend=None,
     ):
         views = {
             "test_num_segment": test_num_segment,
@@ -212,6 +228,10 @@ class DualHandVideoClassificationPipeline(Pipeline):
         preprocess_params = {key: value for key, value in views.items() if value is not None}
         if errors_per_item is not None:
             preprocess_params["errors_per_item"] = errors_per_item
+        if backend is not None:
+            if backend not in DECODER_BACKENDS:
+                raise ValueError(f"backend must be one of {DECODER_BACKENDS}, got {backend!r}.")
+            preprocess_params["backend"] = backend
         postprocess_params = {}
         if top_k is not None:
             if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -246,6 +266,8 @@ class DualHandVideoClassificationPipeline(Pipeline):
             camera_fusion (`str`, *optional*, defaults to `"mean"`): for a dict of cameras, `"mean"` of the cameras'
                 scores or `"logit_sum"` (HA-ViD's combined view); a model trained with feature fusion fuses its
                 cameras' features instead, as in training.
+            backend (`str`, *optional*, defaults to `"auto"`): the video decoder, `"auto"`, `"decord"`, `"pyav"` or
+                `"torchcodec"` (as `--backend` of the command-line tools); also accepted by `pipeline(...)`.
 
         Returns:
             A dict `{"left_hand": [...], "right_hand": [...]}` per video (a list of them for a list input; a video of
@@ -280,14 +302,14 @@ class DualHandVideoClassificationPipeline(Pipeline):
             self._view_processors[key] = processor_with_views(self.video_processor, **settings)
         return self._view_processors[key]
 
-    def preprocess(self, video, errors_per_item=False, **settings):
+    def preprocess(self, video, errors_per_item=False, backend="auto", **settings):
         processor = self.view_processor(**settings)
         cameras = dict(video) if isinstance(video, dict) else None
         videos = cameras or {None: video}
         pixel_values = []
         for camera, camera_video in videos.items():
             try:
-                frames = self._view_frames(camera_video, processor)
+                frames = self._view_frames(camera_video, processor, backend)
             except READ_ERRORS as error:
                 if not errors_per_item or not isinstance(camera_video, str):
                     raise
@@ -302,12 +324,12 @@ class DualHandVideoClassificationPipeline(Pipeline):
         pixel_values = torch.stack(pixel_values, dim=1) if cameras else pixel_values[0]
         return {"pixel_values": pixel_values, "error": [None], "cameras": [tuple(cameras) if cameras else None]}
 
-    def _view_frames(self, video, processor) -> torch.Tensor:
+    def _view_frames(self, video, processor, backend: str = "auto") -> torch.Tensor:
         """The uint8 frames of all of `processor`'s views of one video (a path, URL or decoded frames)."""
         if isinstance(video, Path):
             video = str(video)
         if isinstance(video, str):
-            return read_view_frames(video, processor)
+            return read_view_frames(video, processor, backend)
         if isinstance(video, (np.ndarray, torch.Tensor)):
             frames = torch.as_tensor(video)
             if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:

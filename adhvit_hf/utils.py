@@ -51,6 +51,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs):
     try:
         os.fchmod(fd, permissions)
         with os.fdopen(fd, mode, **kwargs) as f:
+            f.temporary_path = tmp  # where the data is until the block ends, for a caller that checks it there
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -63,8 +63,7 @@ def test_window_results_sit_on_their_centre_frames(extracted):
     windows = window_frame_indices(20, processor.num_frames, processor.sampling_rate, stride=3)
     reader = open_video(video)
     single_crop = processor_with_views(processor, test_num_crop=1)
-    size = processor.decode_size(reader.height, reader.width)
-    clips = torch.stack([single_crop.preprocess_clip(reader.get_frames(w, size=size))[0] for w in windows])
+    clips = torch.stack([single_crop.preprocess_clip(reader.get_frames(w))[0] for w in windows])
     with torch.no_grad():
         outputs = model(pixel_values=clips)
 

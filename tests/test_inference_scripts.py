@@ -346,10 +346,10 @@ def test_predict_isolates_a_video_that_fails_mid_batch(saved, monkeypatch, capsy
     videos = [saved.videos["first"], saved.videos["second"]]
     real = pipeline_adhvit.read_view_frames
 
-    def failing(video, processor):
+    def failing(video, processor, backend="auto"):
         if video == videos[1]:
             raise VideoDecodeError(f"{video}: cannot decode frames (damaged)")
-        return real(video, processor)
+        return real(video, processor, backend)
 
     monkeypatch.setattr(pipeline_adhvit, "read_view_frames", failing)
     assert predict.main(predict_argv(saved.hub_folder, videos[1], videos[0], extra=["--batch_size", "2"])) == 1

@@ -17,7 +17,7 @@ at the end (exit status 1); the others are still processed.
 import argparse
 import logging
 
-from adhvit_hf.data.decoding import BACKENDS
+from adhvit_hf.data.decoding import add_backend_argument
 from adhvit_hf.inference.cameras import list_camera_videos
 from adhvit_hf.inference.features import extract_features
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )
-    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="video decoder")
+    add_backend_argument(parser)
     return parser
 
 

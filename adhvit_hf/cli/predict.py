@@ -17,7 +17,7 @@ import sys
 
 from adhvit_hf.configuration_adhvit import CAMERA_FUSIONS
 from adhvit_hf.data.cameras import check_camera_names
-from adhvit_hf.data.decoding import VideoDecodeError, open_video
+from adhvit_hf.data.decoding import VideoDecodeError, add_backend_argument, open_video
 from adhvit_hf.inference.cameras import check_camera_template
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.videos import check_video_path
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )
     parser.add_argument("--batch_size", type=positive_int, default=1, help="videos per forward pass")
+    add_backend_argument(parser)
     parser.add_argument(
         "--cameras",
         nargs="+",
@@ -101,11 +102,11 @@ def view_coverage_message(video: str, num_video_frames: int, processor) -> str |
     )
 
 
-def check_video(video: str, processor) -> str | None:
+def check_video(video: str, processor, backend: str = "auto") -> str | None:
     """Opens `video` and warns when it is shorter than one window or much longer than its views cover; returns the
     decoding error message, if any."""
     try:
-        num_video_frames = open_video(video).num_frames
+        num_video_frames = open_video(video, backend=backend).num_frames
     except VideoDecodeError as error:
         return str(error)
     for message in (
@@ -147,12 +148,12 @@ def main(argv=None) -> int:
     processor = processor_with_views(processor, **{key: value for key, value in views.items() if value is not None})
     # The installed adhvit_hf code runs, never the copies a shared model folder carries as remote code.
     classifier = DualHandVideoClassificationPipeline(
-        model=model, video_processor=processor, device=device, task=PIPELINE_TASK
+        model=model, video_processor=processor, device=device, task=PIPELINE_TASK, backend=args.backend
     )
     errors = {}
     for video in videos:
         for path in camera_videos[video].values() if cameras else [video]:
-            if video not in errors and (message := check_video(path, processor)):
+            if video not in errors and (message := check_video(path, processor, args.backend)):
                 errors[video] = message
     results = {video: errors[video] for video in videos if video in errors}
     readable = [video for video in videos if video not in errors]

@@ -6,8 +6,12 @@ HA-ViD's videos are 1280x720 with long keyframe intervals, so a training clip de
 hundreds of frames before its first frame, at full size. Training crops 224 px from a short side of 256-320 px,
 so a one-time copy at `--short_side` makes every later epoch cheaper. The copy mirrors SRC's folder tree and file
 names and keeps every frame at the source's frame rate, so the `[start, end]` frame ranges of the clip lists stay
-valid with the data root pointed at the `--output_dir`; each copy's frame count is checked against its source and a copy whose
-count differs is refused. Audio is dropped.
+valid with the data root pointed at the `--output_dir`. Every copy is H.264 in MP4, whatever the source's container
+(a.avi and b.webm give a.mp4 and b.mp4: lists that name them need the new suffix; the summary says how many); a
+source smaller than --short_side keeps its size; a rotated (phone) video is turned in the copy as players show it.
+Each copy is checked before it is moved into place: its frame count against its source, and frames read at random
+positions with --backend (the decoder training will use) against the same frames decoded in order; a copy that
+differs is refused. Audio is dropped.
 
 Encoder settings (libx264 through PyAV; its wheels ship libx264), measured with `benchmarks/resize_choices.py`
 on a 1280x720 30 fps synthetic stand-in (600 frames of moving block noise, GOP 250, 3 B-frames, 9.1 MB), copied at
@@ -47,17 +51,29 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+import numpy as np
+import torch
 from tqdm import tqdm
 
-from adhvit_hf.data.decoding import VideoDecodeError, count_frames, video_info
+from adhvit_hf.data.decoding import (
+    VideoDecodeError,
+    add_backend_argument,
+    count_frames,
+    decode_in_order,
+    open_video,
+    video_info,
+)
 from adhvit_hf.data.encoding import RESIZE_CRF, RESIZE_GOP_SIZE, even_resized_size, transcode
 from adhvit_hf.utils import add_output_dir_argument, atomic_write, configure_logging, require_output_dir, run_cli
 
 
 logger = logging.getLogger(__name__)
 
-# Suffix -> container format of the copy; the copy keeps its source's name so clip lists need no change.
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+# Video files by suffix; every copy is MP4 (H.264 in AVI gave decord wrong frames on random access).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp")
+COPY_SUFFIX = ".mp4"
+# Frames of each copy read back at random positions (with the first and the last) to check it.
+CHECKED_FRAMES = 8
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -78,6 +94,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Videos converted in parallel.")
     parser.add_argument("--gop_size", type=int, default=RESIZE_GOP_SIZE, help="Keyframe interval of the copies.")
     parser.add_argument("--crf", type=int, default=RESIZE_CRF, help="x264 constant rate factor (lower: better).")
+    add_backend_argument(parser)
     args = parser.parse_args(argv)
     if args.dst is not None:
         if args.output_dir is not None:
@@ -104,40 +121,62 @@ def find_videos(src: str) -> list[str]:
         found.extend(
             os.path.relpath(os.path.join(root, name), src)
             for name in sorted(files)
-            if os.path.splitext(name)[1].lower() in CONTAINERS and not name.startswith(".")
+            if os.path.splitext(name)[1].lower() in VIDEO_SUFFIXES and not name.startswith(".")
         )
     return found
 
 
-def convert_one(source: str, target: str, short_side: int, gop_size: int, crf: int) -> dict:
+def copy_name(relative: str) -> str:
+    """The copy's path for a source path (relative to SRC): the same, with the suffix .mp4 (.MP4 stays)."""
+    stem, suffix = os.path.splitext(relative)
+    return relative if suffix.lower() == COPY_SUFFIX else stem + COPY_SUFFIX
+
+
+def check_copy(source: str, copy_path: str, num_frames: int, backend: str) -> None:
+    """Refuse a copy whose frames, read at random positions with `backend`, differ from the same frames decoded
+    in order (what a clip's frame range means), or whose frame count differs from its source's."""
+    copied = count_frames(copy_path)
+    if copied != num_frames:
+        raise VideoDecodeError(f"{source}: the copy has {copied} frames but the source has {num_frames}; not written")
+    generator = np.random.default_rng(num_frames)
+    wanted = sorted({0, num_frames - 1, *generator.integers(0, num_frames, CHECKED_FRAMES - 2).tolist()})
+    in_order = decode_in_order(copy_path, wanted)
+    order = generator.permutation(len(wanted))  # out of order, as training asks for clips
+    reader = open_video(copy_path, backend=backend)
+    for slot, frame in zip(order, reader.get_frames([wanted[slot] for slot in order])):
+        if not torch.equal(frame, in_order[slot]):
+            raise VideoDecodeError(
+                f"{source}: the copy's frame {wanted[slot]} read with {reader.backend} differs from the same frame "
+                "decoded in order; not written"
+            )
+
+
+def convert_one(source: str, target: str, short_side: int, gop_size: int, crf: int, backend: str = "auto") -> dict:
     """Convert one video (run in a worker process); returns its summary row, with "error" set when it failed."""
     row = {"source": source, "status": "failed", "frames": 0, "seconds": 0.0, "bytes_in": 0, "bytes_out": 0}
     try:
         row["bytes_in"] = os.path.getsize(source)
-        num_frames, fps, height, width = video_info(source)
+        # transcode decodes with PyAV: the source is counted by the same decoder
+        num_frames, fps, height, width = video_info(source, backend="pyav")
+        size = even_resized_size(height, width, short_side)
+        row["kept_size"] = size == (height, width)
         if os.path.exists(target):
-            copy = video_info(target)
-            if (copy.num_frames, copy.height, copy.width) != (
-                num_frames,
-                *even_resized_size(height, width, short_side),
-            ):
+            copy = video_info(target, backend=backend)
+            if (copy.num_frames, copy.height, copy.width) != (num_frames, *size):
                 raise VideoDecodeError(
                     f"{target}: exists but is not a {short_side}-pixel copy of {source} with {num_frames} frames; "
                     "remove it to convert again"
                 )
             row["status"] = "skipped"
         else:
-            fmt = CONTAINERS[os.path.splitext(target)[1].lower()]
             with atomic_write(target, "w+b") as file:
-                written = transcode(source, file, short_side, gop_size=gop_size, crf=crf, container_format=fmt)
+                written = transcode(source, file, short_side, gop_size=gop_size, crf=crf)
                 file.flush()
-                file.seek(0)
-                copied = count_frames(file)
-                if not num_frames == written == copied:
+                if written != num_frames:
                     raise VideoDecodeError(
-                        f"{source}: the copy has {copied} frames (decoded {written}) but the source has "
-                        f"{num_frames}; not written"
+                        f"{source}: decoded {written} frames but the source has {num_frames}; not written"
                     )
+                check_copy(source, file.temporary_path, num_frames, backend)
             row["status"] = "converted"
         row.update(frames=num_frames, seconds=num_frames / fps if fps else 0.0, bytes_out=os.path.getsize(target))
     except VideoDecodeError as error:
@@ -161,6 +200,16 @@ def summary_lines(rows: list[dict]) -> list[str]:
             f"frames; size {size_in:.2f} GiB -> {size_out:.2f} GiB"
         ),
     ]
+    renamed = [row for row in done if copy_name(row["source"]) != row["source"]]
+    if renamed:
+        suffixes = ", ".join(sorted({os.path.splitext(row["source"])[1] for row in renamed}))
+        lines.append(
+            f"{len(renamed)} copies are named {COPY_SUFFIX} where the source is {suffixes}: clip lists that name "
+            f"those sources need the {COPY_SUFFIX} name with the data root at the copies"
+        )
+    kept = sum(row.get("kept_size", False) for row in done)
+    if kept:
+        lines.append(f"{kept} video(s) already had a short side <= --short_side and kept their size (never upscaled)")
     lines += [f"failed: {row['error']}" for row in rows if row["status"] == "failed"]
     return lines
 
@@ -177,9 +226,26 @@ def main(argv=None) -> int:
         )
     videos = find_videos(src)
     if not videos:
-        raise ValueError(f"{args.src}: no videos ({', '.join(CONTAINERS)}) found")
+        raise ValueError(f"{args.src}: no videos ({', '.join(VIDEO_SUFFIXES)}) found")
+    sources_of = {}
+    for rel in videos:
+        sources_of.setdefault(copy_name(rel), []).append(rel)
+    for copy, sources in sources_of.items():
+        if len(sources) > 1:
+            raise ValueError(
+                f"{' and '.join(os.path.join(args.src, rel) for rel in sources)} would both be copied to "
+                f"{os.path.join(args.output_dir, copy)}; rename one of them"
+            )
     jobs = [
-        (os.path.join(src, rel), os.path.join(dst, rel), args.short_side, args.gop_size, args.crf) for rel in videos
+        (
+            os.path.join(src, rel),
+            os.path.join(dst, copy_name(rel)),
+            args.short_side,
+            args.gop_size,
+            args.crf,
+            args.backend,
+        )
+        for rel in videos
     ]
     progress = tqdm(total=len(jobs), unit="video", desc="resize")
     rows = []

@@ -4,7 +4,7 @@ preparation."""
 
 from .clip_list import ClipList, ClipListError, ClipRecord, read_clip_list, read_label_names
 from .collate import ClipCollator
-from .decoding import VideoDecodeError, open_video
+from .decoding import BACKENDS, VideoDecodeError, check_backend, open_video, read_view_frames
 from .hand_splits import load_hand_splits
 from .mixup import ClipMixup
 from .sampling import train_clip_indices
@@ -12,6 +12,7 @@ from .transforms import ClipAugmentation, VideoTransform
 
 
 __all__ = [
+    "BACKENDS",
     "ClipAugmentation",
     "ClipCollator",
     "ClipList",
@@ -20,9 +21,11 @@ __all__ = [
     "ClipRecord",
     "VideoDecodeError",
     "VideoTransform",
+    "check_backend",
     "load_hand_splits",
     "open_video",
     "read_clip_list",
     "read_label_names",
+    "read_view_frames",
     "train_clip_indices",
 ]

@@ -1,10 +1,16 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""One small video-reader interface over decord (preferred) and PyAV (portable fallback).
+"""One small video-reader interface over torchcodec, decord and PyAV, giving the same frames whichever decodes.
 
-Every failure of either decoder leaves this module as `VideoDecodeError` with a message that names the file and
-says what failed; the decoders' own text (build paths, `[h264 @ 0x...]` lines) goes to this module's debug log only.
-A frame index is a position in presentation order, so the same index means the same frame on both backends, on
-variable-frame-rate video and beside audio tracks.
+- A frame index is a position in presentation order, so the same index means the same frame on every backend, on
+  variable-frame-rate video and beside audio tracks.
+- Frames come at the video's native size, turned by the display-matrix rotation of the track as players turn
+  them (phone videos); `height`/`width` are those of the turned frames. Resizing is left to one function after
+  decoding (the processor's, see `read_view_frames`), so every backend gives the same pixels.
+- `backend="auto"` prefers torchcodec (when it imports and finds FFmpeg's shared libraries), then decord, then
+  PyAV; a file the preferred backend cannot open is read with one that can, said once per file in the log.
+  A named backend that cannot open a file another backend can open raises `BackendCannotOpenError` saying so.
+- Every failure leaves this module as `VideoDecodeError` with a message that names the file and says what failed;
+  the decoders' own text (build paths, `[h264 @ 0x...]` lines) goes to this module's debug log only.
 """
 
 from __future__ import annotations
@@ -21,12 +27,34 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "decord", "pyav")
+BACKENDS = ("auto", "decord", "pyav", "torchcodec")
+# `auto`'s order: torchcodec is maintained and matches transformers' and datasets' video decoding; decord's last
+# release (2021) bundles FFmpeg 4.1 (no AV1); PyAV is always installed.
+AUTO_ORDER = ("torchcodec", "decord", "pyav")
 DAMAGED = "the file is damaged or not a supported video"
+TORCHCODEC_FFMPEG_HINT = "it needs FFmpeg 4 to 9 as shared libraries: apt-get install ffmpeg"
 
 
 class VideoDecodeError(ValueError):
     """A video could not be opened or decoded; the message names the file."""
+
+
+class BackendCannotOpenError(VideoDecodeError):
+    """The named backend cannot open a video that another backend can: a choice to change, not a damaged file."""
+
+    def __init__(self, path: str, backend: str, other: str, codec: str):
+        super().__init__(
+            f"{path}: --backend {backend} cannot open this {codec} video, {other} can; "
+            f"use --backend auto or --backend {other}"
+        )
+        self.path, self.backend, self.other, self.codec = path, backend, other, codec
+
+    def __reduce__(self):  # DataLoader workers pickle errors: rebuild from the fields, not the message
+        return type(self), (self.path, self.backend, self.other, self.codec)
+
+
+class BackendUnavailableError(ValueError):
+    """The named backend is not installed or cannot run here."""
 
 
 def _decode_error(path: str, what: str, error: BaseException | None = None) -> VideoDecodeError:
@@ -36,18 +64,69 @@ def _decode_error(path: str, what: str, error: BaseException | None = None) -> V
     return VideoDecodeError(f"{path}: {what}")
 
 
+@functools.cache
+def backend_problem(name: str) -> str | None:
+    """Why backend `name` cannot be used in this process, or None when it can."""
+    if name == "pyav":
+        return None
+    if name == "decord":
+        return None if importlib.util.find_spec("decord") is not None else "decord is not installed"
+    if name == "torchcodec":
+        if importlib.util.find_spec("torchcodec") is None:
+            return "torchcodec is not installed (pip install 'adhvit-hf[torchcodec]')"
+        try:
+            import torchcodec
+        except (ImportError, RuntimeError, OSError) as error:  # e.g. a build for another torch
+            return f"torchcodec does not load ({type(error).__name__}: {error})"
+        # torchcodec >= 0.16 imports without FFmpeg and says so only here (its video decoder then fails)
+        if getattr(torchcodec, "ffmpeg_major_version", 0) is None:
+            return f"torchcodec cannot load FFmpeg's libraries ({TORCHCODEC_FFMPEG_HINT})"
+        return None
+    raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+
+
 def available_backend(backend: str = "auto") -> str:
-    """The backend `open_video` will use: "decord" when requested or importable for "auto", else "pyav"."""
+    """The backend `open_video` tries first: `backend` itself, or for "auto" the first usable of `AUTO_ORDER`."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
-        return "decord" if importlib.util.find_spec("decord") is not None else "pyav"
+        return next(name for name in AUTO_ORDER if backend_problem(name) is None)
+    problem = backend_problem(backend)
+    if problem is not None:
+        raise BackendUnavailableError(f"--backend {backend}: {problem}")
     return backend
 
 
-def _to_rgb_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(N, H, W[, C]) uint8 array with 1, 3 or 4 channels to a (N, H, W, 3) uint8 tensor."""
-    tensor = torch.from_numpy(np.ascontiguousarray(frames))
+BACKEND_HELP = (
+    "video decoder: auto (torchcodec if it finds FFmpeg's libraries, else decord, else PyAV; a file the first cannot "
+    "open is read with one that can, said once per file), decord, pyav or torchcodec"
+)
+
+
+def check_backend(backend: str) -> str:
+    """`backend` if it is a known backend usable here; else `BackendUnavailableError` / `ValueError` in one line."""
+    available_backend(backend)
+    return backend
+
+
+def add_backend_argument(parser) -> None:
+    """`--backend` for an argparse command line, refused at parse time when unknown or not usable here."""
+    import argparse
+
+    def parse(value: str) -> str:
+        try:
+            return check_backend(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix(f"--backend {value}: ")) from None
+
+    parser.add_argument(
+        "--backend", default="auto", type=parse, metavar="{" + ",".join(BACKENDS) + "}", help=BACKEND_HELP
+    )
+
+
+def _to_rgb_tensor(frames) -> torch.Tensor:
+    """(N, H, W[, C]) uint8 array or tensor with 1, 3 or 4 channels to a (N, H, W, 3) uint8 tensor."""
+    tensor = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
     if tensor.ndim == 3:
         tensor = tensor.unsqueeze(-1)
     if tensor.shape[-1] == 1:
@@ -57,6 +136,48 @@ def _to_rgb_tensor(frames: np.ndarray) -> torch.Tensor:
 
 def _clamp(indices, num_frames: int) -> np.ndarray:
     return np.clip(np.asarray(indices, dtype=np.int64).reshape(-1), 0, num_frames - 1)
+
+
+def _quarter_turns(rotation: float) -> int:
+    """Counter-clockwise quarter turns (0-3) that show a frame as players do, from a display-matrix rotation in
+    degrees as FFmpeg reports it (counter-clockwise); a rotation between quarter turns goes to the nearest."""
+    return round(rotation / 90) % 4
+
+
+def _turned_size(height: int, width: int, rotation: float) -> tuple[int, int]:
+    return (width, height) if _quarter_turns(rotation) % 2 else (height, width)
+
+
+class StreamInfo(NamedTuple):
+    codec: str
+    height: int  # of the stored frames, before rotation
+    width: int
+    rotation: float  # display-matrix rotation, degrees counter-clockwise
+
+
+@functools.lru_cache(maxsize=8192)  # a few dozen bytes each: every video of a dataset like HA-ViD (3222)
+def _stream_info(path: str, file_size: int, mtime_ns: int) -> StreamInfo:
+    """The first video stream's codec, stored size and rotation, cached per file version (training opens a video
+    per clip). The rotation is read from the first decoded frame: PyAV exposes the display matrix only there."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            rotation = 0.0
+            try:
+                rotation = next(container.decode(stream)).rotation
+            except (StopIteration, av.FFmpegError):  # no decodable first frame: the readers say what is wrong
+                pass
+            context = stream.codec_context
+            return StreamInfo(context.codec.canonical_name, context.height, context.width, float(rotation))
+    except (av.FFmpegError, IndexError, UnicodeDecodeError, OSError) as error:
+        raise _decode_error(path, f"cannot open video ({DAMAGED})", error) from error
+
+
+def stream_info(path: str) -> StreamInfo:
+    stat = os.stat(path)
+    return _stream_info(path, stat.st_size, stat.st_mtime_ns)
 
 
 @functools.cache
@@ -69,66 +190,43 @@ def _import_decord():
     return decord
 
 
-def _native_size(path: str) -> tuple[int, int]:
-    """(height, width) of the first video stream from the container header alone (no index, no decoding)."""
-    import av
-
-    try:
-        with av.open(path) as container:
-            context = container.streams.video[0].codec_context
-            return context.height, context.width
-    except (av.FFmpegError, IndexError, UnicodeDecodeError, OSError) as error:
-        raise _decode_error(path, f"cannot open video ({DAMAGED})", error) from error
-
-
 class DecordVideoReader:
-    """decord reader; resizing is done by decord's decoder-side scaler, one reader per requested size.
+    """decord reader. decord turns frames by the display matrix itself (but reports the stored size)."""
 
-    decord indexes the whole file when it opens a reader, so `size_for(height, width)` -> (h, w) names the size of
-    the first reader: a caller that knows the size it decodes at (evaluation) opens the file once.
-    """
+    backend = "decord"
 
-    def __init__(self, path: str, num_threads: int = 1, size_for=None):
+    def __init__(self, path: str, num_threads: int = 1):
         self.path = path
         self._decord = _import_decord()
         # decord raises DECORDError and RuntimeError, with its build paths in their text.
         self._errors = (self._decord.DECORDError, RuntimeError)
         self._num_threads = num_threads
-        self.height, self.width = _native_size(path)
-        key = self._key(size_for(self.height, self.width) if size_for is not None else None)
-        reader = self._open(key)
+        info = stream_info(path)
+        self.codec = info.codec
+        self.height, self.width = _turned_size(info.height, info.width, info.rotation)
         try:
-            self.num_frames = len(reader)
-            self.fps = float(reader.get_avg_fps())
+            self._reader = self._decord.VideoReader(path, num_threads=num_threads)
+            self.num_frames = len(self._reader)
+            self.fps = float(self._reader.get_avg_fps())
         except self._errors as error:
             raise _decode_error(path, f"cannot open video ({DAMAGED})", error) from error
         if self.num_frames == 0:
             raise VideoDecodeError(f"{path}: the video has no frames")
-        self._readers = {key: reader}
 
-    def _key(self, size) -> tuple[int, int] | None:
-        return None if size is None or tuple(size) == (self.height, self.width) else tuple(int(s) for s in size)
-
-    def _open(self, key):
-        height, width = key if key is not None else (-1, -1)
-        try:
-            return self._decord.VideoReader(self.path, width=width, height=height, num_threads=self._num_threads)
-        except self._errors as error:
-            raise _decode_error(self.path, f"cannot open video ({DAMAGED})", error) from error
-
-    def get_frames(self, indices, size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Frames at `indices` (clamped to the video) as uint8 (N, H, W, 3), resized to `size` = (h, w) if given."""
-        key = self._key(size)
-        if key not in self._readers:
-            self._readers[key] = self._open(key)
+    def get_frames(self, indices) -> torch.Tensor:
+        """Frames at `indices` (clamped to the video) as uint8 (N, H, W, 3)."""
         clamped = _clamp(indices, self.num_frames)
         try:
-            frames = self._readers[key].get_batch(clamped.tolist()).asnumpy()
+            frames = self._reader.get_batch(clamped.tolist()).asnumpy()
         except self._errors as error:
             # decord 0.6 fails to copy frames of some widths (e.g. 24 or 48 pixels) and stops at the first damaged
             # packet: PyAV decodes the same frames, or names the damage.
             logger.debug("%s: decord failed (%s); decoding with PyAV", self.path, error)
-            return PyAVVideoReader(self.path, num_threads=self._num_threads).get_frames(clamped, size)
+            frames = PyAVVideoReader(self.path, num_threads=self._num_threads).get_frames(clamped)
+            if self.path not in _decoded_by_pyav:  # PyAV could: say so, once per file
+                _decoded_by_pyav.add(self.path)
+                logger.warning("%s: decord could not decode some of its frames; decoded them with PyAV", self.path)
+            return frames
         return _to_rgb_tensor(frames)
 
 
@@ -171,8 +269,11 @@ class PyAVVideoReader:
     """PyAV reader: seeks to the keyframe before each run of wanted frames and decodes forward in presentation order.
 
     Frames are identified by their timestamps against the packet index (`_frame_table`), never by timestamp
-    arithmetic, so variable frame rates, B-frames and audio tracks do not shift them.
+    arithmetic, so variable frame rates, B-frames and audio tracks do not shift them. PyAV reports the display
+    matrix but does not apply it: frames are turned here.
     """
+
+    backend = "pyav"
 
     def __init__(self, path: str, num_threads: int = 1):
         import av
@@ -191,7 +292,9 @@ class PyAVVideoReader:
             raise VideoDecodeError(f"{path}: the video has no frames")
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 0.0
-        self.height, self.width = self._stream.codec_context.height, self._stream.codec_context.width
+        info = _stream_info(path, stat.st_size, stat.st_mtime_ns)
+        self.codec = info.codec
+        self.height, self.width = _turned_size(info.height, info.width, info.rotation)
 
     def close(self) -> None:
         self._container.close()
@@ -220,12 +323,15 @@ class PyAVVideoReader:
         slot = int(np.searchsorted(self._keyframes, position, side="right")) - 1
         return int(self._keyframes[slot]) if slot >= 0 else 0
 
-    def get_frames(self, indices, size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Frames at `indices` (clamped to the video) as uint8 (N, H, W, 3), resized to `size` = (h, w) if given."""
+    @staticmethod
+    def _rgb(frame) -> np.ndarray:
+        return np.rot90(frame.to_ndarray(format="rgb24"), k=_quarter_turns(frame.rotation))
+
+    def get_frames(self, indices) -> torch.Tensor:
+        """Frames at `indices` (clamped to the video) as uint8 (N, H, W, 3)."""
         import av
 
         clamped = _clamp(indices, self.num_frames)
-        height, width = size if size is not None else (self.height, self.width)
         wanted_set = set(clamped.tolist())
         wanted = sorted(wanted_set)
         decoded, frames, position = {}, None, -1
@@ -238,7 +344,7 @@ class PyAVVideoReader:
                     frames, position = self._frames_from(keyframe), -1
                 for position, frame in frames:
                     if position in wanted_set and position not in decoded:
-                        decoded[position] = frame.to_ndarray(format="rgb24", width=width, height=height)
+                        decoded[position] = self._rgb(frame)
                     if position >= target:
                         break
         except (av.FFmpegError, ValueError) as error:
@@ -252,6 +358,70 @@ class PyAVVideoReader:
         return _to_rgb_tensor(np.stack([decoded[index] for index in clamped.tolist()]))
 
 
+def decode_in_order(path: str, positions) -> torch.Tensor:
+    """Frames at `positions` of `path`, decoded from its start in one pass with PyAV (no seeking, no index): the
+    reference that a reader's random access must match. uint8 (N, H, W, 3), turned like the readers' frames."""
+    import av
+
+    wanted, found = set(positions), {}
+    try:
+        with av.open(path) as container:
+            for position, frame in enumerate(container.decode(video=0)):
+                if position in wanted:
+                    found[position] = PyAVVideoReader._rgb(frame)
+    except (av.FFmpegError, IndexError, OSError) as error:
+        raise _decode_error(path, f"cannot decode video ({DAMAGED})", error) from error
+    missing = sorted(wanted - found.keys())
+    if missing:
+        raise VideoDecodeError(f"{path}: frame {missing[0]} could not be decoded ({DAMAGED})")
+    return _to_rgb_tensor(np.stack([found[position] for position in positions]))
+
+
+class TorchCodecVideoReader:
+    """torchcodec reader (`seek_mode="exact"`: frame positions from a scan of the packets, as the others).
+
+    torchcodec turns frames by the display matrix and reports the turned size. With `device="cuda"` the frames are
+    decoded on the GPU (NVDEC) and returned there, for `DeviceAugmentation` to use without a copy to the host.
+    """
+
+    backend = "torchcodec"
+
+    def __init__(self, path: str, num_threads: int = 1, device: str | torch.device | None = None):
+        from torchcodec.decoders import VideoDecoder
+
+        self.path = path
+        try:
+            self._decoder = VideoDecoder(
+                path, seek_mode="exact", num_ffmpeg_threads=num_threads, dimension_order="NHWC", device=device
+            )
+            metadata = self._decoder.metadata
+        except (RuntimeError, ValueError) as error:
+            raise _decode_error(path, f"cannot open video ({DAMAGED})", error) from error
+        self.num_frames = int(metadata.num_frames or 0)
+        if self.num_frames == 0:
+            raise VideoDecodeError(f"{path}: the video has no frames")
+        self.fps = float(metadata.average_fps or 0.0)
+        self.height, self.width = metadata.height, metadata.width
+        self.codec = metadata.codec
+
+    def get_frames(self, indices) -> torch.Tensor:
+        """Frames at `indices` (clamped to the video) as uint8 (N, H, W, 3), on the decoder's device."""
+        clamped = _clamp(indices, self.num_frames)
+        try:
+            frames = self._decoder.get_frames_at(clamped.tolist()).data
+        except (RuntimeError, ValueError) as error:
+            what = f"cannot decode frames {clamped.min()}-{clamped.max()} ({DAMAGED})"
+            raise _decode_error(self.path, what, error) from error
+        return _to_rgb_tensor(frames)
+
+
+READERS = {"decord": DecordVideoReader, "pyav": PyAVVideoReader, "torchcodec": TorchCodecVideoReader}
+# Files the preferred backend could not open, and the backend that could (so the log says it once per file).
+_fallbacks: dict[str, str] = {}
+# Files whose frames decord failed to decode and PyAV decoded (said once per file).
+_decoded_by_pyav: set[str] = set()
+
+
 def _check_file(path: str) -> None:
     if not os.path.isfile(path):
         raise VideoDecodeError(f"{path}: video file not found")
@@ -259,13 +429,53 @@ def _check_file(path: str) -> None:
         raise VideoDecodeError(f"{path}: video file is empty (0 bytes)")
 
 
-def open_video(path: str, backend: str = "auto", num_threads: int = 1):
-    """Open `path` with decord or PyAV; the reader has num_frames, fps, height, width and get_frames()."""
+def _codec_name(path: str) -> str:
+    try:
+        return stream_info(path).codec
+    except (VideoDecodeError, OSError):
+        return "unknown"
+
+
+def _open_with_another(path: str, failed: str, num_threads: int):
+    """A reader of the first usable backend other than `failed` that opens `path` and decodes its first and last
+    frames (a damaged file is no reason to switch), or None."""
+    for name in AUTO_ORDER:
+        if name == failed or backend_problem(name) is not None:
+            continue
+        try:
+            reader = READERS[name](path, num_threads=num_threads)
+            reader.get_frames([0, reader.num_frames - 1])
+            return reader
+        except VideoDecodeError:
+            continue
+    return None
+
+
+def open_video(path, backend: str = "auto", num_threads: int = 1, device: str | torch.device | None = None):
+    """Open `path`; the reader has backend, num_frames, fps, height, width, codec and get_frames().
+
+    With "auto", a file the preferred backend cannot open is opened with the next backend that can (logged once
+    per file); a named backend that cannot open a file another can raises `BackendCannotOpenError`. `device`
+    (torchcodec only) decodes on that device.
+    """
     path = os.fspath(path)
     _check_file(path)
-    if available_backend(backend) == "decord":
-        return DecordVideoReader(path, num_threads=num_threads)
-    return PyAVVideoReader(path, num_threads=num_threads)
+    chosen = available_backend(backend)
+    if backend == "auto" and path in _fallbacks:
+        chosen = _fallbacks[path]
+    options = {"device": device} if chosen == "torchcodec" and device is not None else {}
+    try:
+        return READERS[chosen](path, num_threads=num_threads, **options)
+    except VideoDecodeError as error:
+        reader = _open_with_another(path, chosen, num_threads)
+        if reader is None:
+            raise
+        codec = _codec_name(path)
+        if backend != "auto":
+            raise BackendCannotOpenError(path, chosen, reader.backend, codec) from error
+        _fallbacks[path] = reader.backend
+        logger.warning("%s: %s cannot open this %s video; decoding it with %s", path, chosen, codec, reader.backend)
+        return reader
 
 
 class VideoInfo(NamedTuple):
@@ -275,40 +485,50 @@ class VideoInfo(NamedTuple):
     width: int
 
 
-def video_info(path) -> VideoInfo:
-    """Frame count (from the packet index), frame rate and size of `path`; raises `VideoDecodeError` naming it.
+def video_info(path, backend: str = "auto") -> VideoInfo:
+    """Frame count, frame rate and (displayed) size of `path`, as `backend` reads it; raises `VideoDecodeError`.
 
     Cheap (no decoding besides the first frame), for checking many videos before a run: a file that is missing,
-    empty, not a video, truncated, or whose first frame does not decode, is refused.
+    empty, not a video, truncated before its index, or whose first frame does not decode, is refused.
     """
-    path = os.fspath(path)
-    _check_file(path)
-    reader = PyAVVideoReader(path)
-    try:
-        reader.get_frames([0])
-    finally:
-        reader.close()
+    reader = open_video(path, backend=backend)
+    reader.get_frames([0])
     return VideoInfo(reader.num_frames, reader.fps, reader.height, reader.width)
 
 
-def probe_video(path) -> int:
+def check_video(path, backend: str = "auto") -> VideoInfo:
+    """`video_info`, also decoding the first and the last frames with the backend that will read the file: a
+    file cut short (its index lists frames its data no longer has) or damaged at the end is refused."""
+    reader = open_video(path, backend=backend)
+    reader.get_frames([0, reader.num_frames - 1])
+    return VideoInfo(reader.num_frames, reader.fps, reader.height, reader.width)
+
+
+def probe_video(path, backend: str = "auto") -> int:
     """Number of frames of `path` (see `video_info`); raises `VideoDecodeError` naming the file."""
-    return video_info(path).num_frames
+    return video_info(path, backend).num_frames
+
+
+VIEW_CHUNK_FRAMES = 32
+
+
+def resize_views(frames: torch.Tensor, processor) -> torch.Tensor:
+    """(N, H, W, 3) uint8 at any size -> short side at the processor's, by the processor's own resize: the one
+    resize after decoding, so every backend (and a reader without adhvit_hf) ends with the same pixels."""
+    return processor._resize(frames.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 def read_view_frames(
     path, processor, start: int | None = None, end: int | None = None, backend: str = "auto", num_threads: int = 1
 ) -> torch.Tensor:
-    """The frames of all of `processor`'s evaluation views of a video, decoded at the processor's resize size.
+    """The frames of all of `processor`'s evaluation views of a video, at the processor's resize size.
 
     One open per video. Returns uint8 (test_num_segment * num_frames, h, w, 3) for `processor.preprocess_video`;
     views come from the frame range [start, end] when given.
     """
-    path = os.fspath(path)
-    _check_file(path)
-    if available_backend(backend) == "decord":
-        reader = DecordVideoReader(path, num_threads=num_threads, size_for=processor.decode_size)
-    else:
-        reader = PyAVVideoReader(path, num_threads=num_threads)
-    indices = processor.view_frame_indices(reader.num_frames, start, end)
-    return reader.get_frames(indices.reshape(-1), size=processor.decode_size(reader.height, reader.width))
+    reader = open_video(path, backend=backend, num_threads=num_threads)
+    indices = processor.view_frame_indices(reader.num_frames, start, end).reshape(-1)
+    distinct, inverse = torch.unique(indices, return_inverse=True)  # views overlap: resize each frame once
+    # In chunks: 160 native 1080p frames would hold 1 GB at once.
+    chunks = [resize_views(reader.get_frames(chunk), processor) for chunk in distinct.split(VIEW_CHUNK_FRAMES)]
+    return torch.cat(chunks)[inverse]

@@ -217,6 +217,7 @@ class VideoTransform:
         device_augmentation: bool = False,
         cameras: list[str] | None = None,
         camera_training: str = "pooled",
+        decode_device: str | None = None,
     ):
         if camera_training not in CAMERA_TRAINING:
             raise ValueError(f"--camera_training must be one of {CAMERA_TRAINING}, got {camera_training!r}")
@@ -238,6 +239,8 @@ class VideoTransform:
         self.backend = backend
         self.decode_threads = decode_threads
         self.device_augmentation = device_augmentation
+        # torchcodec on CUDA (NVDEC): training clips are decoded on the GPU and stay there for DeviceAugmentation.
+        self.decode_device = decode_device
         self.augment = ClipAugmentation(
             processor.crop_size,
             processor.image_mean,
@@ -261,7 +264,7 @@ class VideoTransform:
             video = camera_path(video, training_camera(seed_from(generator) if seed is None else seed, self.cameras))
         elif self.cameras:
             return self.fused_train_clips(video, start, end, hand, generator)
-        reader = open_video(video, backend=self.backend, num_threads=self.decode_threads)
+        reader = open_video(video, backend=self.backend, num_threads=self.decode_threads, device=self.decode_device)
         indices = train_clip_indices(
             reader.num_frames,
             self.processor.num_frames,
@@ -290,7 +293,12 @@ class VideoTransform:
         """`--camera_training feature_fusion`: the same frames of every camera, each augmented with the same seeds
         (the same choices; a crop box scales with the camera's frame size), (num_sample, cameras, T, 3, crop, crop)."""
         readers = [
-            open_video(camera_path(video, camera), backend=self.backend, num_threads=self.decode_threads)
+            open_video(
+                camera_path(video, camera),
+                backend=self.backend,
+                num_threads=self.decode_threads,
+                device=self.decode_device,
+            )
             for camera in self.cameras
         ]
         indices = train_clip_indices(

@@ -79,12 +79,10 @@ class WindowBatches(Dataset):
             if self._reader is None:
                 self._reader = open_video(self.video_path, backend=self.backend)
             distinct, inverse = torch.unique(self.batches[index], return_inverse=True)
-            frames = self._reader.get_frames(
-                distinct, size=self.processor.decode_size(self._reader.height, self._reader.width)
-            )
+            frames = self._reader.get_frames(distinct)
         except VideoDecodeError as error:
             return error
-        return self.processor.preprocess_clip(frames)[0][inverse]
+        return self.processor.preprocess_clip(frames)[0][inverse]  # the processor resizes: one path for all backends
 
 
 @dataclass
@@ -104,12 +102,14 @@ class VideoWindows:
         return len(self.indices)
 
 
-def plan_windows(processor, video_path: str | os.PathLike, stride: int | None = None) -> VideoWindows:
+def plan_windows(
+    processor, video_path: str | os.PathLike, stride: int | None = None, backend: str = "auto"
+) -> VideoWindows:
     """The windows `extract_video_features` runs over `video_path`, every `stride` frames (default: the processor's
-    sampling_rate); raises `VideoDecodeError` naming a file that cannot be read. A video shorter than one window is
-    logged as a warning (it gets one window)."""
+    sampling_rate), as `backend` reads the video; raises `VideoDecodeError` naming a file that cannot be read. A
+    video shorter than one window is logged as a warning (it gets one window)."""
     video_path = str(video_path)
-    num_video_frames, fps = video_info(video_path)[:2]
+    num_video_frames, fps = video_info(video_path, backend)[:2]
     message = short_video_message(video_path, num_video_frames, processor.num_frames, processor.sampling_rate)
     if message:
         logger.warning(message)
@@ -184,14 +184,14 @@ def extract_video_features(
         stride: frames between window starts; defaults to `processor.sampling_rate`.
         batch_size: windows per forward pass.
         num_workers: DataLoader workers decoding the next batches while the model runs.
-        backend: decoder, "auto", "decord" or "pyav".
+        backend: decoder, "auto", "decord", "pyav" or "torchcodec" (see `adhvit_hf.data.decoding`).
         progress: show a tqdm bar for the video.
         bf16: bf16 autocast (None: on CUDA only).
 
     Returns:
         `VideoFeatures` with per-frame pooled features and per-hand logits.
     """
-    windows = plan_windows(processor, video_path, stride)
+    windows = plan_windows(processor, video_path, stride, backend)
     results = {hand: [] for hand in FEATURE_FOLDERS}
     with tqdm(total=len(windows), desc=Path(windows.path).name, unit="window", disable=not progress) as bar:
         for batch in iter_window_outputs(model, processor, windows, batch_size, num_workers, backend, bf16):

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from ..configuration_adhvit import HANDS
-from ..data.decoding import VideoDecodeError
+from ..data.decoding import BackendCannotOpenError, VideoDecodeError
 from .schedule import AlternationSchedule, build_schedule
 
 
@@ -127,6 +127,8 @@ class AlternatingClipDataset(Dataset):
             row = dataset[index]
             try:
                 out = self.transform({**{k: [v] for k, v in row.items()}, "seed": [seed]})
+            except BackendCannotOpenError:
+                raise  # a backend choice to change (see check_training_backend), not a clip to replace
             except VideoDecodeError as err:
                 logger.warning("unreadable video replaced by another clip: %s", err)
                 replaced.append(row["video"])

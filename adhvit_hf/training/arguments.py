@@ -11,6 +11,7 @@ from transformers import TrainingArguments
 
 from ..configuration_adhvit import CAMERA_FEATURE_FUSIONS, CAMERA_FUSIONS
 from ..data.cameras import CAMERA_TRAINING, check_camera_names
+from ..data.decoding import BACKEND_HELP, BACKENDS, check_backend
 from ..data.transforms import FLIP_POLICIES
 from .schedule import STRATEGIES
 
@@ -123,9 +124,17 @@ class DataArguments:
     mixup_mode: str = field(default="batch", metadata={"help": "Only batch: the whole batch shares one mix."})
     smoothing: float = field(default=0.1, metadata={"help": "Label smoothing of the targets."})
     flip: str = field(default="none", metadata={"help": "none | plain | swap_hands (a flip mirrors the hands)."})
-    decoder: str = field(default="auto", metadata={"help": "auto (decord, else PyAV), decord or pyav."})
+    backend: str = field(default="auto", metadata={"help": BACKEND_HELP + ".", "choices": BACKENDS})
+    decoder: str | None = field(default=None, metadata={"help": "Deprecated spelling of --backend."})
     device_augmentation: bool = field(
         default=False, metadata={"help": "Augment and mix training clips on the training device; workers only decode."}
+    )
+    gpu_decoding: bool = field(
+        default=False,
+        metadata={
+            "help": "Decode training clips on the training GPU (torchcodec, NVDEC) and augment them there without a "
+            "copy to the host; needs torchcodec, --device_augmentation and --dataloader_num_workers 0."
+        },
     )
     data_set: str = field(default="HA-ViD", metadata={"help": "The dataset's name, for the model card."})
     cameras: list[str] | None = field(
@@ -154,6 +163,10 @@ class DataArguments:
     )
 
     def __post_init__(self):
+        if self.decoder is not None:
+            logger.warning("--decoder is deprecated; use --backend %s (the flag of every command)", self.decoder)
+            self.backend, self.decoder = self.decoder, None
+        check_backend(self.backend)
         self.cameras = check_camera_names(self.cameras)
         for name, value, choices in (
             ("camera_training", self.camera_training, CAMERA_TRAINING),

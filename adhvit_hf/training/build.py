@@ -24,7 +24,7 @@ from ..videomae_v2 import config_from_model_name, load_pretrained_backbone
 from .alternating_data import AlternatingClipDataset
 from .arguments import AlternatingTrainingArguments, DataArguments, ModelArguments
 from .checkpoints import resolve_resume_checkpoint
-from .preflight import check_videos, check_writable
+from .preflight import check_gpu_decoding, check_training_backend, check_videos, check_writable
 from .trainer import AlternatingTrainer
 
 
@@ -85,18 +85,19 @@ def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> Hand
         flip=data_args.flip,
         train_interpolation=data_args.train_interpolation,
         crop_scale=data_args.train_crop_scale,
-        backend=data_args.decoder,
+        backend=data_args.backend,
         device_augmentation=data_args.device_augmentation,
+        decode_device="cuda" if data_args.gpu_decoding else None,
         cameras=data_args.cameras,
         camera_training=data_args.camera_training,
     )
-    eval_transform = VideoTransform(processor, train=False, backend=data_args.decoder, cameras=data_args.cameras)
+    eval_transform = VideoTransform(processor, train=False, backend=data_args.backend, cameras=data_args.cameras)
     # Validation during training sees one centred view per video, as the original's; the test all views.
     validation_transform = eval_transform
     if not data_args.multi_view_validation:
         single_view = build_processor(model_args, replace(data_args, test_num_segment=1, test_num_crop=1))
         validation_transform = VideoTransform(
-            single_view, train=False, backend=data_args.decoder, cameras=data_args.cameras
+            single_view, train=False, backend=data_args.backend, cameras=data_args.cameras
         )
     return HandData(
         train=AlternatingClipDataset({hand: s["train"] for hand, s in splits.items()}, train_transform),
@@ -217,7 +218,9 @@ def build_trainer(
         evaluated += data.validation.values()
     if training_args.do_predict:
         evaluated += data.test.values()
-    check_videos(evaluated, data_args.cameras)
+    check_gpu_decoding(data_args, training_args)
+    check_videos(evaluated, data_args.backend, data_args.cameras)
+    check_training_backend(data.train.hand_datasets.values(), data_args.backend, data_args.cameras)
     mixup = build_mixup(data_args, num_labels)
     device_augmentation = (
         DeviceAugmentation(data.train.transform.augment, mixup, num_labels) if data_args.device_augmentation else None
