@@ -21,8 +21,11 @@ never write the same video (per-video lock files, OUT/.locks).
 
 import argparse
 import logging
+from pathlib import Path
 
+from adhvit_hf.data.cameras import camera_paths
 from adhvit_hf.data.decoding import VideoDecodeError, add_backend_argument, probe_video
+from adhvit_hf.inference.cameras import list_camera_videos
 from adhvit_hf.inference.distributed import (
     close_ranks,
     gather_to_main,
@@ -69,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--overwrite", action="store_true", help="redo videos whose outputs exist")
     parser.add_argument(
+        "--cameras",
+        nargs="+",
+        default=None,
+        metavar="CAMERA",
+        help="synchronised cameras: --videos names them with {camera} (a video, a folder videos/{camera} or a list); "
+        "the fused outputs go to --output_dir as for one video, each camera's to <output_dir>/cameras/<camera>/",
+    )
+    parser.add_argument(
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )
     add_backend_argument(parser)
@@ -84,14 +95,16 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(logging.INFO)
     # Everything the user typed is checked before the model is loaded.
-    videos = list_videos(args.videos)
+    videos = list_camera_videos(args.videos, args.cameras) if args.cameras else list_videos(args.videos)
     prepare_output_dir(args.output_dir)
     ranks = init_ranks()
     device = resolve_device(rank_device(args.device, ranks))
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
     # Done videos weigh nothing, so the split balances the work left; one that cannot be probed fails in its turn.
-    share = split_for_rank(videos, lambda video: frames_left(video, args.output_dir, args.overwrite), ranks)
+    share = split_for_rank(
+        videos, lambda video: frames_left(video, args.output_dir, args.overwrite, args.cameras), ranks
+    )
     summary = extract_features(
         model,
         processor,
@@ -103,6 +116,7 @@ def main(argv=None) -> int:
         overwrite=args.overwrite,
         backend=args.backend,
         progress=ranks.is_main,
+        cameras=args.cameras,
     )
     summaries = gather_to_main(summary, ranks)
     close_ranks()
@@ -125,11 +139,15 @@ def main(argv=None) -> int:
     return 1 if job["failed"] else 0
 
 
-def frames_left(video, output_dir, overwrite: bool) -> int:
-    """The frames `video` still needs: 0 when complete, its frame count otherwise (0 if it cannot be opened)."""
-    if not overwrite and is_complete(output_dir, video.stem):
+def frames_left(video, output_dir, overwrite: bool, cameras: list[str] | None = None) -> int:
+    """The frames `video` still needs: 0 when complete, its frame count otherwise (0 if it cannot be opened); a
+    recording of synchronised cameras weighs its first camera's frame count times the number of cameras."""
+    name = Path(str(video)).stem
+    if not overwrite and is_complete(output_dir, name, cameras):
         return 0
     try:
+        if cameras:
+            return probe_video(camera_paths(str(video), cameras[:1])[cameras[0]]) * len(cameras)
         return probe_video(video)
     except VideoDecodeError:
         return 0

@@ -27,9 +27,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..data.cameras import CameraError, camera_paths
 from ..data.decoding import VideoDecodeError, open_video, video_info
 from ..processing_adhvit import processor_with_views
 from ..utils import save_figure, save_json, save_npy
+from .cameras import camera_output_dir, check_camera_frame_counts, fuse_camera_features
 from .distributed import VideoLocked, video_lock
 from .timeline import plot_timelines, timeline_segments
 from .windows import short_video_message, window_centres, window_frame_indices, windows_to_frames
@@ -226,10 +228,14 @@ def output_paths(output_dir: str | os.PathLike, name: str) -> dict[str, Path]:
     return paths
 
 
-def write_video_outputs(output_dir: str | os.PathLike, name: str, features: VideoFeatures, config) -> None:
+def write_video_outputs(
+    output_dir: str | os.PathLike, name: str, features: VideoFeatures, config, agreement: dict | None = None
+) -> None:
     """Writes the three feature arrays, the timeline JSON and the timeline PNG of one video (each atomically).
 
-    The timeline PNG is written last, so its presence means the video is complete.
+    The timeline PNG is written last, so its presence means the video is complete. `agreement` ({camera: {hand: bool
+    per frame}}, the fused outputs of synchronised cameras) adds each camera's share of frames agreeing with the
+    fused labels to the JSON (`camera_agreement`) and its rows to the PNG.
     """
     paths = output_paths(output_dir, name)
     for hand in FEATURE_FOLDERS:
@@ -247,10 +253,13 @@ def write_video_outputs(output_dir: str | os.PathLike, name: str, features: Vide
             "fps": features.fps,
             "left_hand": segments["lh"],
             "right_hand": segments["rh"],
+            **({"camera_agreement": camera_agreement_shares(agreement)} if agreement else {}),
         },
     )
     label_order = {hand: [labels[i] for i in sorted(labels)] for hand, labels in id2label.items()}
-    figure = plot_timelines(segments, label_order, features.num_video_frames, features.fps, title=name)
+    figure = plot_timelines(
+        segments, label_order, features.num_video_frames, features.fps, title=name, agreement=agreement
+    )
     save_figure(paths["timeline_png"], figure)
 
 
@@ -264,9 +273,13 @@ def write_video_record(output_dir: str | os.PathLike, name: str, record: dict) -
     save_json(record_path(output_dir, name), record)
 
 
-def is_complete(output_dir: str | os.PathLike, name: str) -> bool:
-    """Whether the video called `name` has its record and every output file."""
-    paths = [record_path(output_dir, name), *output_paths(output_dir, name).values()]
+def is_complete(output_dir: str | os.PathLike, name: str, cameras: list[str] | None = None) -> bool:
+    """Whether the video called `name` has its record and every output file (with `cameras`, each camera's too)."""
+    folders = [Path(output_dir), *(camera_output_dir(output_dir, camera) for camera in cameras or [])]
+    paths = [
+        record_path(output_dir, name),
+        *(path for folder in folders for path in output_paths(folder, name).values()),
+    ]
     return all(path.exists() for path in paths)
 
 
@@ -281,6 +294,7 @@ def extract_features(
     overwrite: bool = False,
     backend: str = "auto",
     progress: bool = True,
+    cameras: list[str] | None = None,
 ) -> dict[str, list[str]]:
     """Extracts features and timelines for every video into `output_dir`.
 
@@ -288,24 +302,24 @@ def extract_features(
     holds the lock of (`adhvit_hf.inference.distributed.video_lock`); a video that cannot be decoded is logged and
     left out, and the others go on. Returns the video paths per outcome, {"done": [...], "skipped": [...],
     "failed": [...]}, "errors": {failed video: message}, "skip_reasons": {video skipped for a lock: message},
-    and the frames and seconds of the videos done.
+    and the frames and seconds of the videos done. With `cameras` the videos are `{camera}` paths of synchronised
+    recordings (`inference.cameras`): the fused outputs go where a single video's do, each camera's under
+    `output_dir/cameras/<camera>/`; a recording whose cameras' frame counts disagree fails like an unreadable video.
     """
     summary = {"done": [], "skipped": [], "failed": [], "errors": {}, "skip_reasons": {}, "frames": 0, "seconds": 0.0}
     for video in map(Path, videos):
-        if not overwrite and is_complete(output_dir, video.stem):
+        if not overwrite and is_complete(output_dir, video.stem, cameras):
             summary["skipped"].append(str(video))
             continue
         start = time.perf_counter()
         try:
             with video_lock(output_dir, video.stem):
                 # Another job may have finished the video between the check above and the lock.
-                if not overwrite and is_complete(output_dir, video.stem):
+                if not overwrite and is_complete(output_dir, video.stem, cameras):
                     summary["skipped"].append(str(video))
                     continue
-                features = extract_video_features(
-                    model, processor, video, stride, batch_size, num_workers, backend, progress
-                )
-                write_video_outputs(output_dir, video.stem, features, model.config)
+                extract = (model, processor, stride, batch_size, num_workers, backend, progress)
+                features = _extract_and_write(output_dir, video, cameras, *extract)
                 write_video_record(
                     output_dir,
                     video.stem,
@@ -324,7 +338,7 @@ def extract_features(
             summary["skipped"].append(str(video))
             summary["skip_reasons"][str(video)] = str(locked)
             continue
-        except VideoDecodeError as error:
+        except (VideoDecodeError, CameraError) as error:
             logger.error("Skipping %s", error)
             summary["failed"].append(str(video))
             summary["errors"][str(video)] = str(error)
@@ -333,3 +347,32 @@ def extract_features(
         summary["frames"] += features.num_video_frames
         summary["seconds"] += time.perf_counter() - start
     return summary
+
+
+def _extract_and_write(output_dir, video: Path, cameras, model, processor, *extract) -> VideoFeatures:
+    """Extracts one video (or, with `cameras`, each camera of one recording and their fusion) and writes its outputs;
+    returns the features written where a single video's go."""
+    if not cameras:
+        features = extract_video_features(model, processor, video, *extract)
+        write_video_outputs(output_dir, video.stem, features, model.config)
+        return features
+    check_camera_frame_counts(str(video), cameras)
+    camera_features = {
+        camera: extract_video_features(model, processor, path, *extract)
+        for camera, path in camera_paths(str(video), cameras).items()
+    }
+    features, camera_features, agreement = fuse_camera_features(model, camera_features)
+    for camera, per_camera in camera_features.items():
+        write_video_outputs(camera_output_dir(output_dir, camera), video.stem, per_camera, model.config)
+    write_video_outputs(output_dir, video.stem, features, model.config, agreement=agreement)
+    return features
+
+
+def camera_agreement_shares(agreement: dict) -> dict[str, dict[str, float]]:
+    """{camera: {"left_hand": share, "right_hand": share}} of frames where the camera alone gives the fused label."""
+    return {
+        camera: {
+            key: round(float(np.mean(per_hand[hand])), 4) for hand, key in (("lh", "left_hand"), ("rh", "right_hand"))
+        }
+        for camera, per_hand in agreement.items()
+    }

@@ -29,6 +29,7 @@ from ..configuration_adhvit import HANDS, IGNORE_INDEX
 from ..modeling_adhvit import hand_cross_entropy
 from ..pipeline_adhvit import check_model
 from .alternating_data import AlternatingBatchSampler
+from .camera_evaluation import camera_metrics, camera_predictions
 from .checkpoints import BestCheckpointPath, CheckpointError, CompleteCheckpointMixin, refuse_code_pickles
 from .ema import ModelEmaCallback
 from .fsdp import Fsdp2TrainerMixin
@@ -76,6 +77,9 @@ class AlternatingTrainer(Fsdp2TrainerMixin, CompleteCheckpointMixin, HubPushMixi
         test_dataset: dict | None = None,
         device_augmentation=None,
         model_card_kwargs: dict | None = None,
+        cameras: list[str] | None = None,
+        camera_fusion: str = "mean",
+        camera_models: list | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -103,6 +107,8 @@ class AlternatingTrainer(Fsdp2TrainerMixin, CompleteCheckpointMixin, HubPushMixi
         # device so the training loop never waits for the host before a logging step.
         self._hand_stats = {h: torch.zeros(4, device=self.args.device) for h in HANDS}
         self._last_hand = None
+        # Synchronised cameras (--cameras, --camera_fusion, --camera_models; see camera_evaluation).
+        self.cameras, self.camera_fusion, self.camera_models = cameras, camera_fusion, camera_models
 
     # ---- data ----
 
@@ -307,12 +313,20 @@ class AlternatingTrainer(Fsdp2TrainerMixin, CompleteCheckpointMixin, HubPushMixi
             pixel_values = self.processing_class.normalize(pixel_values, next(model.parameters()).dtype)
         batch, views = pixel_values.shape[:2]
         with torch.no_grad(), self.autocast_smart_context_manager():
-            logits = model(pixel_values=pixel_values.flatten(0, 1), hand=hand)[f"{hand}_logits"]
-        probs = logits.float().softmax(-1).view(batch, views, -1).mean(1)
-        loss = F.nll_loss(probs.clamp_min(1e-12).log(), labels)
+            if pixel_values.ndim == 7:  # (B, cameras, views, ...): fused first, then each camera (camera_evaluation)
+                probs = camera_predictions(model, pixel_values, hand, self.camera_fusion, self.camera_models)
+            else:
+                logits = model(pixel_values=pixel_values.flatten(0, 1), hand=hand)[f"{hand}_logits"]
+                probs = logits.float().softmax(-1).view(batch, views, -1).mean(1)
+        fused = probs[:, 0] if probs.ndim == 3 else probs
+        loss = F.nll_loss(fused.clamp_min(1e-12).log(), labels)
         return loss.detach(), probs, labels
 
     def _hand_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
+        if self.cameras:
+            return camera_metrics(
+                self.accuracy_metric.compute, prediction.predictions, prediction.label_ids, self.cameras
+            )
         return self.accuracy_metric.compute(predictions=prediction.predictions, references=prediction.label_ids)
 
     def evaluate_hands(
