@@ -11,6 +11,12 @@ HANDS = ("lh", "rh")
 HAND_NAMES = {"lh": "left hand", "rh": "right hand"}
 # The label of a batch row that belongs to the other hand (PyTorch's cross-entropy default ignore_index).
 IGNORE_INDEX = -100
+# How a model trained with --camera_training feature_fusion fuses its cameras' pooled features before the heads.
+CAMERA_FEATURE_FUSIONS = ("mean", "max")
+# How the cameras' scores of a clip become one prediction (models without camera_feature_fusion): the mean of their
+# probabilities, or HA-ViD's combined view (mmaction2's report_accuracy.py: the cameras' clip-averaged logits summed
+# with coefficient 1.0).
+CAMERA_FUSIONS = ("mean", "logit_sum")
 
 
 # Read from old config.json files but never written: VideoMAE's fields of its pretraining decoder and loss, which AdhVit
@@ -53,6 +59,10 @@ class AdhVitConfig(VideoMAEConfig):
         `lh_head`/`rh_head` anew, so new heads start trunc-normal with std `initializer_range` (0.02) and zero bias.
     layer_norm_eps (`float`, *optional*, defaults to 1e-6):
         VideoMAE V2's value (HF VideoMAE defaults to 1e-12, which changes the logits of V2 weights).
+    camera_feature_fusion (`str`, *optional*):
+        `"mean"` or `"max"` for a model trained on synchronised cameras with `--camera_training feature_fusion`: the
+        cameras of a clip go through the backbone together and their pooled features are fused so before the heads.
+        `None` (a single camera, or `--camera_training pooled`): each camera is scored alone.
 
     Example:
 
@@ -73,6 +83,7 @@ class AdhVitConfig(VideoMAEConfig):
     drop_path_rate: float | int = 0.0
     head_dropout: float | int = 0.0
     init_scale: float | int = 0.001
+    camera_feature_fusion: str | None = None
 
     def __post_init__(self, **kwargs):
         num_labels_per_hand = {hand: kwargs.pop(f"{hand}_num_labels", None) for hand in HANDS}
@@ -115,6 +126,11 @@ class AdhVitConfig(VideoMAEConfig):
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads "
                 f"({self.num_attention_heads})."
+            )
+        if self.camera_feature_fusion not in (None, *CAMERA_FEATURE_FUSIONS):
+            raise ValueError(
+                f"camera_feature_fusion must be None or one of {CAMERA_FEATURE_FUSIONS}, got "
+                f"{self.camera_feature_fusion!r}."
             )
         if not self.use_mean_pooling:
             raise ValueError(

@@ -21,7 +21,7 @@ from transformers.utils import logging as transformers_logging
 from transformers.utils.generic import can_return_tuple, merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
-from .configuration_adhvit import HANDS, IGNORE_INDEX, AdhVitConfig, as_pair
+from .configuration_adhvit import CAMERA_FUSIONS, HANDS, IGNORE_INDEX, AdhVitConfig, as_pair
 
 
 # ---- transformers loading adapter -----------------------------------------------------------------------------------
@@ -492,7 +492,9 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
     ) -> AdhVitDualHandClassifierOutput:
         r"""
         pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
-            Normalised clip frames.
+            Normalised clip frames; `(batch_size, num_cameras, num_frames, ...)` for a model with
+            `config.camera_feature_fusion`: the synchronised cameras of each clip, whose pooled features are fused
+            before the heads (`pooled_output` is then the fused feature).
         lh_labels / rh_labels (`torch.Tensor`, *optional*):
             Class ids `(batch_size,)` (int64, `-100` = ignore) or soft targets `(batch_size, num_labels)` (float, e.g.
             from mixup/cutmix/label smoothing). The loss is the sum of the cross entropies of the hands given labels.
@@ -510,9 +512,21 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
                     f"pass hand=None or hand={labelled_hand!r}."
                 )
 
+        num_cameras = None
+        if pixel_values.ndim == 6:
+            if self.config.camera_feature_fusion is None:
+                raise ValueError(
+                    f"pixel_values of shape {tuple(pixel_values.shape)} hold several cameras per clip, which only a "
+                    "model with config.camera_feature_fusion (--camera_training feature_fusion) fuses; score each "
+                    "camera alone (camera_scores) instead."
+                )
+            num_cameras = pixel_values.shape[1]
+            pixel_values = pixel_values.flatten(0, 1)
         # return_dict=True: the backbone would follow config.return_dict and hand back a tuple
         outputs: BaseModelOutput = self.videomae(pixel_values, return_dict=True, **kwargs)
         pooled_output = self.fc_norm(outputs.last_hidden_state.mean(dim=1))
+        if num_cameras is not None:
+            pooled_output = self.fuse_camera_features(pooled_output.unflatten(0, (-1, num_cameras)))
         head_input = self.head_dropout(pooled_output)
 
         logits = {active: self.hand_classifier(active)(head_input) for active in active_hands}
@@ -529,6 +543,67 @@ class AdhVitForDualHandClassification(AdhVitPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
+
+    def fuse_camera_features(self, camera_features: torch.Tensor) -> torch.Tensor:
+        """`(..., num_cameras, hidden_size)` pooled features -> `(..., hidden_size)`, by `config.camera_feature_fusion`."""
+        if self.config.camera_feature_fusion == "max":
+            return camera_features.amax(dim=-2)
+        return camera_features.mean(dim=-2)
+
+    def camera_scores(
+        self, pixel_values: torch.Tensor, hand: str | None = None, fusion: str = "mean", score=None
+    ) -> dict[str, torch.Tensor]:
+        """
+        Scores of synchronised cameras, each with its test-time views: `pixel_values` `(batch_size, num_cameras,
+        num_views, num_frames, ...)` -> `{hand: (batch_size, 1 + num_cameras, num_labels)}`, the fused prediction
+        first, then each camera's (the mean over its views of `score`, default softmax, of the logits). The backbone
+        runs once per camera; a model with `config.camera_feature_fusion` fuses the cameras' pooled features of each
+        view before the heads, any other fuses the cameras' scores (`fusion`, see `fuse_camera_scores`).
+        """
+        batch, num_cameras, num_views = pixel_values.shape[:3]
+        hands = HANDS if hand is None else (hand,)
+        pooled, logits = [], {h: [] for h in hands}
+        for camera in range(num_cameras):
+            outputs = self(pixel_values=pixel_values[:, camera].flatten(0, 1), hand=hand)
+            pooled.append(outputs.pooled_output)
+            for h in hands:
+                logits[h].append(getattr(outputs, f"{h}_logits").unflatten(0, (batch, num_views)))
+        fused_features = None
+        if self.config.camera_feature_fusion is not None:
+            fused_features = self.head_dropout(self.fuse_camera_features(torch.stack(pooled, dim=-2)))
+        return {
+            h: fuse_camera_scores(
+                torch.stack(logits[h], dim=1),
+                fusion,
+                None
+                if fused_features is None
+                else self.hand_classifier(h)(fused_features).unflatten(0, (batch, num_views)),
+                score,
+            )
+            for h in hands
+        }
+
+
+def fuse_camera_scores(
+    camera_view_logits: torch.Tensor, fusion: str = "mean", fused_view_logits: torch.Tensor | None = None, score=None
+) -> torch.Tensor:
+    """
+    `(batch, num_cameras, num_views, num_labels)` logits -> `(batch, 1 + num_cameras, num_labels)` scores: each
+    camera's is the mean over its views of `score` (default softmax) of the logits; the fused one (first) is the mean
+    over views of `fused_view_logits` `(batch, num_views, num_labels)` where given (feature fusion), else the mean of
+    the cameras' scores (`fusion="mean"`) or the score of the sum of the cameras' view-averaged logits ("logit_sum").
+    """
+    if fusion not in CAMERA_FUSIONS:
+        raise ValueError(f"camera fusion must be one of {CAMERA_FUSIONS}, got {fusion!r}.")
+    score = score or (lambda logits: logits.softmax(-1))
+    per_camera = score(camera_view_logits.float()).mean(2)
+    if fused_view_logits is not None:
+        fused = score(fused_view_logits.float()).mean(1)
+    elif fusion == "mean":
+        fused = per_camera.mean(1)
+    else:
+        fused = score(camera_view_logits.float().mean(2).sum(1))
+    return torch.cat([fused.unsqueeze(1), per_camera], dim=1)
 
 
 def hand_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, hand: str = "lh") -> torch.Tensor:

@@ -25,6 +25,11 @@ PIPELINE_TASK = "dual-hand-video-classification"
 MODEL_TYPE = "adhvit"
 HAND_OUTPUT_KEYS = {"lh": "left_hand", "rh": "right_hand"}
 SCORE_FUNCTIONS = ("softmax", "sigmoid", "none")
+SCORE_CALLABLES = {
+    "softmax": lambda logits: logits.softmax(-1),
+    "sigmoid": lambda logits: logits.sigmoid(),
+    "none": lambda logits: logits,
+}
 # adhvit_hf.data.decoding.BACKENDS (this file may not import the package)
 DECODER_BACKENDS = ("auto", "decord", "pyav", "torchcodec")
 # Where a video cannot be read these are raised (decoders, file system, HTTP); anything else is a bug and propagates.
@@ -84,6 +89,15 @@ def read_view_frames(video_path: str, processor, backend: str = "auto") -> torch
     return frames.contiguous()[torch.from_numpy(inverse.reshape(-1))]
 
 
+def check_camera_videos(videos: dict) -> None:
+    """A dict input holds synchronised cameras' videos: string camera names, at least one video."""
+    if not videos:
+        raise ValueError("A dict of synchronised cameras' videos needs at least one camera, got {}.")
+    for camera in videos:
+        if not isinstance(camera, str):
+            raise ValueError(f"Camera names (the dict's keys) must be strings, got {camera!r}.")
+
+
 def saved_weight_names(name_or_path: str) -> set[str] | None:
     """The tensor names of a local folder's safetensors weights (single file or sharded), or None if it has none."""
     folder = Path(name_or_path)
@@ -135,7 +149,7 @@ class DualHandVideoClassificationPipeline(Pipeline):
     """Classifies what the left and the right hand do in each video.
 
     Inputs: a video path (`str` or `pathlib.Path`), an http(s) URL, decoded frames of a whole video (uint8 array or
-    tensor (N, H, W, 3)), or a list of these. Each video is sampled with the evaluation view protocol of the model's
+    tensor (N, H, W, 3)), a dict `{camera name: video}` of synchronised cameras, or a list of these. Each video is sampled with the evaluation view protocol of the model's
     `AdhVitVideoProcessor` (`test_num_segment` temporal segments x `test_num_crop` spatial crops, `num_frames`
     frames `frame_sampling_rate` apart; each can be overridden per call), the scores of all views are averaged per
     hand, and the output per video is `{"left_hand": [{"label", "score"}, ...], "right_hand": [...]}` with the
@@ -203,6 +217,7 @@ class DualHandVideoClassificationPipeline(Pipeline):
         frame_sampling_rate=None,
         function_to_apply=None,
         errors_per_item=None,
+        camera_fusion=None,
         backend=None,
     ):
         views = {
@@ -239,14 +254,17 @@ class DualHandVideoClassificationPipeline(Pipeline):
             if function_to_apply not in SCORE_FUNCTIONS:
                 raise ValueError(f"function_to_apply must be one of {SCORE_FUNCTIONS}, got {function_to_apply!r}.")
             forward_params["function_to_apply"] = function_to_apply
+        if camera_fusion is not None:  # checked by the model's fuse_camera_scores
+            forward_params["camera_fusion"] = camera_fusion
         return preprocess_params, forward_params, postprocess_params
 
     def __call__(self, inputs, **kwargs):
         """Classifies one video or a list of videos.
 
         Args:
-            inputs (`str`, `pathlib.Path`, URL, frames, or a list of these): video files, http(s) URLs, or decoded
-                uint8 frames (N, H, W, 3) of whole videos. An empty list gives an empty list.
+            inputs (`str`, `pathlib.Path`, URL, frames, a dict of these, or a list): video files, http(s) URLs, or
+                decoded uint8 frames (N, H, W, 3) of whole videos. A dict `{camera name: video}` holds synchronised
+                cameras' videos of one scene, scored together. An empty list gives an empty list.
             top_k (`int`, *optional*, defaults to 5): labels returned per hand (at most the hand's number of labels).
             test_num_segment (`int`, *optional*): temporal segments per video, default from the processor.
             test_num_crop (`int`, *optional*): spatial crops per segment (1 or 3), default from the processor.
@@ -257,19 +275,35 @@ class DualHandVideoClassificationPipeline(Pipeline):
             batch_size (`int`, *optional*): videos per forward pass.
             errors_per_item (`bool`, *optional*, defaults to `True` for a list): a list's unreadable video gives
                 `{"error": ...}` in its place; `False` raises instead.
+            camera_fusion (`str`, *optional*, defaults to `"mean"`): for a dict of cameras, `"mean"` of the cameras'
+                scores or `"logit_sum"` (HA-ViD's combined view); a model trained with feature fusion fuses its
+                cameras' features instead, as in training.
             backend (`str`, *optional*, defaults to `"auto"`): the video decoder, `"auto"`, `"decord"`, `"pyav"` or
                 `"torchcodec"` (as `--backend` of the command-line tools); also accepted by `pipeline(...)`.
 
         Returns:
             A dict `{"left_hand": [...], "right_hand": [...]}` per video (a list of them for a list input; a video of
-            the list that cannot be read gives `{"error": "<video>: <why>"}` instead).
+            the list that cannot be read gives `{"error": "<video>: <why>"}` instead). For a dict of cameras the
+            hands hold the fused prediction and `"cameras"` each camera's: `{"left_hand": [...], "right_hand": [...],
+            "cameras": {name: {"left_hand": [...], "right_hand": [...]}, ...}}`.
         """
         if isinstance(inputs, Path):
             inputs = str(inputs)
+        if isinstance(inputs, dict):
+            check_camera_videos(inputs)
         if isinstance(inputs, (list, tuple)):
             if not inputs:
                 return []
             inputs = [str(video) if isinstance(video, Path) else video for video in inputs]
+            for video in inputs:
+                if isinstance(video, dict):
+                    check_camera_videos(video)
+            kinds = {tuple(video) if isinstance(video, dict) else None for video in inputs}
+            if len(kinds) > 1 and (kwargs.get("batch_size") or self._batch_size or 1) > 1:
+                raise ValueError(
+                    "A batch holds either single videos or dicts of the same cameras; this list mixes them, so pass "
+                    "batch_size=1 or one list per kind."
+                )
             kwargs.setdefault("errors_per_item", True)
         return super().__call__(inputs, **kwargs)
 
@@ -282,64 +316,97 @@ class DualHandVideoClassificationPipeline(Pipeline):
 
     def preprocess(self, video, errors_per_item=False, backend="auto", **settings):
         processor = self.view_processor(**settings)
-        if isinstance(video, str):
+        cameras = dict(video) if isinstance(video, dict) else None
+        videos = cameras or {None: video}
+        pixel_values = []
+        for camera, camera_video in videos.items():
             try:
-                frames = read_view_frames(video, processor, backend)
+                frames = self._view_frames(camera_video, processor, backend)
             except READ_ERRORS as error:
-                if not errors_per_item:
+                if not errors_per_item or not isinstance(camera_video, str):
                     raise
                 # Stand-in pixels keep the batch rectangular; _forward never runs the model on them.
                 crop = processor.crop_size
-                pixel_values = torch.zeros(1, processor.num_views, processor.num_frames, 3, crop, crop)
-                message = str(error) if video in str(error) else f"{video}: {error}"
-                return {"pixel_values": pixel_values, "error": [message]}
-        elif isinstance(video, (np.ndarray, torch.Tensor)):
+                shape = (1, *([len(videos)] if cameras else []), processor.num_views, processor.num_frames, 3)
+                message = str(error) if camera_video in str(error) else f"{camera_video}: {error}"
+                message = message if camera is None else f"camera {camera}: {message}"
+                return {"pixel_values": torch.zeros(*shape, crop, crop), "error": [message], "cameras": [None]}
+            pixel_values.append(processor(frames, return_tensors="pt")["pixel_values"])
+        # synchronised cameras: (1, cameras, views, T, 3, H, W)
+        pixel_values = torch.stack(pixel_values, dim=1) if cameras else pixel_values[0]
+        return {"pixel_values": pixel_values, "error": [None], "cameras": [tuple(cameras) if cameras else None]}
+
+    def _view_frames(self, video, processor, backend: str = "auto") -> torch.Tensor:
+        """The uint8 frames of all of `processor`'s views of one video (a path, URL or decoded frames)."""
+        if isinstance(video, Path):
+            video = str(video)
+        if isinstance(video, str):
+            return read_view_frames(video, processor, backend)
+        if isinstance(video, (np.ndarray, torch.Tensor)):
             frames = torch.as_tensor(video)
             if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
                 raise ValueError(
                     "Decoded videos must be uint8 frames of shape (num_frames, height, width, 3), got "
                     f"{tuple(frames.shape)} {frames.dtype}."
                 )
-            frames = frames[processor.view_frame_indices(frames.shape[0]).reshape(-1)]
-        else:
-            raise ValueError(
-                f"Expected a video path, URL or decoded uint8 frames (N, H, W, 3), got {type(video).__name__}."
-            )
-        return {**processor(frames, return_tensors="pt"), "error": [None]}
+            return frames[processor.view_frame_indices(frames.shape[0]).reshape(-1)]
+        raise ValueError(
+            "Expected a video path, URL or decoded uint8 frames (N, H, W, 3) (or a dict of synchronised cameras' videos), "
+            f"got {type(video).__name__}."
+        )
 
-    def _forward(self, model_inputs, function_to_apply="softmax"):
+    def _forward(self, model_inputs, function_to_apply="softmax", camera_fusion="mean"):
         pixel_values, errors = model_inputs["pixel_values"], model_inputs["error"]
         errors = [error for item in errors for error in (item if isinstance(item, list) else [item])]
+        cameras = [names for item in model_inputs["cameras"] for names in (item if isinstance(item, list) else [item])]
         num_videos, num_views = pixel_values.shape[:2]
+        # synchronised cameras (num_videos, cameras, views, ...): the fused scores first, then each camera's
+        camera_rows = (1 + pixel_values.shape[1],) if pixel_values.ndim == 7 else ()
         readable = torch.tensor([error is None for error in errors])
         scores = {
-            hand: torch.full((num_videos, len(getattr(self.model.config, f"{hand}_id2label"))), math.nan)
+            hand: torch.full((num_videos, *camera_rows, len(getattr(self.model.config, f"{hand}_id2label"))), math.nan)
             for hand in HAND_OUTPUT_KEYS
         }
+        score = SCORE_CALLABLES[function_to_apply]
         if readable.any():
-            pixel_values = pixel_values[readable].flatten(0, 1).to(self.model.dtype)
+            pixel_values = pixel_values[readable].to(self.model.dtype)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                outputs = self.model(pixel_values=pixel_values, hand=None)
-            # As in VideoMAE V2 testing: the score function per view, then the mean over a video's views.
+                if camera_rows:
+                    camera_scores = self.model.camera_scores(pixel_values, fusion=camera_fusion, score=score)
+                else:
+                    outputs = self.model(pixel_values=pixel_values.flatten(0, 1), hand=None)
             for hand in HAND_OUTPUT_KEYS:
-                logits = getattr(outputs, f"{hand}_logits").float()
-                if function_to_apply == "softmax":
-                    logits = logits.softmax(-1)
-                elif function_to_apply == "sigmoid":
-                    logits = logits.sigmoid()
-                scores[hand][readable] = logits.view(int(readable.sum()), num_views, -1).mean(1)
-        return {**{f"{hand}_scores": value for hand, value in scores.items()}, "error": errors}
+                if camera_rows:
+                    scores[hand][readable] = camera_scores[hand].float()
+                else:
+                    # As in VideoMAE V2 testing: the score function per view, then the mean over a video's views.
+                    logits = score(getattr(outputs, f"{hand}_logits").float())
+                    scores[hand][readable] = logits.view(int(readable.sum()), num_views, -1).mean(1)
+        return {**{f"{hand}_scores": value for hand, value in scores.items()}, "error": errors, "cameras": cameras}
 
     def postprocess(self, model_outputs, top_k=5):
         error = model_outputs["error"]
         error = error[0] if isinstance(error, list) else error
         if error is not None:
             return {"error": error}
+        cameras = model_outputs["cameras"]
+        cameras = cameras[0] if isinstance(cameras, list) else cameras
+        scores = {hand: model_outputs[f"{hand}_scores"][0] for hand in HAND_OUTPUT_KEYS}
+        if not cameras:
+            return self._top_labels(scores, top_k)
+        result = self._top_labels({hand: value[0] for hand, value in scores.items()}, top_k)
+        result["cameras"] = {
+            camera: self._top_labels({hand: value[row] for hand, value in scores.items()}, top_k)
+            for row, camera in enumerate(cameras, start=1)
+        }
+        return result
+
+    def _top_labels(self, scores: dict, top_k: int) -> dict:
+        """{"left_hand": [{"label", "score"}, ...], "right_hand": [...]}, the `top_k` best per hand, best first."""
         result = {}
         for hand, key in HAND_OUTPUT_KEYS.items():
-            scores = model_outputs[f"{hand}_scores"][0]
             id2label = getattr(self.model.config, f"{hand}_id2label")
-            top_scores, top_ids = scores.topk(min(top_k, scores.shape[-1]))
+            top_scores, top_ids = scores[hand].topk(min(top_k, scores[hand].shape[-1]))
             result[key] = [
                 {"label": id2label[class_id], "score": score}
                 for score, class_id in zip(top_scores.tolist(), top_ids.tolist())

@@ -13,6 +13,7 @@ from helpers.models import save_tiny_model
 from helpers.videos import noise_frames, two_hand_frames, write_video
 
 from adhvit_hf.data.demo import make_demo_dataset
+from adhvit_hf.data.demo_cameras import make_camera_demo_dataset
 from adhvit_hf.publishing import add_remote_code
 
 
@@ -32,6 +33,14 @@ class SavedModel:
     hub_folder: Path
     video_folder: Path
     videos: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def camera_demo_data(tmp_path_factory):
+    """The demo scene filmed by cameras 0, 1 and 2: 8 train, 3 val, 3 test recordings per hand."""
+    root = tmp_path_factory.mktemp("camera_demo_data")
+    make_camera_demo_dataset(str(root), 3, seed=0, split_sizes={"train": 8, "val": 3, "test": 3})
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -120,3 +120,52 @@ def test_ground_truths_longer_or_shorter_than_their_video_are_counted_in_the_log
             method="segment",
         )
     assert not [m for m in caplog.messages if "differ in length" in m]
+
+
+def release_views(root, labels_per_view, frames_per_view):
+    """HA-ViD's release layout for views 0 and 1 (recordings r1 and r2) and each view's videos in videos/view<V>/."""
+    for view, per_video in labels_per_view.items():
+        for hand in ("lh", "rh"):
+            base = root / "data" / f"view{view}_{hand}_pt"
+            write(base / "mapping.txt", "0 null\n1 grasp\n2 screw\n3 hold\n")
+            for video, labels in per_video.items():
+                write(
+                    base / "groundTruth" / f"{video}.txt",
+                    "\n".join(labels if hand == "lh" else RH_FRAME_LABELS) + "\n",
+                )
+            write(base / "splits" / "train.split1.bundle", "r1\nr2\n")
+            write(base / "splits" / "test.split1.bundle", "r1\n")
+        for video, frames in frames_per_view[view].items():
+            write_index_video(root / "videos" / f"view{view}" / f"{video}.mp4", num_frames=frames)
+
+
+def test_several_views_make_one_camera_list_and_report_recordings_that_disagree(tmp_path, caplog):
+    other = LH_FRAME_LABELS[:5] + ["screw"] + LH_FRAME_LABELS[6:]  # frame 5 differs
+    release_views(
+        tmp_path,
+        {0: {"r1": LH_FRAME_LABELS, "r2": LH_FRAME_LABELS}, 1: {"r1": LH_FRAME_LABELS[:11], "r2": other}},
+        {0: {"r1": 12, "r2": 12}, 1: {"r1": 11, "r2": 12}},
+    )
+    argv = ["--annotation_root", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out"), "--view", "0", "1"]
+    error = pytest.raises(ValueError, prepare_havid_main, [*argv, "--video_dir", str(tmp_path / "videos" / "view0")])
+    assert "needs {camera} where the view number goes" in str(error.value)
+    with caplog.at_level("WARNING"):
+        prepare_havid_main([*argv, "--video_dir", str(tmp_path / "videos" / "view{camera}")])
+    # r1: 11 frames in view 1 (within the tolerance), labels agree on them; r2: frame 5 differs, left out
+    assert (tmp_path / "out" / "lh" / "train_list_video.txt").read_text() == (
+        "../../videos/view{camera}/r1.mp4 0 2 0\n../../videos/view{camera}/r1.mp4 3 7 1\n"
+        "../../videos/view{camera}/r1.mp4 8 9 2\n../../videos/view{camera}/r1.mp4 10 10 0\n"
+    )
+    assert (
+        "skipped 1 recording(s) whose cameras disagree:\n  r2: frame 5 is 'grasp' in camera 0 but 'screw' in camera 1"
+        in caplog.text
+    )
+
+
+def test_views_with_different_label_mappings_are_refused(tmp_path):
+    release_views(tmp_path, {0: {"r1": LH_FRAME_LABELS}, 1: {"r1": LH_FRAME_LABELS}}, {0: {"r1": 12}, 1: {"r1": 12}})
+    mapping = tmp_path / "data" / "view1_lh_pt" / "mapping.txt"
+    write(mapping, "0 null\n1 screw\n2 grasp\n3 hold\n")
+    argv = ["--annotation_root", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out"), "--view", "0", "1"]
+    with pytest.raises(ValueError, match=f"{mapping}: the label mapping of view 1 differs from view 0's"):
+        prepare_havid_main([*argv, "--video_dir", str(tmp_path / "videos" / "view{camera}")])

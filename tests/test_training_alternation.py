@@ -11,33 +11,15 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset
+from helpers.callbacks import HeadRecorder, heads_equal
 from helpers.cli import tiny_run_args
 from safetensors.torch import load_file, save_file
-from transformers import TrainerCallback, pipeline
+from transformers import pipeline
 
 from adhvit_hf.cli import run_havid
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK
 from adhvit_hf.training.original_flags import translate_original_args
 from adhvit_hf.training.reporting import write_prediction_reports
-
-
-class HeadRecorder(TrainerCallback):
-    """After every optimizer step: which hand trained and both heads' weights."""
-
-    def __init__(self):
-        self.steps = []
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        self.steps.append(
-            {
-                "lh": {k: v.detach().clone() for k, v in model.lh_classifier.state_dict().items()},
-                "rh": {k: v.detach().clone() for k, v in model.rh_classifier.state_dict().items()},
-            }
-        )
-
-
-def heads_equal(a, b):
-    return all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.slow

@@ -25,3 +25,18 @@ def test_a_resumed_ddp_run_ends_where_the_uninterrupted_one_does(demo_data, two_
         tmp_path, tiny_run_args(demo_data, tmp_path / "out", resume_from_checkpoint=checkpoint, **two_rank_run.run)
     )
     assert resumed[0]["weights"] == resumed[1]["weights"] == two_rank_run.ranks[0]["weights"]
+
+
+def test_two_ranks_with_pooled_cameras_alternate_together_and_end_identical(camera_demo_data, tmp_path):
+    # each rank draws its clips' cameras from their seeds; the ranks still train the same hand at every step
+    argv = tiny_run_args(
+        camera_demo_data,
+        tmp_path / "weights",
+        cameras=["0", "1", "2"],
+        max_steps=4,
+        alternation_steps=1,
+        use_cpu="True",
+    )
+    ranks = run_two_ranks(tmp_path, argv)
+    assert ranks[0]["moved"] == ranks[1]["moved"] == [[("lh", "rh")[step % 2]] for step in range(4)]
+    assert ranks[0]["weights"] == ranks[1]["weights"]

@@ -99,3 +99,20 @@ def test_the_training_dataloader_options_are_all_honoured():
     for option in ("num_workers", "pin_memory", "persistent_workers", "multiprocessing_context", "prefetch_factor"):
         assert f"args.dataloader_{option}" in ours, option
     assert "in_order=args.dataloader_in_order" in ours and "partial(seed_worker" in ours
+
+
+def test_a_model_sharded_before_training_is_left_to_itself():
+    # Fsdp2TrainerMixin shards the model itself and sets is_distributed_loading_by_transformers: the Trainer then
+    # prepares it for autocast only (no DDP wrap, no second sharding) and keeps every rank in _save; it overrides the
+    # checkpoint methods below for the sharded optimizer state and hides fsdp_plugin_args from the Accelerator.
+    text = source(Trainer._prepare_for_training)
+    assert "if self.is_distributed_loading_by_transformers:" in text
+    assert "self.accelerator.prepare_model(model, device_placement=False, evaluation_mode=True)" in text
+    assert "if not self.args.should_save and not self.is_distributed_loading_by_transformers:" in source(Trainer._save)
+    assert parameters(Trainer._save) == ["self", "output_dir", "state_dict"]
+    assert parameters(Trainer._save_optimizer_and_scheduler) == ["self", "output_dir"]
+    assert parameters(Trainer._load_optimizer_and_scheduler) == ["self", "checkpoint"]
+    assert parameters(Trainer._load_best_model) == ["self"]
+    assert "FullyShardedDataParallelPlugin(**self.args.fsdp_plugin_args)" in source(
+        Trainer.create_accelerator_and_postprocess
+    )

@@ -8,6 +8,9 @@ Prints one table per video (rank, left-hand label and score, right-hand label an
 Each video gets one label per hand, from the average of its evaluation views; for what each hand does over time in
 a long video, `adhvit-extract` writes a per-frame timeline. A video that cannot be decoded is reported (exit status 1)
 and the others are still printed.
+
+Under `torchrun --nproc_per_node N` or `accelerate launch` the videos are split over the ranks by frame count, each
+rank on cuda:LOCAL_RANK (or the CPU); rank 0 prints every result in the order given.
 """
 
 import argparse
@@ -15,7 +18,11 @@ import json
 import logging
 import sys
 
-from adhvit_hf.data.decoding import VideoDecodeError, add_backend_argument, open_video
+from adhvit_hf.configuration_adhvit import CAMERA_FUSIONS
+from adhvit_hf.data.cameras import check_camera_names
+from adhvit_hf.data.decoding import VideoDecodeError, add_backend_argument, open_video, probe_video
+from adhvit_hf.inference.cameras import check_camera_template
+from adhvit_hf.inference.distributed import close_ranks, gather_to_main, init_ranks, rank_device, split_for_rank
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.videos import check_video_path
 from adhvit_hf.inference.windows import short_video_message
@@ -43,6 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch_size", type=positive_int, default=1, help="videos per forward pass")
     add_backend_argument(parser)
+    parser.add_argument(
+        "--cameras",
+        nargs="+",
+        default=None,
+        metavar="CAMERA",
+        help="synchronised cameras: each VIDEO is a path with {camera} (videos/{camera}/a.mp4), classified in every "
+        "camera and fused; prints the fused prediction and each camera's",
+    )
+    parser.add_argument(
+        "--camera_fusion", default="mean", choices=CAMERA_FUSIONS, help="with --cameras: how camera scores fuse"
+    )
     parser.add_argument(
         "--test_num_segment", type=positive_int, default=None, help="temporal views (default: the processor's)"
     )
@@ -105,15 +123,28 @@ def check_video(video: str, processor, backend: str = "auto") -> str | None:
     return None
 
 
-def classify(classifier, videos: list[str], top_k: int, batch_size: int) -> dict[str, dict | str]:
+def classify(
+    classifier, videos: list[str], top_k: int, batch_size: int, cameras: dict | None = None, camera_fusion="mean"
+) -> dict[str, dict | str]:
     """{video: prediction, or the error message of a video that could not be decoded}, in the order of `videos`.
 
-    The pipeline answers a list item it cannot decode with `{"error": message}` and goes on with the others.
+    The pipeline answers a list item it cannot decode with `{"error": message}` and goes on with the others. With
+    `cameras` ({video template: {camera: path}}) each video is a synchronised recording, classified as one.
     """
     if not videos:
         return {}
-    predictions = classifier(videos, top_k=top_k, batch_size=batch_size)
+    inputs = [cameras[video] for video in videos] if cameras else videos
+    options = {"camera_fusion": camera_fusion} if cameras else {}
+    predictions = classifier(inputs, top_k=top_k, batch_size=batch_size, **options)
     return {video: result.get("error", result) for video, result in zip(videos, predictions)}
+
+
+def frame_count(video: str) -> int:
+    """The video's frame count for the split over ranks (0 if it cannot be opened: it fails in its turn)."""
+    try:
+        return probe_video(video)
+    except VideoDecodeError:
+        return 0
 
 
 def main(argv=None) -> int:
@@ -122,7 +153,10 @@ def main(argv=None) -> int:
     logger.setLevel(logging.INFO)  # this program's own lines (the precision); libraries stay at warnings
     # Everything the user typed is checked before the model is loaded.
     videos = [str(check_video_path(video)) for video in args.videos]
-    device = resolve_device(args.device)
+    cameras = check_camera_names(args.cameras)
+    camera_videos = {video: check_camera_template(video, cameras) for video in videos} if cameras else None
+    ranks = init_ranks()
+    device = resolve_device(rank_device(args.device, ranks))
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
     views = {"test_num_segment": args.test_num_segment, "test_num_crop": args.test_num_crop}
@@ -132,10 +166,23 @@ def main(argv=None) -> int:
         model=model, video_processor=processor, device=device, task=PIPELINE_TASK, backend=args.backend
     )
     logger.info("precision: %s", autocast_precision(device).describe())
-    errors = {video: message for video in videos if (message := check_video(video, processor, args.backend))}
-    results = {video: errors[video] for video in videos if video in errors}
-    readable = [video for video in videos if video not in errors]
-    results.update(classify(classifier, readable, args.top_k, args.batch_size))
+    # A recording of synchronised cameras weighs its first camera's frames (all cameras have about as many).
+    share = split_for_rank(
+        videos, lambda video: frame_count(next(iter(camera_videos[video].values())) if cameras else video), ranks
+    )
+    errors = {}
+    for video in share:
+        for path in camera_videos[video].values() if cameras else [video]:
+            if video not in errors and (message := check_video(path, processor, args.backend)):
+                errors[video] = message
+    results = {video: errors[video] for video in share if video in errors}
+    readable = [video for video in share if video not in errors]
+    results.update(classify(classifier, readable, args.top_k, args.batch_size, camera_videos, args.camera_fusion))
+    gathered = gather_to_main(results, ranks)
+    close_ranks()
+    if not ranks.is_main:
+        return 0
+    results = {video: result for part in gathered for video, result in part.items()}
     failed = {video: result for video, result in results.items() if isinstance(result, str)}
     if args.json:
         print(
@@ -148,7 +195,20 @@ def main(argv=None) -> int:
             )
         )
     else:
-        tables = [format_predictions(video, results[video]) for video in videos if video not in failed]
+        tables = [
+            table
+            for video in videos
+            if video not in failed
+            for table in [
+                format_predictions(
+                    video if not cameras else f"{video} (fused over cameras {' '.join(cameras)})", results[video]
+                ),
+                *(
+                    format_predictions(f"{video} (camera {camera})", prediction)
+                    for camera, prediction in results[video].get("cameras", {}).items()
+                ),
+            ]
+        ]
         if tables:
             print("\n\n".join(tables))
     for message in failed.values():

@@ -10,8 +10,9 @@ import argparse
 import logging
 import os
 
-from adhvit_hf.data.havid import HAND_FOLDERS, find_hand_annotations, prepare_hand_lists
-from adhvit_hf.utils import configure_logging, run_cli
+from adhvit_hf.data.cameras import has_camera_placeholder
+from adhvit_hf.data.havid import HAND_FOLDERS, find_hand_annotations, prepare_hand_lists, read_mapping
+from adhvit_hf.utils import UserInputError, configure_logging, run_cli
 
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="Folder with <video>.mp4 (default: <annotation_root>/videos); best the adhvit-resize-videos copy.",
     )
     parser.add_argument("--output_dir", required=True, help="Gets lh/ and rh/ with train/val lists and labels.txt.")
-    parser.add_argument("--view", type=int, default=0, choices=(0, 1, 2), help="Camera view: 0 side, 1 front, 2 top.")
+    parser.add_argument(
+        "--view",
+        type=int,
+        nargs="+",
+        default=[0],
+        choices=(0, 1, 2),
+        help="Camera view: 0 side, 1 front, 2 top. Several (--view 0 1 2) with a --video_dir containing {camera} "
+        "write one multi-camera list set (camera names 0 1 2; train with --cameras 0 1 2).",
+    )
     parser.add_argument("--level", default="pt", choices=("pt", "aa"), help="Primitive task or atomic action labels.")
     parser.add_argument("--split", type=int, default=1, help="Split number of the *.split<N>.bundle files.")
     parser.add_argument(
@@ -55,14 +64,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_same_mapping(camera_annotations: dict) -> None:
+    """The views' label mappings are the same (one list line has one label id in every camera)."""
+    mappings = {camera: read_mapping(a.mapping_file) for camera, a in camera_annotations.items()}
+    first, reference = next(iter(mappings.items()))
+    for camera, mapping in mappings.items():
+        if mapping != reference:
+            raise UserInputError(
+                f"{camera_annotations[camera].mapping_file}: the label mapping of view {camera} differs from view "
+                f"{first}'s ({camera_annotations[first].mapping_file}); one multi-camera list needs one mapping"
+            )
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     configure_logging(logging.INFO)
     video_dir = args.video_dir or os.path.join(args.annotation_root, "videos")
-    for hand in HAND_FOLDERS:
-        annotations = find_hand_annotations(
-            args.annotation_root, hand, view=args.view, level=args.level, split=args.split
+    views = list(dict.fromkeys(args.view))
+    if len(views) > 1 and not has_camera_placeholder(video_dir):
+        raise UserInputError(
+            f"--view {' '.join(map(str, views))}: --video_dir {video_dir} needs {{camera}} where the view number goes "
+            "(e.g. videos/view{camera}), so each camera's videos are found"
         )
+    for hand in HAND_FOLDERS:
+        camera_annotations = {
+            str(view): find_hand_annotations(args.annotation_root, hand, view=view, level=args.level, split=args.split)
+            for view in views
+        }
+        annotations = next(iter(camera_annotations.values()))
+        check_same_mapping(camera_annotations)
         counts = prepare_hand_lists(
             annotations,
             video_dir,
@@ -73,6 +103,7 @@ def main(argv=None) -> None:
             clips_per_video=args.clips_per_video,
             prefer_non_null=args.prefer_non_null,
             seed=args.seed,
+            camera_annotations=camera_annotations if len(views) > 1 else None,
         )
         for split, per_label in counts.items():
             logger.info("%s %s: %d clips over %d labels", hand, split, sum(per_label.values()), len(per_label))

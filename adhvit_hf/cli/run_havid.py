@@ -29,6 +29,7 @@ from adhvit_hf.training import (
     build_model,
     build_trainer,
 )
+from adhvit_hf.training.camera_evaluation import write_camera_prediction_reports
 from adhvit_hf.training.original_flags import (
     ORIGINAL_FLAGS,
     ORIGINAL_IGNORED_SWITCHES,
@@ -218,7 +219,11 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         metrics, outputs = trainer.evaluate_hands(data.test, metric_key_prefix="test")
         trainer.log_metrics("test", metrics)
         trainer.save_metrics("test", metrics)
-        if trainer.is_world_process_zero():
+        if trainer.is_world_process_zero() and data_args.cameras:
+            write_camera_prediction_reports(
+                outputs, data.test, model.config, training_args.output_dir, data_args.cameras
+            )
+        elif trainer.is_world_process_zero():
             write_prediction_reports(outputs, data.test, model.config, training_args.output_dir)
         results.update(metrics)
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from ..configuration_adhvit import HANDS
+from .cameras import camera_paths, check_line_cameras
 
 
 logger = logging.getLogger(__name__)
@@ -44,17 +45,20 @@ class ClipList(list):
         self.num_skipped_missing = num_skipped_missing
 
 
-def resolve_video_path(relative: str, data_root: str, data_path: str, video_subdir: str | None = None) -> str:
+def resolve_video_path(
+    relative: str, data_root: str, data_path: str, video_subdir: str | None = None, cameras: list[str] | None = None
+) -> str:
     """Absolute path of a list entry, the first that exists of: `<data_root>/<relative>`,
     `<data_root>/<video_subdir>/<relative>` (the original ADH-ViT's layout: `videos_train/` for the train list,
-    `videos_val/` for the others) and `<data_path>/videos/<relative>`; the first when none exists."""
+    `videos_val/` for the others) and `<data_path>/videos/<relative>`; the first when none exists. A `{camera}` path
+    (with `cameras`) exists where every camera's video does."""
     if os.path.isabs(relative):
         return relative
     candidates = [os.path.join(data_root, relative)]
     if video_subdir:
         candidates.append(os.path.join(data_root, video_subdir, relative))
     candidates.append(os.path.join(data_path, "videos", relative))
-    existing = [path for path in candidates if os.path.exists(path)]
+    existing = [path for path in candidates if all(map(os.path.exists, camera_paths(path, cameras).values()))]
     return os.path.abspath((existing or candidates)[0])
 
 
@@ -119,6 +123,7 @@ def read_clip_list(
     hand: str,
     skip_missing: bool = False,
     video_subdir: str | None = None,
+    cameras: list[str] | None = None,
 ) -> ClipList:
     """Read and check a clip list; returns `ClipRecord`s (a `ClipList` with `num_skipped_missing`).
 
@@ -127,6 +132,8 @@ def read_clip_list(
     `<list folder>/videos`.
     Raises `ClipListError` naming the file and line for malformed lines, non-integer or out-of-range labels,
     start > end, an empty list, and missing videos (unless `skip_missing`, which drops them and logs the count).
+    With `cameras` every line's video path holds `{camera}` (`data.cameras`) and a clip is missing when any camera's
+    video is; without, a `{camera}` path is refused (`CameraError`, naming the line).
     """
     if hand not in HANDS:
         raise ValueError(f"hand must be one of {HANDS}, got {hand!r}")
@@ -138,19 +145,22 @@ def read_clip_list(
     for line_number, line in _content_lines(list_path):
         where = f"{list_path}:{line_number}"
         path, start, end, label = parse_clip_line(line, where)
+        check_line_cameras(path, cameras, where)
         if not 0 <= label < num_labels:
             raise ClipListError(f"{where}: label {label} is out of range for {num_labels} classes")
-        video = resolve_video_path(path, data_root, data_path, video_subdir)
+        video = resolve_video_path(path, data_root, data_path, video_subdir, cameras)
         record = ClipRecord(video=video, start=start, end=end, label=label, hand=hand, source=where)
-        if os.path.isfile(video):
-            records.append(record)
-        elif os.path.exists(video):  # found, but nothing a decoder can read: say what it is, not "not found"
-            kind = "a directory" if os.path.isdir(video) else "not a regular file (a FIFO, socket or device)"
-            raise ClipListError(f"{where}: {video} is {kind}, not a video file")
+        for path in camera_paths(video, cameras).values():
+            if os.path.exists(path) and not os.path.isfile(path):  # found, but nothing a decoder can read
+                kind = "a directory" if os.path.isdir(path) else "not a regular file (a FIFO, socket or device)"
+                raise ClipListError(f"{where}: {path} is {kind}, not a video file")
+        absent = [path for path in camera_paths(video, cameras).values() if not os.path.isfile(path)]
+        if absent:
+            missing.append((record, absent[0]))
         else:
-            missing.append(record)
+            records.append(record)
     if missing and not skip_missing:
-        listed = ", ".join(f"{r.video} ({r.source})" for r in missing[:MAX_LISTED_MISSING])
+        listed = ", ".join(f"{video} ({r.source})" for r, video in missing[:MAX_LISTED_MISSING])
         more = f" and {len(missing) - MAX_LISTED_MISSING} more" if len(missing) > MAX_LISTED_MISSING else ""
         raise ClipListError(
             f"{list_path}: {len(missing)} video(s) not found: {listed}{more}. "

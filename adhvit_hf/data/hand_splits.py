@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from datasets import Dataset, DatasetDict, Features, Value
 
+from .cameras import camera_path, camera_paths, check_camera_frame_counts
 from .clip_list import SPLIT_FILES, ClipListError, ClipRecord, read_clip_list
 from .decoding import VideoDecodeError, open_video
 
@@ -58,14 +60,19 @@ def video_frame_counts(videos, backend: str = "auto") -> dict[str, int | None]:
         return dict(zip(distinct, pool.map(count, distinct)))
 
 
-def count_ranges_past_end(records: list[ClipRecord], list_path: str, backend: str = "auto") -> int:
+def count_ranges_past_end(
+    records: list[ClipRecord], list_path: str, backend: str = "auto", cameras: list[str] | None = None
+) -> int:
     """Counts the clips whose `end_frame` lies past their video's last frame and logs them once for the list.
 
     Such a clip is cut at the video's end (a range past it would only repeat the last frame), so its frame range in
     the list is wrong, usually annotations of another video or frame rate: the user hears of it, training goes on.
-    Unreadable videos are left to the training loop, which replaces and counts them. A range that starts past the
-    end holds no frame of its video at all: `ClipListError` naming the first such line.
+    Unreadable videos are left to the training loop, which replaces and counts them. With `cameras` the first
+    camera's video is the one compared (`check_camera_frame_counts` has made the others agree with it).
+    A range that starts past the end holds no frame of its video at all: `ClipListError` naming the first such line.
     """
+    if cameras:
+        records = [replace(record, video=camera_path(record.video, cameras[0])) for record in records]
     ranged = [record for record in records if record.end is not None]
     if not ranged:
         return 0
@@ -100,6 +107,7 @@ def load_hand_splits(
     num_labels: int,
     data_root: str | None = None,
     skip_missing: bool = False,
+    cameras: list[str] | None = None,
 ) -> DatasetDict:
     """Read `<data_path>/{train,val[,test]}_list_video.txt` into a DatasetDict with train/validation/test.
 
@@ -108,7 +116,8 @@ def load_hand_splits(
     original ADH-ViT's `<data_root>/videos_train/` (train) and `<data_root>/videos_val/` (validation, test). With
     `skip_missing`, the number of dropped clips per split is in the returned dict's `num_skipped_missing`
     attribute; the number of clips whose frame range ends past their video (logged once per list) is in
-    `num_ranges_past_end`.
+    `num_ranges_past_end`. With `cameras` (`data.cameras`) every line names its videos with `{camera}`, the video
+    column keeps that template, and each clip's cameras must have agreeing frame counts.
     """
     splits, skipped, past_end = {}, {}, {}
     for split, file_name in SPLIT_FILES.items():
@@ -124,10 +133,14 @@ def load_hand_splits(
             hand,
             skip_missing=skip_missing,
             video_subdir=ORIGINAL_VIDEO_FOLDERS[split],
+            cameras=cameras,
         )
+        if cameras:
+            videos = [path for record in records for path in camera_paths(record.video, cameras).values()]
+            check_camera_frame_counts(records, cameras, video_frame_counts(videos))
         splits[split] = records_to_dataset(records)
         skipped[split] = records.num_skipped_missing
-        past_end[split] = count_ranges_past_end(records, list_path)
+        past_end[split] = count_ranges_past_end(records, list_path, cameras=cameras)
     dataset_dict = DatasetDict(splits)
     dataset_dict.num_skipped_missing = skipped
     dataset_dict.num_ranges_past_end = past_end

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from tqdm.auto import tqdm
 
 from ..utils import atomic_write
+from .cameras import camera_path
 from .clip_list import LABEL_NAMES_FILE, SPLIT_FILES
 from .decoding import VideoDecodeError, probe_video
+from .havid_cameras import CamerasDisagree, agreed_frame_labels
 
 
 logger = logging.getLogger(__name__)
@@ -149,6 +151,14 @@ def balanced_clips(
     return sorted(clips)
 
 
+def ground_truth_path(annotations: HandAnnotations, name: str, split: str) -> str:
+    """The frame-label file of the recording `name`, which the split bundle lists (an error naming both if absent)."""
+    path = os.path.join(annotations.ground_truth_dir, name + ".txt")
+    if not os.path.isfile(path):
+        raise HavidFormatError(f"{annotations.split_files[split]}: {path} (listed video {name}) not found")
+    return path
+
+
 def prepare_hand_lists(
     annotations: HandAnnotations,
     video_dir: str,
@@ -160,12 +170,16 @@ def prepare_hand_lists(
     prefer_non_null: bool = True,
     seed: int = 0,
     video_ext: str = ".mp4",
+    camera_annotations: dict[str, HandAnnotations] | None = None,
 ) -> dict[str, Counter]:
     """Write `output_dir/{train,val}_list_video.txt` and `labels.txt` for one hand; returns clips per label per split.
 
-    Video paths are written relative to `output_dir`. Frame ranges are clipped to the frames the video really has, and
-    ground truths longer or shorter than their video are counted in the log; videos that are missing or cannot be
-    opened are skipped and counted in the log.
+    Video paths are written relative to `output_dir`. Frame ranges are clipped to the frames the video really has;
+    videos that are missing or cannot be opened are skipped and counted in the log, and ground truths longer or shorter than
+    their video are counted in the log. With `camera_annotations`
+    ({camera: that view's annotations}, `annotations` the first's) `video_dir` holds `{camera}` and one multi-camera
+    list is written: a recording's cameras must agree (`havid_cameras.agreed_frame_labels`), and those that do not
+    are skipped and reported.
     """
     if method not in ("segment", "clip"):
         raise ValueError(f"method must be 'segment' or 'clip', got {method!r}")
@@ -177,21 +191,36 @@ def prepare_hand_lists(
     counts = {}
     for split, list_name in SPLIT_LISTS.items():
         videos = read_bundle(annotations.split_files[split])
-        class_counts, lines, skipped, mismatched = Counter(), [], [], []
+        class_counts, lines, skipped, disagreeing, mismatched = Counter(), [], [], [], []
         for name in tqdm(videos, desc=f"{os.path.basename(output_dir)} {split}", unit="video"):
             video_path = os.path.join(video_dir, name + video_ext)
-            try:
-                num_video_frames = probe_video(video_path)
-            except VideoDecodeError as error:
-                skipped.append(str(error))
-                continue
-            gt_path = os.path.join(annotations.ground_truth_dir, name + ".txt")
-            if not os.path.isfile(gt_path):
-                raise HavidFormatError(f"{annotations.split_files[split]}: {gt_path} (listed video {name}) not found")
-            frame_labels = read_frame_labels(gt_path, mapping)
-            if len(frame_labels) != num_video_frames:
-                mismatched.append(f"{gt_path}: {len(frame_labels)} labels for {num_video_frames} frames")
-            frame_labels = frame_labels[:num_video_frames]
+            if camera_annotations:
+                try:
+                    frame_counts = {
+                        camera: probe_video(camera_path(video_path, camera)) for camera in camera_annotations
+                    }
+                    camera_labels = {
+                        camera: read_frame_labels(ground_truth_path(camera_annotation, name, split), mapping)
+                        for camera, camera_annotation in camera_annotations.items()
+                    }
+                    frame_labels = agreed_frame_labels(name, frame_counts, camera_labels)
+                except VideoDecodeError as error:
+                    skipped.append(str(error))
+                    continue
+                except CamerasDisagree as error:
+                    disagreeing.append(str(error))
+                    continue
+            else:
+                try:
+                    num_video_frames = probe_video(video_path)
+                except VideoDecodeError as error:
+                    skipped.append(str(error))
+                    continue
+                gt_path = ground_truth_path(annotations, name, split)
+                frame_labels = read_frame_labels(gt_path, mapping)
+                if len(frame_labels) != num_video_frames:
+                    mismatched.append(f"{gt_path}: {len(frame_labels)} labels for {num_video_frames} frames")
+                frame_labels = frame_labels[:num_video_frames]
             if method == "segment":
                 clips = segment_clips(frame_labels, min_segment_length)
                 class_counts.update(label for _, _, label in clips)
@@ -211,6 +240,14 @@ def prepare_hand_lists(
                 split,
                 len(mismatched),
                 mismatched[0],
+            )
+        if disagreeing:
+            logger.warning(
+                "%s %s: skipped %d recording(s) whose cameras disagree:\n  %s",
+                output_dir,
+                split,
+                len(disagreeing),
+                "\n  ".join(disagreeing),
             )
         with atomic_write(os.path.join(output_dir, list_name), "w", encoding="utf-8") as handle:
             handle.writelines(lines)

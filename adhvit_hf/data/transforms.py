@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from ..processing_adhvit import AdhVitVideoProcessor
+from .cameras import CAMERA_TRAINING, camera_path, training_camera
 from .decoding import open_video, read_view_frames
 from .rand_augment import (
     FILL,
@@ -194,6 +195,9 @@ class VideoTransform:
     With flip "swap_hands" a flipped row's hand switches lh <-> rh (the flip is decided once per row so all its
     samples agree); "plain" flips each sample independently and keeps the hand, as the original does.
     A video that cannot be decoded raises `VideoDecodeError` naming it.
+    With `cameras` the rows' videos are `{camera}` templates (`data.cameras`): a training row is read from one camera
+    drawn from its seed (`camera_training` "pooled") or from every camera, (num_sample, cameras, T, 3, crop, crop)
+    with one augmentation for all ("feature_fusion"); evaluation views are (cameras, V, T, 3, crop, crop).
     """
 
     def __init__(
@@ -211,8 +215,19 @@ class VideoTransform:
         backend: str = "auto",
         decode_threads: int = 1,
         device_augmentation: bool = False,
+        cameras: list[str] | None = None,
+        camera_training: str = "pooled",
         decode_device: str | None = None,
     ):
+        if camera_training not in CAMERA_TRAINING:
+            raise ValueError(f"--camera_training must be one of {CAMERA_TRAINING}, got {camera_training!r}")
+        if cameras and camera_training == "feature_fusion" and device_augmentation:
+            raise ValueError(
+                "--camera_training feature_fusion does not run with --device_augmentation (the device augmentation "
+                "takes one clip per row); leave one of them out"
+            )
+        self.cameras = list(cameras) if cameras else None
+        self.camera_training = camera_training
         if flip not in FLIP_POLICIES:
             raise ValueError(f"--flip must be one of {FLIP_POLICIES}, got {flip!r}")
         if num_sample < 1:
@@ -245,6 +260,10 @@ class VideoTransform:
         (num_sample, T, 3, H, W) (one clip, not copied) for `DeviceAugmentation` to augment with the same seeds.
         """
         generator = row_generator(seed)
+        if self.cameras and self.camera_training == "pooled":
+            video = camera_path(video, training_camera(seed_from(generator) if seed is None else seed, self.cameras))
+        elif self.cameras:
+            return self.fused_train_clips(video, start, end, hand, generator)
         reader = open_video(video, backend=self.backend, num_threads=self.decode_threads, device=self.decode_device)
         indices = train_clip_indices(
             reader.num_frames,
@@ -256,20 +275,55 @@ class VideoTransform:
             sparse=self.processor.sparse_sample,
         )
         clip = reader.get_frames(indices).permute(0, 3, 1, 2)
+        hand, seeds, flips = self._draw_samples(hand, generator)
+        if self.device_augmentation:
+            return clip.unsqueeze(0).expand(self.num_sample, -1, -1, -1, -1), hand, seeds, flips
+        return torch.stack([self.augment(clip, s, flip=f) for s, f in zip(seeds, flips)]), hand, seeds, flips
+
+    def _draw_samples(self, hand: str, generator: torch.Generator) -> tuple[str, list[int], list[bool]]:
+        """The row's hand after flipping and each sample's augmentation seed and flip."""
         flip_row = self.flip == "swap_hands" and bool(torch.rand((), generator=generator) < 0.5)
         seeds, flips = [], []
         for _ in range(self.num_sample):
             flips.append(flip_row or (self.flip == "plain" and bool(torch.rand((), generator=generator) < 0.5)))
             seeds.append(seed_from(generator))
-        hand = SWAPPED_HAND[hand] if flip_row else hand
-        if self.device_augmentation:
-            return clip.unsqueeze(0).expand(self.num_sample, -1, -1, -1, -1), hand, seeds, flips
-        return torch.stack([self.augment(clip, s, flip=f) for s, f in zip(seeds, flips)]), hand, seeds, flips
+        return (SWAPPED_HAND[hand] if flip_row else hand), seeds, flips
+
+    def fused_train_clips(self, video: str, start: int, end: int, hand: str, generator: torch.Generator):
+        """`--camera_training feature_fusion`: the same frames of every camera, each augmented with the same seeds
+        (the same choices; a crop box scales with the camera's frame size), (num_sample, cameras, T, 3, crop, crop)."""
+        readers = [
+            open_video(
+                camera_path(video, camera),
+                backend=self.backend,
+                num_threads=self.decode_threads,
+                device=self.decode_device,
+            )
+            for camera in self.cameras
+        ]
+        indices = train_clip_indices(
+            min(reader.num_frames for reader in readers),
+            self.processor.num_frames,
+            self.processor.sampling_rate,
+            generator,
+            start=start,
+            end=end,
+            sparse=self.processor.sparse_sample,
+        )
+        clips = [reader.get_frames(indices).permute(0, 3, 1, 2) for reader in readers]
+        hand, seeds, flips = self._draw_samples(hand, generator)
+        samples = [torch.stack([self.augment(clip, s, flip=f) for clip in clips]) for s, f in zip(seeds, flips)]
+        return torch.stack(samples), hand, seeds, flips
 
     def eval_views(self, video: str, start: int, end: int) -> torch.Tensor:
-        """All evaluation views (V, T, 3, crop, crop) of one row as uint8; the trainer normalises them on the device."""
-        frames = read_view_frames(video, self.processor, start, end, self.backend, self.decode_threads)
-        return self.processor.preprocess_video(frames, do_normalize=False)
+        """All evaluation views (V, T, 3, crop, crop) of one row as uint8 ((cameras, V, ...) with cameras); the trainer
+        normalises them on the device."""
+        videos = [camera_path(video, camera) for camera in self.cameras] if self.cameras else [video]
+        views = []
+        for path in videos:  # each camera's file opened once
+            frames = read_view_frames(path, self.processor, start, end, self.backend, self.decode_threads)
+            views.append(self.processor.preprocess_video(frames, do_normalize=False))
+        return torch.stack(views) if self.cameras else views[0]
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         seeds = batch.get("seed") or [None] * len(batch["video"])

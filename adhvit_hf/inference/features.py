@@ -8,13 +8,16 @@ For each video `<name>` (the file name without its extension) this writes, under
     rh_features/<name>.npy       float32 [rh_num_labels, T]  right-hand head logits
     timelines/<name>.json        per-hand segments (start/end frame and time, label, confidence)
     timelines/<name>.png         both hands' timelines against time
+    provenance/<name>.json       the video's record (source, frames, outputs), written last: the video is complete
 
 T is the video's frame count, so row t lines up with line t of a frame-wise `groundTruth/<name>.txt`; the window to
-frame rule is in `adhvit_hf.inference.windows`. Every file is written atomically.
+frame rule is in `adhvit_hf.inference.windows`. Every file is written atomically. Across ranks and jobs see
+`adhvit_hf.inference.distributed` (split, per-video locks, summary).
 """
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +27,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..data.cameras import CameraError, camera_paths
 from ..data.decoding import VideoDecodeError, open_video, video_info
 from ..precision import autocast_precision
 from ..processing_adhvit import processor_with_views
 from ..utils import save_figure, save_json, save_npy
-from .provenance import record_path, reuse_decision, run_record, source_record
+from .cameras import camera_output_dir, check_camera_frame_counts, fuse_camera_features
+from .distributed import VideoLocked, video_lock
+from .provenance import reuse_decision, run_record, source_record
 from .timeline import plot_timelines, timeline_segments
 from .windows import short_video_message, window_centres, window_frame_indices, windows_to_frames
 
@@ -37,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 FEATURE_FOLDERS = {"shared": "shared_features", "lh": "lh_features", "rh": "rh_features"}
 TIMELINE_FOLDER = "timelines"
+RECORD_FOLDER = "provenance"
 
 
 @dataclass
@@ -186,7 +193,7 @@ def extract_video_features(
         num_workers: DataLoader workers decoding the next batches while the model runs.
         backend: decoder, "auto", "decord", "pyav" or "torchcodec" (see `adhvit_hf.data.decoding`).
         progress: show a tqdm bar for the video.
-        bf16: bf16 autocast; None decides by `adhvit_hf.precision`'s rule for the model's device.
+        bf16: bf16 autocast (None: `adhvit_hf.precision`'s rule for the model's device).
 
     Returns:
         `VideoFeatures` with per-frame pooled features and per-hand logits.
@@ -223,10 +230,14 @@ def output_paths(output_dir: str | os.PathLike, name: str) -> dict[str, Path]:
     return paths
 
 
-def write_video_outputs(output_dir: str | os.PathLike, name: str, features: VideoFeatures, config) -> None:
+def write_video_outputs(
+    output_dir: str | os.PathLike, name: str, features: VideoFeatures, config, agreement: dict | None = None
+) -> None:
     """Writes the three feature arrays, the timeline JSON and the timeline PNG of one video (each atomically).
 
-    `extract_features` then writes the video's provenance record, last: only a recorded video is complete.
+    The timeline PNG is written last, so its presence means the video is complete. `agreement` ({camera: {hand: bool
+    per frame}}, the fused outputs of synchronised cameras) adds each camera's share of frames agreeing with the
+    fused labels to the JSON (`camera_agreement`) and its rows to the PNG.
     """
     paths = output_paths(output_dir, name)
     for hand in FEATURE_FOLDERS:
@@ -244,11 +255,34 @@ def write_video_outputs(output_dir: str | os.PathLike, name: str, features: Vide
             "fps": features.fps,
             "left_hand": segments["lh"],
             "right_hand": segments["rh"],
+            **({"camera_agreement": camera_agreement_shares(agreement)} if agreement else {}),
         },
     )
     label_order = {hand: [labels[i] for i in sorted(labels)] for hand, labels in id2label.items()}
-    figure = plot_timelines(segments, label_order, features.num_video_frames, features.fps, title=name)
+    figure = plot_timelines(
+        segments, label_order, features.num_video_frames, features.fps, title=name, agreement=agreement
+    )
     save_figure(paths["timeline_png"], figure)
+
+
+def record_path(output_dir: str | os.PathLike, name: str) -> Path:
+    """The record of the video called `name`: written after every other output, so it marks the video complete."""
+    return Path(output_dir) / RECORD_FOLDER / f"{name}.json"
+
+
+def write_video_record(output_dir: str | os.PathLike, name: str, record: dict) -> None:
+    """Writes the video's record (one JSON object), atomically and after its outputs."""
+    save_json(record_path(output_dir, name), record)
+
+
+def is_complete(output_dir: str | os.PathLike, name: str, cameras: list[str] | None = None) -> bool:
+    """Whether the video called `name` has its record and every output file (with `cameras`, each camera's too)."""
+    folders = [Path(output_dir), *(camera_output_dir(output_dir, camera) for camera in cameras or [])]
+    paths = [
+        record_path(output_dir, name),
+        *(path for folder in folders for path in output_paths(folder, name).values()),
+    ]
+    return all(path.exists() for path in paths)
 
 
 def extract_features(
@@ -262,48 +296,116 @@ def extract_features(
     overwrite: bool = False,
     backend: str = "auto",
     progress: bool = True,
+    cameras: list[str] | None = None,
     bf16: bool | None = None,
 ) -> dict[str, list[str]]:
     """Extracts features and timelines for every video into `output_dir`.
 
-    Each video's outputs end with a record of what made them (`provenance/<name>.json`: the source file's path, size
-    and modification time; the model's weights, the processor, stride and precision). Without `overwrite`, a video
-    whose outputs are complete and recorded as made from the same file by the same settings is skipped; one whose
-    file changed, or that has no record, is redone (logged with the reason); outputs of other settings, or of
-    another video of the same name, are refused before anything is written (`UserInputError`). A video that cannot be
-    decoded is logged and left out, and the others go on. `bf16`: bf16 autocast, None by `adhvit_hf.precision`'s
-    rule. Returns the video paths per outcome, {"done": [...],
-    "skipped": [...], "failed": [...]}, and "errors": {failed video: message}.
+    Each video's record also says what made its outputs (`source`: the file's path, size and modification time, per
+    camera with `cameras`; `run`: the model's weights, the processor, stride and precision, `inference.provenance`).
+    A complete video is reused only when both match: one whose file changed, or without them, is redone (logged with
+    the reason); outputs of other settings, or of another video of the same name, are refused before anything is
+    written (`UserInputError`). `bf16`: bf16 autocast, None by `adhvit_hf.precision`'s rule.
+
+    A video that is complete (`is_complete`) is skipped unless `overwrite`, as is one another running process
+    holds the lock of (`adhvit_hf.inference.distributed.video_lock`); a video that cannot be decoded is logged and
+    left out, and the others go on. Returns the video paths per outcome, {"done": [...], "skipped": [...],
+    "failed": [...]}, "errors": {failed video: message}, "skip_reasons": {video skipped for a lock: message},
+    and the frames and seconds of the videos done. With `cameras` the videos are `{camera}` paths of synchronised
+    recordings (`inference.cameras`): the fused outputs go where a single video's do, each camera's under
+    `output_dir/cameras/<camera>/`; a recording whose cameras' frame counts disagree fails like an unreadable video.
     """
-    summary = {"done": [], "skipped": [], "failed": [], "errors": {}}
+    summary = {"done": [], "skipped": [], "failed": [], "errors": {}, "skip_reasons": {}, "frames": 0, "seconds": 0.0}
     if bf16 is None:
         precision = autocast_precision(model.device)
         logger.info("precision: %s", precision.describe())
         bf16 = precision.bf16
     run = run_record(model, processor, stride or processor.sampling_rate, bf16)
-    pending = []
+    redo = set()
     for video in map(Path, videos):  # every refusal before the first write
-        if overwrite or not all(path.exists() for path in output_paths(output_dir, video.stem).values()):
-            pending.append(video)
-            continue
-        reuse, reason = reuse_decision(output_dir, video.stem, video, run)
-        if reuse:
-            summary["skipped"].append(str(video))
-        else:
-            logger.info("redoing %s: %s", video, reason)
-            pending.append(video)
-    for video in pending:
-        try:
-            features = extract_video_features(
-                model, processor, video, stride, batch_size, num_workers, backend, progress, bf16=bf16
+        if not overwrite and is_complete(output_dir, video.stem, cameras):
+            reason = reuse_decision(
+                record_path(output_dir, video.stem), output_dir, video.stem, sources(video, cameras), run
             )
-            source = source_record(video)
-        except VideoDecodeError as error:
+            if reason:
+                logger.info("redoing %s: %s", video, reason)
+                redo.add(video)
+    for video in map(Path, videos):
+        if not overwrite and video not in redo and is_complete(output_dir, video.stem, cameras):
+            summary["skipped"].append(str(video))
+            continue
+        start = time.perf_counter()
+        try:
+            with video_lock(output_dir, video.stem):
+                # Another job may have finished the video between the check above and the lock.
+                if not overwrite and video not in redo and is_complete(output_dir, video.stem, cameras):
+                    summary["skipped"].append(str(video))
+                    continue
+                source = sources(video, cameras)
+                extract = (model, processor, stride, batch_size, num_workers, backend, progress, bf16)
+                features = _extract_and_write(output_dir, video, cameras, *extract)
+                write_video_record(
+                    output_dir,
+                    video.stem,
+                    {
+                        "source": source,
+                        "run": run,
+                        "video": str(video),
+                        "num_frames": features.num_video_frames,
+                        "fps": features.fps,
+                        "outputs": {
+                            key: str(path.relative_to(output_dir))
+                            for key, path in output_paths(output_dir, video.stem).items()
+                        },
+                    },
+                )
+        except VideoLocked as locked:
+            logger.warning("Skipping %s", locked)
+            summary["skipped"].append(str(video))
+            summary["skip_reasons"][str(video)] = str(locked)
+            continue
+        except (VideoDecodeError, CameraError) as error:
             logger.error("Skipping %s", error)
             summary["failed"].append(str(video))
             summary["errors"][str(video)] = str(error)
             continue
-        write_video_outputs(output_dir, video.stem, features, model.config)
-        save_json(record_path(output_dir, video.stem), {"source": source, "run": run})  # last: the video is done
         summary["done"].append(str(video))
+        summary["frames"] += features.num_video_frames
+        summary["seconds"] += time.perf_counter() - start
     return summary
+
+
+def sources(video: Path, cameras: list[str] | None) -> dict:
+    """The source record of a video, or of each camera's video of a recording."""
+    if not cameras:
+        return source_record(video)
+    return {camera: source_record(path) for camera, path in camera_paths(str(video), cameras).items()}
+
+
+def _extract_and_write(output_dir, video: Path, cameras, model, processor, *extract) -> VideoFeatures:
+    """Extracts one video (or, with `cameras`, each camera of one recording and their fusion) and writes its outputs;
+    returns the features written where a single video's go."""
+    if not cameras:
+        features = extract_video_features(model, processor, video, *extract)
+        write_video_outputs(output_dir, video.stem, features, model.config)
+        return features
+    check_camera_frame_counts(str(video), cameras)
+    camera_features = {
+        camera: extract_video_features(model, processor, path, *extract)
+        for camera, path in camera_paths(str(video), cameras).items()
+    }
+    features, camera_features, agreement = fuse_camera_features(model, camera_features)
+    for camera, per_camera in camera_features.items():
+        write_video_outputs(camera_output_dir(output_dir, camera), video.stem, per_camera, model.config)
+    write_video_outputs(output_dir, video.stem, features, model.config, agreement=agreement)
+    return features
+
+
+def camera_agreement_shares(agreement: dict) -> dict[str, dict[str, float]]:
+    """{camera: {"left_hand": share, "right_hand": share}} of frames where the camera alone gives the fused label."""
+    return {
+        camera: {
+            key: round(float(np.mean(per_hand[hand])), 4) for hand, key in (("lh", "left_hand"), ("rh", "right_hand"))
+        }
+        for camera, per_hand in agreement.items()
+    }

@@ -16,7 +16,6 @@ import torch
 from ..utils import UserInputError
 
 
-RECORD_FOLDER = "provenance"
 # Settings whose change makes every earlier output of the folder another run's, with the words that name them.
 RUN_SETTINGS = {
     "model": "model",
@@ -25,10 +24,6 @@ RUN_SETTINGS = {
     "stride": "--stride",
     "precision": "precision",
 }
-
-
-def record_path(output_dir: str | os.PathLike, name: str) -> Path:
-    return Path(output_dir) / RECORD_FOLDER / f"{name}.json"
 
 
 def source_record(video: str | os.PathLike) -> dict:
@@ -64,27 +59,32 @@ def read_record(path: Path) -> dict | None:
         return None
 
 
-def reuse_decision(output_dir, name: str, video, run: dict) -> tuple[bool, str | None]:
-    """Whether the existing, complete outputs of `video` can be kept (True, None) or must be redone (False, why).
-    Raises `UserInputError` where redoing would destroy another run's or another video's results."""
-    path = record_path(output_dir, name)
+def reuse_decision(path: Path, output_dir, name: str, source: dict, run: dict) -> str | None:
+    """None when the complete outputs whose record is `path` were made from `source` by `run`; else why they must be
+    redone. Raises `UserInputError` where redoing would destroy another run's or another video's results."""
     record = read_record(path)
-    if record is None:
-        return False, "no record of what made its outputs"
+    if record is None or "run" not in record or "source" not in record:
+        return "no record of what made its outputs"
     for key, words in RUN_SETTINGS.items():
-        if record.get("run", {}).get(key) != run[key]:
-            before, now = record.get("run", {}).get(key), run[key]
+        before, now = record["run"].get(key), run[key]
+        if before != now:
             detail = f" ({before} then, {now} now)" if key in ("stride", "precision", "model") else ""
             raise UserInputError(
-                f"{path}: the outputs in {output_dir} were made with other {words}{detail}; choose another --output_dir, "
-                "or --overwrite to redo them with these settings"
+                f"{path}: the outputs in {output_dir} were made with other {words}{detail}; choose another "
+                "--output_dir, or --overwrite to redo them with these settings"
             )
-    source = source_record(video)
-    if record.get("source", {}).get("path") != source["path"]:
+    paths = (
+        {key: value["path"] for key, value in record["source"].items()}
+        if "path" not in record["source"]
+        else {"": record["source"]["path"]}
+    )
+    now_paths = {key: value["path"] for key, value in source.items()} if "path" not in source else {"": source["path"]}
+    if paths != now_paths:
         raise UserInputError(
-            f"{path}: the outputs named {name!r} in {output_dir} were made from {record.get('source', {}).get('path')}"
-            f", not {source['path']}: another video of the same name; choose another --output_dir, or --overwrite"
+            f"{path}: the outputs named {name!r} in {output_dir} were made from {', '.join(paths.values())}, not "
+            f"{', '.join(now_paths.values())}: another video of the same name; choose another --output_dir, or "
+            "--overwrite"
         )
     if record["source"] != source:
-        return False, "the video changed since its outputs were made (size or modification time)"
-    return True, None
+        return "the video changed since its outputs were made (size or modification time)"
+    return None

@@ -4,6 +4,7 @@
 import re
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
@@ -111,13 +112,16 @@ def plot_timelines(
     num_video_frames: int,
     fps: float | None,
     title: str,
+    agreement: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> Figure:
     """Draws one horizontal bar per hand, coloured by label, against time (seconds when `fps` is known, else frames).
 
     `hand_segments` maps "lh"/"rh" to `timeline_segments` output; `label_order` maps each hand to its label names in
     class-id order, which orders the legend (every label of `hand_segments` must be in it). Only the labels that occur get a colour and a legend entry (below the
     bars, never over them), and every segment wide enough for its label's name is labelled in place, so a timeline
-    of a 75-class model stays readable.
+    of a 75-class model stays readable. `agreement` ({camera: {hand: bool per frame}}, synchronised cameras) adds a
+    panel below with a row per camera and hand, dark where that camera alone predicts the fused label, and the share
+    of frames it does in the row's name.
     """
     scale = 1.0 / fps if fps else 1.0
     hands = list(hand_segments)
@@ -125,8 +129,16 @@ def plot_timelines(
     colours = label_colours(present)
     legend_rows = -(-len(present) // LEGEND_COLUMNS)
     width = 12.0
-    figure = Figure(figsize=(width, 1.2 + 0.6 * len(hands) + 0.25 * legend_rows), layout="constrained")
-    axes = figure.add_subplot()
+    agreement_rows = [(camera, hand) for camera in agreement or {} for hand in hands]
+    height = 1.2 + 0.6 * len(hands) + 0.25 * legend_rows + 0.25 * len(agreement_rows)
+    figure = Figure(figsize=(width, height), layout="constrained")
+    if agreement_rows:
+        axes, agreement_axes = figure.subplots(
+            2, 1, sharex=True, height_ratios=[0.6 * len(hands), 0.25 * len(agreement_rows)]
+        )
+        plot_agreement(agreement_axes, agreement, agreement_rows, scale)
+    else:
+        axes = figure.add_subplot()
     # Pixels per frame of the bars, for deciding which segments have room for their label.
     pixels_per_frame = 0.85 * width * figure.dpi / max(num_video_frames, 1)
     for row, hand in enumerate(hands):
@@ -149,7 +161,7 @@ def plot_timelines(
     axes.set_yticks(range(len(hands)), [HAND_NAMES.get(hand, hand) for hand in hands])
     axes.set_ylim(len(hands) - 0.5, -0.5)
     axes.set_xlim(0, num_video_frames * scale)
-    axes.set_xlabel("time (s)" if fps else "frame")
+    (agreement_axes if agreement_rows else axes).set_xlabel("time (s)" if fps else "frame")
     axes.set_title(title)
     figure.legend(
         handles=[Patch(color=colours[label], label=label) for label in present],
@@ -159,3 +171,19 @@ def plot_timelines(
         frameon=False,
     )
     return figure
+
+
+def plot_agreement(axes, agreement, rows: list[tuple[str, str]], scale: float) -> None:
+    """One thin row per (camera, hand): dark grey where the camera agrees with the fused timeline."""
+    for row, (camera, hand) in enumerate(rows):
+        agrees = np.asarray(agreement[camera][hand], dtype=bool)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], agrees.astype(np.int8), [0]])))
+        spans = [(start * scale, (end - start) * scale) for start, end in zip(edges[::2], edges[1::2])]
+        axes.broken_barh([(0, len(agrees) * scale)], (row - 0.35, 0.7), facecolors="#e8e8e8")
+        axes.broken_barh(spans, (row - 0.35, 0.7), facecolors="#505050")
+    labels = [
+        f"camera {camera} {HAND_NAMES.get(hand, hand)} {100 * np.mean(agreement[camera][hand]):.0f}%"
+        for camera, hand in rows
+    ]
+    axes.set_yticks(range(len(rows)), labels, fontsize=7)
+    axes.set_ylim(len(rows) - 0.5, -0.5)

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
+from ..configuration_adhvit import CAMERA_FEATURE_FUSIONS, CAMERA_FUSIONS
+from ..data.cameras import CAMERA_TRAINING, check_camera_names
 from ..data.decoding import BACKEND_HELP, BACKENDS, check_backend
 from ..data.transforms import FLIP_POLICIES
 from ..precision import Precision, autocast_precision
+from .fsdp import check_fsdp_arguments
 from .schedule import STRATEGIES
 
 
@@ -63,6 +66,13 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Config changes for a model trained from scratch, e.g. 'hidden_size=192,num_hidden_layers=4'."
+        },
+    )
+    camera_models: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Evaluation only (--eval): one separately trained model per camera, in --cameras order, each "
+            "scoring its own camera, fused by --camera_fusion (HA-ViD's protocol: one model per view)."
         },
     )
 
@@ -129,12 +139,46 @@ class DataArguments:
         },
     )
     data_set: str = field(default="HA-ViD", metadata={"help": "The dataset's name, for the model card."})
+    cameras: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Synchronised camera names substituted for {camera} in the lists' video paths (e.g. 0 1 2); "
+            "every clip is then scored in every camera (README: multi-camera data)."
+        },
+    )
+    camera_training: str = field(
+        default="pooled",
+        metadata={
+            "help": "pooled: each training clip read from one camera drawn from its seed; feature_fusion: all "
+            "cameras through the backbone, pooled features fused (--camera_feature_fusion) before the heads."
+        },
+    )
+    camera_feature_fusion: str = field(
+        default="mean", metadata={"help": "mean or max: how feature_fusion fuses the cameras' pooled features."}
+    )
+    camera_fusion: str = field(
+        default="mean",
+        metadata={
+            "help": "Evaluation: mean (of the cameras' probabilities) or logit_sum (HA-ViD's combined view: the "
+            "cameras' view-averaged logits summed)."
+        },
+    )
 
     def __post_init__(self):
         if self.decoder is not None:
             logger.warning("--decoder is deprecated; use --backend %s (the flag of every command)", self.decoder)
             self.backend, self.decoder = self.decoder, None
         check_backend(self.backend)
+        self.cameras = check_camera_names(self.cameras)
+        for name, value, choices in (
+            ("camera_training", self.camera_training, CAMERA_TRAINING),
+            ("camera_feature_fusion", self.camera_feature_fusion, CAMERA_FEATURE_FUSIONS),
+            ("camera_fusion", self.camera_fusion, CAMERA_FUSIONS),
+        ):
+            if value not in choices:
+                raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {value!r}")
+        if self.camera_training == "feature_fusion" and not self.cameras:
+            raise ValueError("--camera_training feature_fusion needs --cameras (the camera names of the lists)")
         if self.lh_data_path is None:
             raise ValueError("--lh_data_path is required: the folder holding train_list_video.txt for the left hand")
         if self.rh_data_path is None and not self.one_stream:
@@ -267,6 +311,7 @@ class AlternatingTrainingArguments(TrainingArguments):
                 f"--save_ckpt_freq counts epochs: it needs --save_strategy epoch, got {self.save_strategy}"
             )
         super().__post_init__()
+        check_fsdp_arguments(self)
         self._scale_original_lr()
 
     def _choose_precision(self) -> Precision:

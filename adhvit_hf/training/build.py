@@ -18,6 +18,7 @@ from ..data.hand_splits import load_hand_splits
 from ..data.mixup import ClipMixup
 from ..data.transforms import VideoTransform
 from ..modeling_adhvit import AdhVitForDualHandClassification
+from ..pipeline_adhvit import check_model
 from ..processing_adhvit import AdhVitVideoProcessor
 from ..videomae_v2 import config_from_model_name, load_pretrained_backbone
 from .alternating_data import AlternatingClipDataset
@@ -62,7 +63,14 @@ def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> Hand
     }
     num_labels = {"lh": model_args.lh_num_labels, "rh": model_args.rh_num_labels}
     splits = {
-        hand: load_hand_splits(path, hand, num_labels[hand], data_root=root, skip_missing=data_args.skip_missing)
+        hand: load_hand_splits(
+            path,
+            hand,
+            num_labels[hand],
+            data_root=root,
+            skip_missing=data_args.skip_missing,
+            cameras=data_args.cameras,
+        )
         for hand, (path, root) in sources.items()
     }
     processor = build_processor(model_args, data_args)
@@ -80,13 +88,17 @@ def build_datasets(model_args: ModelArguments, data_args: DataArguments) -> Hand
         backend=data_args.backend,
         device_augmentation=data_args.device_augmentation,
         decode_device="cuda" if data_args.gpu_decoding else None,
+        cameras=data_args.cameras,
+        camera_training=data_args.camera_training,
     )
-    eval_transform = VideoTransform(processor, train=False, backend=data_args.backend)
+    eval_transform = VideoTransform(processor, train=False, backend=data_args.backend, cameras=data_args.cameras)
     # Validation during training sees one centred view per video, as the original's; the test all views.
     validation_transform = eval_transform
     if not data_args.multi_view_validation:
         single_view = build_processor(model_args, replace(data_args, test_num_segment=1, test_num_crop=1))
-        validation_transform = VideoTransform(single_view, train=False, backend=data_args.backend)
+        validation_transform = VideoTransform(
+            single_view, train=False, backend=data_args.backend, cameras=data_args.cameras
+        )
     return HandData(
         train=AlternatingClipDataset({hand: s["train"] for hand, s in splits.items()}, train_transform),
         validation={hand: s["validation"].with_transform(validation_transform) for hand, s in splits.items()},
@@ -114,9 +126,14 @@ def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitF
         attention_probs_dropout_prob=model_args.attention_probs_dropout_prob,
         **{f"{hand}_id2label": names for hand, names in label_names.items() if names},
     )
-    if model_args.model_name_or_path:
+    if data_args.camera_training == "feature_fusion":
+        # recorded in the config, so the saved model fuses its cameras the same way in evaluation and inference
+        overrides["camera_feature_fusion"] = data_args.camera_feature_fusion
+    # --camera_models: the first camera's model is the run's (each camera's scores it in evaluation)
+    name_or_path = model_args.model_name_or_path or (model_args.camera_models or [None])[0]
+    if name_or_path:
         model = AutoModel.from_pretrained(
-            model_args.model_name_or_path, attn_implementation=model_args.attn_implementation, **overrides
+            name_or_path, attn_implementation=model_args.attn_implementation, **overrides
         )
     else:
         config = config_from_model_name(model_args.architecture, **overrides)
@@ -130,6 +147,34 @@ def build_model(model_args: ModelArguments, data_args: DataArguments) -> AdhVitF
             model, model_args.finetune, model_key=model_args.model_key, model_prefix=model_args.model_prefix
         )
     return model
+
+
+def load_camera_models(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: AlternatingTrainingArguments,
+    model: AdhVitForDualHandClassification,
+) -> list[AdhVitForDualHandClassification]:
+    """`--camera_models`: one saved single-camera model per camera (HA-ViD's protocol), checked against the run's
+    cameras and labels, in evaluation mode on the run's device."""
+    if training_args.do_train:
+        raise ValueError("--camera_models scores separately trained models: it needs --eval (no training)")
+    if not data_args.cameras or len(model_args.camera_models) != len(data_args.cameras):
+        raise ValueError(
+            f"--camera_models gives {len(model_args.camera_models)} model(s) for the cameras "
+            f"{' '.join(data_args.cameras or []) or '(none: pass --cameras)'}: one model per camera, in --cameras order"
+        )
+    models = []
+    for path in model_args.camera_models:
+        camera_model = AutoModel.from_pretrained(path, attn_implementation=model_args.attn_implementation)
+        check_model(camera_model, path)
+        for hand in ("lh", "rh"):
+            if getattr(camera_model.config, f"{hand}_id2label") != getattr(model.config, f"{hand}_id2label"):
+                raise ValueError(
+                    f"--camera_models {path}: its {hand} labels differ from the run's ({hand}_id2label in config.json)"
+                )
+        models.append(camera_model.to(training_args.device).eval())
+    return models
 
 
 def build_mixup(data_args: DataArguments, num_labels: dict[str, int]) -> dict | None:
@@ -174,8 +219,8 @@ def build_trainer(
     if training_args.do_predict:
         evaluated += data.test.values()
     check_gpu_decoding(data_args, training_args)
-    check_videos(evaluated, data_args.backend)
-    check_training_backend(data.train.hand_datasets.values(), data_args.backend)
+    check_videos(evaluated, data_args.backend, data_args.cameras)
+    check_training_backend(data.train.hand_datasets.values(), data_args.backend, data_args.cameras)
     mixup = build_mixup(data_args, num_labels)
     device_augmentation = (
         DeviceAugmentation(data.train.transform.augment, mixup, num_labels) if data_args.device_augmentation else None
@@ -192,5 +237,10 @@ def build_trainer(
         test_dataset=data.test,
         device_augmentation=device_augmentation,
         model_card_kwargs={"dataset_name": data_args.data_set},
+        cameras=data_args.cameras,
+        camera_fusion=data_args.camera_fusion,
+        camera_models=load_camera_models(model_args, data_args, training_args, model)
+        if model_args.camera_models
+        else None,
     )
     return trainer

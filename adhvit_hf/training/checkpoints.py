@@ -250,11 +250,12 @@ class CompleteCheckpointMixin:
         finally:
             self.args.save_total_limit = limit
         self.accelerator.wait_for_everyone()
+        # Callbacks with state of their own (the weight EMA) add it before the checkpoint counts as complete; every
+        # rank takes part (under FSDP2 the state is sharded), the writing rank writes.
+        for callback in self.callback_handler.callbacks:
+            if hasattr(callback, "save_to_checkpoint"):
+                callback.save_to_checkpoint(folder, self.model, self.args.should_save)
         if self.args.should_save:
-            # Callbacks with state of their own (the weight EMA) add it before the checkpoint counts as complete.
-            for callback in self.callback_handler.callbacks:
-                if hasattr(callback, "save_to_checkpoint"):
-                    callback.save_to_checkpoint(folder)
             mark_checkpoint_complete(folder, self.state.global_step)
         if self.deferred_push is not None:
             pending, self.deferred_push = self.deferred_push, None

@@ -5,6 +5,7 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+from ..data.cameras import camera_paths
 from ..data.decoding import (
     BackendCannotOpenError,
     VideoDecodeError,
@@ -40,14 +41,17 @@ def unreadable(path: str, backend: str = "auto") -> str | None:
     return None
 
 
-def _videos(datasets) -> list[str]:
-    return sorted({video for dataset in datasets for video in dataset.with_format(None)["video"]})
+def _videos(datasets, cameras: list[str] | None = None) -> list[str]:
+    """The distinct videos of clip datasets; with `cameras` every camera's video of their `{camera}` templates."""
+    templates = {video for dataset in datasets for video in dataset.with_format(None)["video"]}
+    return sorted({path for video in templates for path in camera_paths(video, cameras).values()})
 
 
-def check_videos(datasets, backend: str = "auto") -> None:
-    """Refuse, naming every bad file, when a video of `datasets` (clip datasets with a `video` column) cannot be
-    read by `backend` to its last frame. Videos are checked in threads: the decoders release the GIL."""
-    videos = _videos(datasets)
+def check_videos(datasets, backend: str = "auto", cameras: list[str] | None = None) -> None:
+    """Refuse, naming every bad file, when a video of `datasets` (clip datasets with a `video` column; `{camera}`
+    templates with `cameras`: every camera's) cannot be read by `backend` to its last frame. Videos are checked in
+    threads: the decoders release the GIL."""
+    videos = _videos(datasets, cameras)
     with ThreadPoolExecutor(max_workers=max(1, min(PROBE_THREADS, len(videos)))) as pool:
         problems = [problem for problem in pool.map(lambda video: unreadable(video, backend), videos) if problem]
     if len(problems) == 1:
@@ -64,7 +68,7 @@ def _kind(video: str) -> tuple[str, str] | None:
         return None
 
 
-def check_training_backend(datasets, backend: str) -> None:
+def check_training_backend(datasets, backend: str, cameras: list[str] | None = None) -> None:
     """With a named `--backend`, refuse before training when it cannot open a kind of training video (codec and
     container) that another backend can: training would otherwise replace every such clip. One video of each kind
     is opened (header reads for the rest), so this stays cheap on thousands of videos; "auto" needs no check, it
@@ -73,7 +77,7 @@ def check_training_backend(datasets, backend: str) -> None:
         return
     kinds = {}
     with ThreadPoolExecutor(max_workers=PROBE_THREADS) as pool:
-        for video, kind in zip(videos := _videos(datasets), pool.map(_kind, videos)):
+        for video, kind in zip(videos := _videos(datasets, cameras), pool.map(_kind, videos)):
             if kind is not None:
                 kinds.setdefault(kind, []).append(video)
     for (codec, _), examples in sorted(kinds.items()):

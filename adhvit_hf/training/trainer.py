@@ -29,6 +29,7 @@ from ..configuration_adhvit import HAND_NAMES, HANDS, IGNORE_INDEX
 from ..modeling_adhvit import hand_cross_entropy
 from ..pipeline_adhvit import check_model
 from .alternating_data import AlternatingBatchSampler
+from .camera_evaluation import camera_metrics, camera_predictions
 from .checkpoints import (
     BestCheckpointPath,
     CheckpointError,
@@ -37,6 +38,7 @@ from .checkpoints import (
     schedule_changes,
 )
 from .ema import ModelEmaCallback
+from .fsdp import Fsdp2TrainerMixin
 from .hub_push import HubPushMixin
 from .optim import CosineSchedule, CosineScheduler, create_adamw
 from .preemption import PreemptionCallback
@@ -57,13 +59,14 @@ def labels_of_the_step(inputs: dict, hand: str) -> dict:
     return inputs
 
 
-class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
+class AlternatingTrainer(Fsdp2TrainerMixin, CompleteCheckpointMixin, HubPushMixin, Trainer):
     """A `Trainer` over `{"lh": ..., "rh": ...}` datasets that alternates the trained head.
 
     `train_dataset` is an `AlternatingClipDataset`; `eval_dataset` a dict of per-hand evaluation
     datasets whose items hold all views of one video. `args` is `AlternatingTrainingArguments`.
     Saved folders and Hub pushes carry the remote code and the ADH-ViT model card (`HubPushMixin`); a checkpoint
-    counts as complete only once its marker is written (`CompleteCheckpointMixin`). SIGTERM/SIGINT save a checkpoint
+    counts as complete only once its marker is written (`CompleteCheckpointMixin`); `--fsdp` (version 2) shards it
+    with FSDP2, each hand head its own shard group (`Fsdp2TrainerMixin`). SIGTERM/SIGINT save a checkpoint
     and stop (`self.preemption`); `--model_ema` keeps a weight average (`self.ema`). `adhvit_hf.training.build_trainer`
     builds one from the argument dataclasses.
 
@@ -80,6 +83,9 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         test_dataset: dict | None = None,
         device_augmentation=None,
         model_card_kwargs: dict | None = None,
+        cameras: list[str] | None = None,
+        camera_fusion: str = "mean",
+        camera_models: list | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -107,6 +113,8 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
         # device so the training loop never waits for the host before a logging step.
         self._hand_stats = {h: torch.zeros(4, device=self.args.device) for h in HANDS}
         self._last_hand = None
+        # Synchronised cameras (--cameras, --camera_fusion, --camera_models; see camera_evaluation).
+        self.cameras, self.camera_fusion, self.camera_models = cameras, camera_fusion, camera_models
 
     # ---- data ----
 
@@ -340,12 +348,20 @@ class AlternatingTrainer(CompleteCheckpointMixin, HubPushMixin, Trainer):
             pixel_values = self.processing_class.normalize(pixel_values, next(model.parameters()).dtype)
         batch, views = pixel_values.shape[:2]
         with torch.no_grad(), self.autocast_smart_context_manager():
-            logits = model(pixel_values=pixel_values.flatten(0, 1), hand=hand)[f"{hand}_logits"]
-        probs = logits.float().softmax(-1).view(batch, views, -1).mean(1)
-        loss = F.nll_loss(probs.clamp_min(1e-12).log(), labels)
+            if pixel_values.ndim == 7:  # (B, cameras, views, ...): fused first, then each camera (camera_evaluation)
+                probs = camera_predictions(model, pixel_values, hand, self.camera_fusion, self.camera_models)
+            else:
+                logits = model(pixel_values=pixel_values.flatten(0, 1), hand=hand)[f"{hand}_logits"]
+                probs = logits.float().softmax(-1).view(batch, views, -1).mean(1)
+        fused = probs[:, 0] if probs.ndim == 3 else probs
+        loss = F.nll_loss(fused.clamp_min(1e-12).log(), labels)
         return loss.detach(), probs, labels
 
     def _hand_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
+        if self.cameras:
+            return camera_metrics(
+                self.accuracy_metric.compute, prediction.predictions, prediction.label_ids, self.cameras
+            )
         return self.accuracy_metric.compute(predictions=prediction.predictions, references=prediction.label_ids)
 
     def evaluate_hands(

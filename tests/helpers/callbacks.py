@@ -1,9 +1,11 @@
 # Copyright 2025 The adhvit-hf authors. Licensed under the Apache License, Version 2.0.
-"""Trainer callbacks that make a run's scores known in advance or stop it (a kill, a signal) at a chosen step."""
+"""Trainer callbacks that make a run's scores known in advance, stop it (a kill, a signal) at a chosen step, or record
+both heads' weights after every step."""
 
 import os
 import signal
 
+import torch
 from transformers import TrainerCallback
 
 
@@ -39,3 +41,22 @@ class SignalDuringStep(TrainerCallback):
     def on_step_begin(self, args, state, control, **kwargs):
         if state.global_step == self.step - 1:
             os.kill(os.getpid(), self.signum)
+
+
+class HeadRecorder(TrainerCallback):
+    """After every optimizer step: which hand trained and both heads' weights."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self.steps.append(
+            {
+                "lh": {k: v.detach().clone() for k, v in model.lh_classifier.state_dict().items()},
+                "rh": {k: v.detach().clone() for k, v in model.rh_classifier.state_dict().items()},
+            }
+        )
+
+
+def heads_equal(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)

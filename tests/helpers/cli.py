@@ -63,8 +63,9 @@ def tiny_run_args(data_root, output_dir, **overrides) -> list[str]:
     }
     args.update(overrides)
     argv = []
-    for name, value in args.items():
-        argv += [f"--{name}"] + ([] if value is None else [str(value)])
+    for name, value in args.items():  # a list value gives several (--cameras 0 1 2)
+        values = [] if value is None else value if isinstance(value, list) else [value]
+        argv += [f"--{name}", *map(str, values)]
     return argv
 
 

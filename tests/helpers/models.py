@@ -75,12 +75,13 @@ def tiny_pixels(batch: int = 2, seed: int = 1, **overrides) -> torch.Tensor:
 
 
 def videomae_v2_state_dict(
-    hidden=32, depth=2, mlp=64, patch=16, tubelet=2, num_classes=7, seed=0, wrap="model", prefix=""
+    hidden=32, depth=2, mlp=64, patch=16, tubelet=2, num_classes=7, seed=0, wrap="model", prefix="", scale=0.2
 ) -> dict:
-    """Random tensors in the layout of a VideoMAE V2 fine-tuned checkpoint (fused qkv, separate q/v biases, head)."""
+    """Random tensors in the layout of a VideoMAE V2 fine-tuned checkpoint (fused qkv, separate q/v biases, head);
+    weights of standard deviation `scale`."""
     generator = torch.Generator().manual_seed(seed)
 
-    def rand(*shape, scale=0.2):
+    def rand(*shape, scale=scale):
         return torch.randn(shape, generator=generator) * scale
 
     state = {"patch_embed.proj.weight": rand(hidden, 3, tubelet, patch, patch), "patch_embed.proj.bias": rand(hidden)}
