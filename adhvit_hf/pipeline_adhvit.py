@@ -176,11 +176,11 @@ class DualHandVideoClassificationPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = False
 
-    def __init__(self, *args, auto_bf16: bool = True, **kwargs):
+    def __init__(self, *args, auto_bf16: bool = True, bf16: bool | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         check_model(self.model)
-        # bf16 autocast where the device computes bf16 natively, as training, predict and extract do
-        self.bf16 = auto_bf16 and bf16_autocast_pays(self.device)
+        # bf16 autocast where the device computes bf16 natively, as training, predict and extract do; `bf16` forces
+        self.bf16 = bf16 if bf16 is not None else auto_bf16 and bf16_autocast_pays(self.device)
         logger.info("dual-hand pipeline on %s: %s", self.device, "bf16 autocast" if self.bf16 else "fp32")
         self.video_processor = self._find_video_processor()
         if self.video_processor is None:

@@ -32,6 +32,22 @@ def cpu_bf16_instructions() -> str | None:
     return None
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+PRECISION_HELP = (
+    "auto: bf16 autocast on GPUs with bf16 and on CPUs with bf16 instructions (AMX, AVX512-BF16), fp32 elsewhere; "
+    "fp32 or bf16 force one"
+)
+
+
+def chosen_precision(flag: str, device: str | torch.device) -> Precision:
+    """The precision a `--precision` value (one of PRECISIONS) gives on `device`: "auto" is the rule below."""
+    if flag == "auto":
+        return autocast_precision(device)
+    if flag not in PRECISIONS:
+        raise ValueError(f"--precision {flag!r}: use one of {', '.join(PRECISIONS)}")
+    return Precision(flag == "bf16", f"--precision {flag}")
+
+
 def autocast_precision(device: str | torch.device, auto_bf16: bool = True) -> Precision:
     """The precision a model runs in on `device`: bf16 autocast where the device computes bf16 natively (unless
     `auto_bf16` is False), fp32 otherwise."""

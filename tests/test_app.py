@@ -71,12 +71,14 @@ def extract_timeline(model, video, out, stride, batch_size=2) -> dict:
             str(model),
             "--videos",
             str(video),
-            "--out",
+            "--output_dir",
             str(out),
             "--stride",
             str(stride),
             "--num_workers",
             "0",
+            "--precision",
+            "fp32",  # as the served app (precision="fp32")
         ]
     )
     assert status == 0

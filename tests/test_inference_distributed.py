@@ -38,11 +38,15 @@ def extract(out, videos, model, ranks: int, env=None, expect=0):
 
 
 def output_bytes(out) -> dict:
-    """Every output file's bytes, by path, without the per-video records (checked on their own) and the summary."""
+    """Every output file's bytes, by path, without the per-video records (checked on their own), the summary and the
+    hidden `.tmp` files of writes a killed rank left unfinished (atomic_write's: never taken for an output)."""
     return {
         str(path.relative_to(out)): path.read_bytes()
         for path in sorted(out.rglob("*"))
-        if path.is_file() and path.parent.name != RECORD_FOLDER and path.name != distributed.SUMMARY_NAME
+        if path.is_file()
+        and path.parent.name != RECORD_FOLDER
+        and path.name != distributed.SUMMARY_NAME
+        and not (path.name.startswith(".") and path.name.endswith(".tmp"))
     }
 
 

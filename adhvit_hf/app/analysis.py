@@ -30,14 +30,13 @@ from ..inference.features import (
 from ..inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from ..inference.timeline import timeline_segments
 from ..inference.windows import window_span
-from ..precision import autocast_precision
+from ..precision import PRECISIONS, chosen_precision
 from ..utils import UserInputError, atomic_write
 
 
 # Each hand's key in the timeline JSON (as adhvit-extract writes it).
 JSON_KEYS = {"lh": "left_hand", "rh": "right_hand"}
 CSV_COLUMNS = ("hand", "start_frame", "end_frame", "start_time", "end_time", "label", "confidence")
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class AnalysisError(UserInputError):
@@ -81,9 +80,7 @@ def resolve_precision(precision: str, device: torch.device) -> bool:
     (AMX or AVX512-BF16; ViT-B 16x224 windows ran 1.8x faster in bf16 on an AVX512-BF16 CPU without AMX, README)."""
     if precision not in PRECISIONS:
         raise UserInputError(f"--precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    if precision == "auto":  # the package's one rule (adhvit_hf.precision), as training, predict and extract
-        return autocast_precision(device).bf16
-    return precision == "bf16"
+    return chosen_precision(precision, device).bf16  # the package's one rule, as training, predict and extract
 
 
 def default_batch_size(device: torch.device) -> int:

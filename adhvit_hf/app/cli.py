@@ -19,7 +19,8 @@ import tempfile
 from adhvit_hf.data.decoding import BACKENDS
 from adhvit_hf.utils import HelpFormatter, UserInputError, configure_logging, positive_int, run_cli
 
-from .analysis import PRECISIONS, load_app_model
+from ..precision import PRECISION_HELP, PRECISIONS
+from .analysis import load_app_model
 
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         default="auto",
         choices=PRECISIONS,
-        help="auto: bf16 autocast on GPUs with bf16 and CPUs with bf16 instructions (AMX, AVX512-BF16); fp32 gives "
-        "adhvit-extract's numbers exactly",
+        help=PRECISION_HELP,
     )
     return parser
 

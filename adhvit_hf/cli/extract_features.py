@@ -41,6 +41,7 @@ from adhvit_hf.inference.distributed import (
 from adhvit_hf.inference.features import extract_features, is_complete
 from adhvit_hf.inference.loading import load_model_for_inference, load_processor_for_inference, resolve_device
 from adhvit_hf.inference.videos import list_videos
+from adhvit_hf.precision import PRECISION_HELP, PRECISIONS, chosen_precision
 from adhvit_hf.utils import (
     HelpFormatter,
     add_output_dir_argument,
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="frames between window starts (default: the model's sampling_rate)",
     )
     parser.add_argument("--batch_size", type=positive_int, default=8, help="windows per forward pass")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     parser.add_argument(
         "--num_workers", type=non_negative_int, default=2, help="decoding workers (0: decode in the main process)"
     )
@@ -104,6 +106,8 @@ def main(argv=None) -> int:
     device = resolve_device(rank_device(args.device, ranks))
     model = load_model_for_inference(args.model, device)
     processor = load_processor_for_inference(args.model)
+    precision = chosen_precision(args.precision, device)
+    logger.info("precision: %s", precision.describe())
     # Done videos weigh nothing, so the split balances the work left; one that cannot be probed fails in its turn.
     share = split_for_rank(
         videos, lambda video: frames_left(video, args.output_dir, args.overwrite, args.cameras), ranks
@@ -120,6 +124,7 @@ def main(argv=None) -> int:
         backend=args.backend,
         progress=ranks.is_main,
         cameras=args.cameras,
+        bf16=precision.bf16,
     )
     summaries = gather_to_main(summary, ranks)
     close_ranks()

@@ -27,7 +27,7 @@ from adhvit_hf.inference.loading import load_model_for_inference, load_processor
 from adhvit_hf.inference.videos import check_video_path
 from adhvit_hf.inference.windows import short_video_message
 from adhvit_hf.pipeline_adhvit import PIPELINE_TASK, DualHandVideoClassificationPipeline
-from adhvit_hf.precision import autocast_precision
+from adhvit_hf.precision import PRECISION_HELP, PRECISIONS, chosen_precision
 from adhvit_hf.processing_adhvit import processor_with_views
 from adhvit_hf.utils import HelpFormatter, configure_logging, positive_int, run_cli
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default=None, help="torch device: cpu, cuda, cuda:N or mps (default: GPU 0 if any, else cpu)"
     )
     parser.add_argument("--batch_size", type=positive_int, default=1, help="videos per forward pass")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     add_backend_argument(parser)
     parser.add_argument(
         "--cameras",
@@ -162,10 +163,16 @@ def main(argv=None) -> int:
     views = {"test_num_segment": args.test_num_segment, "test_num_crop": args.test_num_crop}
     processor = processor_with_views(processor, **{key: value for key, value in views.items() if value is not None})
     # The installed adhvit_hf code runs, never the copies a shared model folder carries as remote code.
+    precision = chosen_precision(args.precision, device)
     classifier = DualHandVideoClassificationPipeline(
-        model=model, video_processor=processor, device=device, task=PIPELINE_TASK, backend=args.backend
+        model=model,
+        video_processor=processor,
+        device=device,
+        task=PIPELINE_TASK,
+        backend=args.backend,
+        bf16=precision.bf16,
     )
-    logger.info("precision: %s", autocast_precision(device).describe())
+    logger.info("precision: %s", precision.describe())
     # A recording of synchronised cameras weighs its first camera's frames (all cameras have about as many).
     share = split_for_rank(
         videos, lambda video: frame_count(next(iter(camera_videos[video].values())) if cameras else video), ranks

@@ -264,21 +264,27 @@ class VideoTransform:
             video = camera_path(video, training_camera(seed_from(generator) if seed is None else seed, self.cameras))
         elif self.cameras:
             return self.fused_train_clips(video, start, end, hand, generator)
-        reader = open_video(video, backend=self.backend, num_threads=self.decode_threads, device=self.decode_device)
-        indices = train_clip_indices(
-            reader.num_frames,
-            self.processor.num_frames,
-            self.processor.sampling_rate,
-            generator,
-            start=start,
-            end=end,
-            sparse=self.processor.sparse_sample,
-        )
-        clip = reader.get_frames(indices).permute(0, 3, 1, 2)
+        reader = self._open(video)
+        clip = reader.get_frames(self._clip_indices(reader.num_frames, start, end, generator)).permute(0, 3, 1, 2)
         hand, seeds, flips = self._draw_samples(hand, generator)
         if self.device_augmentation:
             return clip.unsqueeze(0).expand(self.num_sample, -1, -1, -1, -1), hand, seeds, flips
         return torch.stack([self.augment(clip, s, flip=f) for s, f in zip(seeds, flips)]), hand, seeds, flips
+
+    def _open(self, video: str):
+        return open_video(video, backend=self.backend, num_threads=self.decode_threads, device=self.decode_device)
+
+    def _clip_indices(self, num_video_frames: int, start: int, end: int, generator: torch.Generator) -> torch.Tensor:
+        processor = self.processor
+        return train_clip_indices(
+            num_video_frames,
+            processor.num_frames,
+            processor.sampling_rate,
+            generator,
+            start=start,
+            end=end,
+            sparse=processor.sparse_sample,
+        )
 
     def _draw_samples(self, hand: str, generator: torch.Generator) -> tuple[str, list[int], list[bool]]:
         """The row's hand after flipping and each sample's augmentation seed and flip."""
@@ -292,24 +298,8 @@ class VideoTransform:
     def fused_train_clips(self, video: str, start: int, end: int, hand: str, generator: torch.Generator):
         """`--camera_training feature_fusion`: the same frames of every camera, each augmented with the same seeds
         (the same choices; a crop box scales with the camera's frame size), (num_sample, cameras, T, 3, crop, crop)."""
-        readers = [
-            open_video(
-                camera_path(video, camera),
-                backend=self.backend,
-                num_threads=self.decode_threads,
-                device=self.decode_device,
-            )
-            for camera in self.cameras
-        ]
-        indices = train_clip_indices(
-            min(reader.num_frames for reader in readers),
-            self.processor.num_frames,
-            self.processor.sampling_rate,
-            generator,
-            start=start,
-            end=end,
-            sparse=self.processor.sparse_sample,
-        )
+        readers = [self._open(camera_path(video, camera)) for camera in self.cameras]
+        indices = self._clip_indices(min(reader.num_frames for reader in readers), start, end, generator)
         clips = [reader.get_frames(indices).permute(0, 3, 1, 2) for reader in readers]
         hand, seeds, flips = self._draw_samples(hand, generator)
         samples = [torch.stack([self.augment(clip, s, flip=f) for clip in clips]) for s, f in zip(seeds, flips)]
