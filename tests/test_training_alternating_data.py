@@ -31,6 +31,16 @@ def test_proportional_schedule_covers_each_hand_once_per_epoch():
     assert schedule.steps_of_hand_before("lh", epoch) + schedule.steps_of_hand_before("rh", epoch) == epoch
 
 
+def test_proportional_schedule_keeps_its_promise_with_a_small_hand_and_says_its_real_phases():
+    # 20 LH and 240 RH clips in batches of 4, phases of about 2 steps asked: rounding the small hand's phase up to
+    # one step in each of 16 cycles used to make LH see its data 3.2 times an epoch.
+    schedule = build_schedule("proportional", alternation_steps=2, lh_pass_steps=5, rh_pass_steps=60)
+    epoch = schedule.steps_per_epoch
+    assert (schedule.lh_steps, schedule.rh_steps, epoch) == (1, 12, 65)
+    assert (schedule.steps_of_hand_before("lh", epoch), schedule.steps_of_hand_before("rh", epoch)) == (5, 60)
+    assert schedule.describe() == "65 optimizer steps per epoch, phases of 1 LH then 12 RH steps"
+
+
 def test_joint_schedule_trains_both_hands():
     schedule = build_schedule("joint", alternation_steps=50, lh_pass_steps=3, rh_pass_steps=7)
     assert schedule.hand_at(5) is None

@@ -149,7 +149,7 @@ def test_console_one_bar_per_hand_one_switch_summary_and_one_final_evaluation(
     assert {total for n, total in BarRecorder.seen} == {2}
     messages = [record.getMessage() for record in caplog.records]
     assert not any("training the" in message for message in messages)
-    assert "alternating training (fixed): 4 optimizer steps per epoch, hands switch every 1 steps" in messages
+    assert "alternating training (fixed): 4 optimizer steps per epoch, phases of 1 LH then 1 RH steps" in messages
     # the epoch's evaluation is the final one: the same weights are not evaluated twice
     assert evaluations == [("eval", 4)]
     assert "eval_mean_top1" in results

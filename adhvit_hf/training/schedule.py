@@ -27,6 +27,15 @@ class AlternationSchedule:
     joint: bool = False
     restart_each_epoch: bool = False
 
+    def describe(self) -> str:
+        """The phases as the log states them: what really runs, not the --alternation_steps asked for."""
+        if self.joint:
+            return f"{self.steps_per_epoch} optimizer steps per epoch, both hands every step"
+        return (
+            f"{self.steps_per_epoch} optimizer steps per epoch, phases of {self.lh_steps} LH then {self.rh_steps} RH "
+            "steps"
+        )
+
     def hand_at(self, step: int) -> str | None:
         """The hand trained at optimizer step `step`; None when both hands train (joint).
 
@@ -83,7 +92,11 @@ def build_schedule(
     elif strategy == "fixed":
         schedule = AlternationSchedule(alternation_steps, alternation_steps, lh_pass_steps + rh_pass_steps)
     else:
-        cycles = max(1, round((lh_pass_steps + rh_pass_steps) / (2 * alternation_steps)))
+        # No more cycles than the smaller hand has batches: a phase rounded up from under one step would make that
+        # hand see its data several times an epoch.
+        cycles = max(
+            1, min(round((lh_pass_steps + rh_pass_steps) / (2 * alternation_steps)), lh_pass_steps, rh_pass_steps)
+        )
         lh_steps, rh_steps = math.ceil(lh_pass_steps / cycles), math.ceil(rh_pass_steps / cycles)
         schedule = AlternationSchedule(lh_steps, rh_steps, cycles * (lh_steps + rh_steps))
     if original_epoch is None:

@@ -177,12 +177,7 @@ class AlternatingTrainer(Fsdp2TrainerMixin, CompleteCheckpointMixin, HubPushMixi
         checkpoint = self.resume_checkpoint if resume_from_checkpoint is None else resume_from_checkpoint
         if self.ema is not None:
             self.ema.resume_from = checkpoint if isinstance(checkpoint, str) else None
-        logger.info(
-            "alternating training (%s): %d optimizer steps per epoch, hands switch every %d steps",
-            self.args.alternation_strategy,
-            self.steps_per_epoch,
-            self.args.alternation_steps,
-        )
+        logger.info("alternating training (%s): %s", self.args.alternation_strategy, self.schedule.describe())
         untrained = self._hands_the_run_never_trains()
         if untrained:
             logger.warning(
