@@ -25,12 +25,12 @@ pytestmark = pytest.mark.slow
 FRAME_COUNTS = {"v0": 20, "v1": 8, "v2": 14, "v3": 9, "v4": 11, "v5": 6}
 
 
-def extract(out, videos, model, ranks: int, env=None, expect=0):
-    """Runs adhvit-extract on `ranks` torchrun ranks (one thread each); returns its stderr."""
+def extract(out, videos, model, ranks: int, env=None, expect=0, extra=()):
+    """Runs adhvit-extract on `ranks` torchrun ranks (one thread each), `extra` flags added; returns its stderr."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks)]
     command += ["--master_port", str(free_port()), str(HELPERS / "extract_worker.py")]
     command += ["--model", str(model), "--videos", str(videos), "--output_dir", str(out), "--stride", "2"]
-    command += ["--batch_size", "3", "--num_workers", "0", "--device", "cpu"]
+    command += ["--batch_size", "3", "--num_workers", "0", "--device", "cpu", *extra]
     run_env = subprocess_env(OMP_NUM_THREADS="1", **(env or {}))
     result = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=300)
     assert result.returncode == expect, result.stderr[-3000:]
@@ -169,3 +169,21 @@ def test_each_rank_gets_its_own_device_and_an_explicit_gpu_is_refused_under_seve
         assert distributed.rank_device(None, four) == "cpu"
     with pytest.raises(distributed.UserInputError, match=r"--device cuda:1: with 8 ranks each rank uses its own GPU"):
         distributed.rank_device("cuda:1", four)
+
+
+def test_two_ranks_with_cameras_write_the_one_rank_bytes_fused_and_per_camera(folder, tmp_path):
+    # Three recordings filmed by two cameras: each rank does whole recordings, every camera of one on the same rank.
+    for camera in ("side", "top"):
+        for seed, (name, frames) in enumerate(list(FRAME_COUNTS.items())[:3]):
+            write_video(tmp_path / "videos" / camera / f"{name}.mp4", noise_frames(frames, seed=seed + len(camera)))
+    videos, cameras = tmp_path / "videos" / "{camera}", ["--cameras", "side", "top"]
+
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    extract(single, videos, folder / "model", ranks=1, extra=cameras)
+    extract(multi, videos, folder / "model", ranks=2, extra=cameras)
+
+    assert output_bytes(multi) == output_bytes(single)
+    assert {path.parts[-3] for path in multi.glob("cameras/*/shared_features/*.npy")} == {"side", "top"}
+    assert len(output_bytes(multi)) == 3 * 5 * 3  # fused + two cameras, five files per recording
+    summary = json.loads((multi / distributed.SUMMARY_NAME).read_text())
+    assert sorted(rank["done"] for rank in summary["per_rank"]) == [1, 2]
